@@ -1,0 +1,33 @@
+# children/overlay.mk: the shared GIS library (feature I/O, PROJ, GeoJSON)
+# and the vector overlay job programs: dissolve, clip, erase_analysis.
+#
+# Other fragments append their shared sources to the library with
+#   children_libgwgis_a_SOURCES += children/weights.c ...
+# and link it first: children_X_LDADD = children/libgwgis.a $(GW_WORKER_LIBS) ...
+
+noinst_LIBRARIES += children/libgwgis.a
+children_libgwgis_a_SOURCES = children/features.c children/features.h \
+	children/proj.c
+children_libgwgis_a_CFLAGS = $(AM_CFLAGS) $(GEOS_CFLAGS) $(PROJ_CFLAGS) \
+	$(PQ_CFLAGS) $(JANSSON_CFLAGS)
+
+GW_GIS_LIBS = children/libgwgis.a $(GW_WORKER_LIBS) $(GEOS_LIBS) $(PROJ_LIBS)
+GW_GIS_CFLAGS = $(AM_CFLAGS) $(GEOS_CFLAGS) $(PROJ_CFLAGS) $(PQ_CFLAGS) \
+	$(JANSSON_CFLAGS)
+
+pkglibexec_PROGRAMS += children/dissolve children/clip children/erase_analysis
+
+children_dissolve_SOURCES = children/dissolve.c
+children_dissolve_CFLAGS = $(GW_GIS_CFLAGS)
+children_dissolve_LDADD = $(GW_GIS_LIBS) -lm
+
+children_clip_SOURCES = children/clip.c children/overlay.c children/overlay.h
+children_clip_CFLAGS = $(GW_GIS_CFLAGS)
+children_clip_LDADD = $(GW_GIS_LIBS) -lm
+
+children_erase_analysis_SOURCES = children/erase_analysis.c \
+	children/overlay.c children/overlay.h
+children_erase_analysis_CFLAGS = $(GW_GIS_CFLAGS)
+children_erase_analysis_LDADD = $(GW_GIS_LIBS) -lm
+
+EXTRA_DIST += demo/overlay.sh
