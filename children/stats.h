@@ -12,7 +12,7 @@
  *   feature as its own neighbour; Gi* adds the feature itself explicitly.
  *
  *   The formulas are those of R spdep 1.2-7 (localG with include.self(),
- *   localmoran(..., mlvar = FALSE, conditional = FALSE)); doc/*.md says how
+ *   localmoran(..., mlvar = FALSE, conditional = FALSE)); the doc/ pages say how
  *   they relate to ArcGIS Pro.  A statistic that is undefined (no neighbour,
  *   zero variance) is NAN; callers store NAN as SQL NULL.
  *
