@@ -201,6 +201,19 @@ int	 gw_geom_repair(struct gw_job *, GEOSGeometry **g, long long *nrepaired,
 GEOSGeometry *gw_geom_extract(GEOSContextHandle_t, const GEOSGeometry *g,
 	    int dim);
 
+/*
+ * gw_union: the union of geoms[0..n-1], which it takes (destroys) whatever
+ * happens.  Polygons are first merged as a coverage (GEOSCoverageUnion_r,
+ * much faster for adjacent, non-overlapping polygons such as counties); that
+ * result is kept only if GEOS accepted the input, the result is valid and its
+ * area equals the sum of the input areas (no overlap), else the general
+ * GEOSUnaryUnion_r runs.  *coverage (may be NULL) is 1 if the coverage union
+ * was kept.  Returns a new geometry with the SRID of geoms[0], or NULL after
+ * a job error.
+ */
+GEOSGeometry *gw_union(struct gw_job *, GEOSGeometry **geoms, size_t n,
+	    int *coverage);
+
 /* Centroid of g in *x, *y (a point on the surface when the centroid is
  * empty); -1 for an empty geometry or a GEOS failure. */
 int	 gw_centroid(GEOSContextHandle_t, const GEOSGeometry *g, double *x,
