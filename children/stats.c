@@ -251,6 +251,45 @@ gw_local_moran(size_t n, const double *x, const struct gw_nbr *nb,
 	return 0;
 }
 
+int
+gw_local_moran_cond(size_t n, const double *x, const struct gw_nbr *nb,
+    double *z, double *p)
+{
+	double	 mean, ss, m2, lz, Wi, W2, ii, e, v, w, di, zz;
+	size_t	 i, j;
+
+	if (nb->n != n || n < 3)
+		return -1;
+	if (moments(n, x, &mean, &ss))
+		return -1;
+	m2 = ss / (double)n;
+	for (i = 0; i < n; i++) {
+		zz = NAN;
+		if (GW_NBR_COUNT(nb, i) > 0) {
+			di = x[i] - mean;
+			lz = Wi = W2 = 0;
+			for (j = nb->start[i]; j < nb->start[i + 1]; j++) {
+				w = nb->w[j];
+				lz += w * (x[nb->idx[j]] - mean);
+				Wi += w;
+				W2 += w * w;
+			}
+			ii = di / m2 * lz;
+			e = -(di * di * Wi) / ((double)(n - 1) * m2);
+			v = (di / m2) * (di / m2) * ((double)n / (double)(n - 2)) *
+			    (W2 - Wi * Wi / (double)(n - 1)) *
+			    (m2 - di * di / (double)(n - 1));
+			if (v > 0)
+				zz = (ii - e) / sqrt(v);
+		}
+		if (z != NULL)
+			z[i] = zz;
+		if (p != NULL)
+			p[i] = gw_pvalue_2sided(zz);
+	}
+	return 0;
+}
+
 static uint64_t
 splitmix64(uint64_t *x)
 {

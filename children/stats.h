@@ -95,6 +95,20 @@ int	 gw_local_moran(size_t n, const double *x, const struct gw_nbr *nb,
 	    double *I, double *z, double *p);
 
 /*
+ * The same statistic tested under conditional randomization (x_i held at
+ * its place, the other n - 1 values permuted: Sokal, Oden and Thomson 1998;
+ * spdep localmoran(..., conditional = TRUE, mlvar = TRUE)): with
+ * m2 = sum z^2 / n, I_i = z_i / m2 * sum_j w_ij z_j,
+ *   E[I_i] = -z_i^2 W_i / ((n - 1) m2),
+ *   V[I_i] = (z_i / m2)^2 n / (n - 2) (W2_i - W_i^2 / (n - 1))
+ *            (m2 - z_i^2 / (n - 1)).
+ * These are the moments the permutations below sample, so their pseudo
+ * p-values converge to these p-values, not to gw_local_moran()'s.
+ */
+int	 gw_local_moran_cond(size_t n, const double *x, const struct gw_nbr *nb,
+	    double *z, double *p);
+
+/*
  * Conditional permutation pseudo p-values of Local Moran's I: for each
  * feature the values of the other n - 1 features are drawn without
  * replacement onto its neighbours nperm times; with R the number of draws

@@ -1,0 +1,16 @@
+# children/stats.mk: the spatial statistics job programs (hotspot_analysis,
+# outlier_analysis, nearest_analysis) and what they share: the k-d tree,
+# spatial weights and the statistics themselves (children/stats.h, reused by
+# hotspot_timeseries).
+
+children_libgwgis_a_SOURCES += children/stats.c children/stats.h \
+	children/kdtree.c children/kdtree.h children/weights.c children/weights.h
+
+# Unit tests of the pure code: hand-worked values and brute force.
+check_PROGRAMS += t/unit/stats t/unit/stats_weights
+t_unit_stats_SOURCES = t/unit/stats.c t/unit/tap.h
+t_unit_stats_CFLAGS = $(GW_GIS_CFLAGS)
+t_unit_stats_LDADD = $(GW_GIS_LIBS) -lm
+t_unit_stats_weights_SOURCES = t/unit/stats_weights.c t/unit/tap.h
+t_unit_stats_weights_CFLAGS = $(GW_GIS_CFLAGS)
+t_unit_stats_weights_LDADD = $(GW_GIS_LIBS) -lm

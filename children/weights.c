@@ -1,0 +1,557 @@
+/*
+ * weights.c: spatial weights and nearest-neighbour queries in metres (see
+ * weights.h).
+ *
+ * NOTES
+ *   Every neighbour search goes through the k-d tree (points) or a GEOS
+ *   STRtree (polygon contiguity), so building weights for n features costs
+ *   O(n log n) plus the number of neighbour pairs, never O(n^2).
+ *
+ *   Geographic exactness: the k nearest by geodesic distance are found by
+ *   asking the tree for the k nearest chords, taking G, the largest geodesic
+ *   among them, and then every point within chord G: any point closer than G
+ *   on the ellipsoid is within chord G, so the k geodesically nearest are
+ *   among those.  Radius queries are padded by 1e-9 relative and decided by
+ *   the exact distance afterwards, so that the default band (the largest
+ *   nearest-neighbour distance, computed by the same code) always includes
+ *   the pair that defines it.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "weights.h"
+
+#define DEG2RAD	(M_PI / 180.0)
+#define PAD	(1 + 1e-9)
+
+static const struct {
+	const char	*name;
+	enum gw_concept	 c;
+} concepts[] = {
+	{ "fixed_distance", GW_W_FIXED },
+	{ "inverse_distance", GW_W_INVDIST },
+	{ "inverse_distance_squared", GW_W_INVDIST2 },
+	{ "k_nearest", GW_W_KNN },
+	{ "contiguity_edges", GW_W_ROOK },
+	{ "contiguity_edges_corners", GW_W_QUEEN },
+};
+
+int
+gw_concept_parse(const char *s, enum gw_concept *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(concepts) / sizeof(concepts[0]); i++)
+		if (strcmp(s, concepts[i].name) == 0) {
+			*c = concepts[i].c;
+			return 0;
+		}
+	return -1;
+}
+
+const char *
+gw_concept_name(enum gw_concept c)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(concepts) / sizeof(concepts[0]); i++)
+		if (concepts[i].c == c)
+			return concepts[i].name;
+	return "?";
+}
+
+static void
+to_ecef(const struct gw_ptset *s, double lon, double lat, double *out)
+{
+	double	 phi = lat * DEG2RAD, lam = lon * DEG2RAD, sp = sin(phi), N;
+
+	N = s->a / sqrt(1 - s->e2 * sp * sp);
+	out[0] = N * cos(phi) * cos(lam);
+	out[1] = N * cos(phi) * sin(lam);
+	out[2] = N * (1 - s->e2) * sp;
+}
+
+int
+gw_ptset_build(struct gw_ptset *s, const double *x, const double *y, size_t n,
+    const struct gw_metric *m)
+{
+	size_t	 i, dim;
+
+	memset(s, 0, sizeof(*s));
+	s->n = n;
+	s->geographic = m->geographic;
+	s->to_metre = m->to_metre > 0 ? m->to_metre : 1;
+	dim = s->geographic ? 3 : 2;
+	if ((s->c = calloc(n ? n * dim : 1, sizeof(*s->c))) == NULL)
+		goto fail;
+	if (s->geographic) {
+		s->a = m->a;
+		s->e2 = m->f * (2 - m->f);
+		geod_init(&s->geod, m->a, m->f);
+		if ((s->lon = calloc(n ? n : 1, sizeof(*s->lon))) == NULL ||
+		    (s->lat = calloc(n ? n : 1, sizeof(*s->lat))) == NULL)
+			goto fail;
+		for (i = 0; i < n; i++) {
+			s->lon[i] = x[i];
+			s->lat[i] = y[i];
+			to_ecef(s, x[i], y[i], s->c + 3 * i);
+		}
+	} else {
+		for (i = 0; i < n; i++) {
+			s->c[2 * i] = x[i] * s->to_metre;
+			s->c[2 * i + 1] = y[i] * s->to_metre;
+		}
+	}
+	if (gw_kdtree_build(&s->tree, s->c, n, (int)dim) == -1)
+		goto fail;
+	return 0;
+fail:
+	gw_ptset_free(s);
+	return -1;
+}
+
+void
+gw_ptset_free(struct gw_ptset *s)
+{
+	gw_kdtree_free(&s->tree);
+	free(s->c);
+	free(s->lon);
+	free(s->lat);
+	memset(s, 0, sizeof(*s));
+}
+
+double
+gw_ptset_dist(const struct gw_ptset *s, double x, double y, size_t j,
+    double *az)
+{
+	double	 d, a1, dx, dy;
+
+	if (s->geographic) {
+		geod_inverse(&s->geod, y, x, s->lat[j], s->lon[j], &d, &a1,
+		    NULL);
+		if (az != NULL)
+			*az = a1;
+		return d;
+	}
+	dx = s->c[2 * j] - x * s->to_metre;
+	dy = s->c[2 * j + 1] - y * s->to_metre;
+	if (az != NULL)
+		*az = atan2(dy, dx) / DEG2RAD;
+	return sqrt(dx * dx + dy * dy);
+}
+
+/* Query point in tree space. */
+static void
+tree_point(const struct gw_ptset *s, double x, double y, double *q)
+{
+	if (s->geographic)
+		to_ecef(s, x, y, q);
+	else {
+		q[0] = x * s->to_metre;
+		q[1] = y * s->to_metre;
+	}
+}
+
+/* Sorts hits by (exact distance in d2[], index): insertion sort, as hit
+ * lists are short. */
+static void
+sort_hits(struct gw_kdhits *h)
+{
+	size_t		 i, j;
+	uint32_t	 ti;
+	double		 td;
+
+	for (i = 1; i < h->n; i++) {
+		ti = h->idx[i];
+		td = h->d2[i];
+		for (j = i; j > 0 && (h->d2[j - 1] > td ||
+		    (h->d2[j - 1] == td && h->idx[j - 1] > ti)); j--) {
+			h->idx[j] = h->idx[j - 1];
+			h->d2[j] = h->d2[j - 1];
+		}
+		h->idx[j] = ti;
+		h->d2[j] = td;
+	}
+}
+
+int
+gw_ptset_knn(const struct gw_ptset *s, double x, double y, size_t k,
+    size_t skip, double maxdist, uint32_t *idx, double *d, size_t *nfound,
+    struct gw_kdhits *h)
+{
+	double	 q[3], G = 0, dj;
+	size_t	 i, m = 0;
+
+	*nfound = 0;
+	tree_point(s, x, y, q);
+	if (gw_kdtree_knn(&s->tree, q, k, skip, h) == -1)
+		return -1;
+	if (s->geographic) {
+		for (i = 0; i < h->n; i++) {
+			dj = gw_ptset_dist(s, x, y, h->idx[i], NULL);
+			if (dj > G)
+				G = dj;
+		}
+		if (maxdist > 0 && G > maxdist)
+			G = maxdist;
+		if (h->n == k) {
+			h->n = 0;
+			if (gw_kdtree_radius(&s->tree, q, G * PAD + 1e-9,
+			    skip, h) == -1)
+				return -1;
+		}
+		/* From here d2[] holds exact geodesic distances. */
+		for (i = 0; i < h->n; i++)
+			h->d2[i] = gw_ptset_dist(s, x, y, h->idx[i], NULL);
+		sort_hits(h);
+	} else {
+		for (i = 0; i < h->n; i++)
+			h->d2[i] = sqrt(h->d2[i]);
+	}
+	for (i = 0; i < h->n && m < k; i++) {
+		if (maxdist > 0 && h->d2[i] > maxdist)
+			break;
+		idx[m] = h->idx[i];
+		d[m] = h->d2[i];
+		m++;
+	}
+	*nfound = m;
+	return 0;
+}
+
+/* Coordinates of point i in its CRS (what gw_ptset_knn takes). */
+static void
+point_xy(const struct gw_ptset *s, size_t i, double *x, double *y)
+{
+	if (s->geographic) {
+		*x = s->lon[i];
+		*y = s->lat[i];
+	} else {
+		/* Divide back only when scaled: exact for to_metre == 1. */
+		*x = s->to_metre == 1 ? s->c[2 * i] : s->c[2 * i] / s->to_metre;
+		*y = s->to_metre == 1 ? s->c[2 * i + 1] :
+		    s->c[2 * i + 1] / s->to_metre;
+	}
+}
+
+/* Exact distance between set points i and j, metres. */
+static double
+pair_dist(const struct gw_ptset *s, size_t i, size_t j)
+{
+	double	 d, dx, dy;
+
+	if (s->geographic) {
+		geod_inverse(&s->geod, s->lat[i], s->lon[i], s->lat[j],
+		    s->lon[j], &d, NULL, NULL);
+		return d;
+	}
+	dx = s->c[2 * j] - s->c[2 * i];
+	dy = s->c[2 * j + 1] - s->c[2 * i + 1];
+	return sqrt(dx * dx + dy * dy);
+}
+
+int
+gw_ptset_min_band(const struct gw_ptset *s, double *band)
+{
+	struct gw_kdhits h = { 0 };
+	uint32_t	 idx;
+	double		 d, x, y;
+	size_t		 i, nf;
+
+	*band = 0;
+	for (i = 0; i < s->n; i++) {
+		point_xy(s, i, &x, &y);
+		if (s->geographic) {
+			if (gw_ptset_knn(s, x, y, 1, i, 0, &idx, &d, &nf,
+			    &h) == -1)
+				goto fail;
+		} else {
+			/* Exactly as the band query measures the pair. */
+			double	 q[2] = { s->c[2 * i], s->c[2 * i + 1] };
+
+			if (gw_kdtree_knn(&s->tree, q, 1, i, &h) == -1)
+				goto fail;
+			nf = h.n;
+			if (nf)
+				d = pair_dist(s, i, h.idx[0]);
+		}
+		if (nf && d > *band)
+			*band = d;
+	}
+	gw_kdhits_free(&h);
+	return 0;
+fail:
+	gw_kdhits_free(&h);
+	return -1;
+}
+
+/* A growing CSR, row after row. */
+struct csr_builder {
+	struct gw_nbr	 nb;
+	size_t		 nnz;
+	size_t		 cap;
+};
+
+static int
+csr_push(struct csr_builder *b, uint32_t j, double w)
+{
+	uint32_t	*idx;
+	double		*ww;
+	size_t		 cap;
+
+	if (b->nnz == b->cap) {
+		cap = b->cap ? b->cap * 2 : 1024;
+		if ((idx = reallocarray(b->nb.idx, cap, sizeof(*idx))) == NULL)
+			return -1;
+		b->nb.idx = idx;
+		if ((ww = reallocarray(b->nb.w, cap, sizeof(*ww))) == NULL)
+			return -1;
+		b->nb.w = ww;
+		b->cap = cap;
+	}
+	b->nb.idx[b->nnz] = j;
+	b->nb.w[b->nnz++] = w;
+	return 0;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+int
+gw_weights_distance(const struct gw_ptset *s, enum gw_concept c, double band,
+    size_t k, size_t max_pairs, struct gw_nbr *out, double *band_used,
+    char *err, size_t errlen)
+{
+	struct csr_builder	 b;
+	struct gw_kdhits	 h = { 0 };
+	uint32_t		*kidx = NULL;
+	double			*kd = NULL, q[3], d, w, x, y;
+	size_t			 i, j, nf;
+
+	memset(&b, 0, sizeof(b));
+	memset(out, 0, sizeof(*out));
+	*band_used = 0;
+	b.nb.n = s->n;
+	if ((b.nb.start = calloc(s->n + 1, sizeof(*b.nb.start))) == NULL)
+		goto oom;
+	if (c == GW_W_KNN) {
+		if (k == 0) {
+			snprintf(err, errlen, "k must be at least 1");
+			goto fail;
+		}
+		if ((kidx = calloc(k, sizeof(*kidx))) == NULL ||
+		    (kd = calloc(k, sizeof(*kd))) == NULL)
+			goto oom;
+	} else if (band <= 0) {
+		if (gw_ptset_min_band(s, &band) == -1)
+			goto oom;
+	}
+	*band_used = c == GW_W_KNN ? 0 : band;
+
+	for (i = 0; i < s->n; i++) {
+		if (c == GW_W_KNN) {
+			point_xy(s, i, &x, &y);
+			if (gw_ptset_knn(s, x, y, k, i, 0, kidx, kd, &nf,
+			    &h) == -1)
+				goto oom;
+			qsort(kidx, nf, sizeof(*kidx), cmp_u32);
+			for (j = 0; j < nf; j++)
+				if (csr_push(&b, kidx[j], 1.0) == -1)
+					goto oom;
+		} else {
+			h.n = 0;
+			if (s->geographic)
+				q[0] = s->c[3 * i], q[1] = s->c[3 * i + 1],
+				    q[2] = s->c[3 * i + 2];
+			else
+				q[0] = s->c[2 * i], q[1] = s->c[2 * i + 1];
+			if (gw_kdtree_radius(&s->tree, q, band * PAD, i,
+			    &h) == -1)
+				goto oom;
+			qsort(h.idx, h.n, sizeof(*h.idx), cmp_u32);
+			for (j = 0; j < h.n; j++) {
+				d = pair_dist(s, i, h.idx[j]);
+				if (d > band)
+					continue;
+				if (c == GW_W_FIXED)
+					w = 1;
+				else if (c == GW_W_INVDIST)
+					w = 1 / (d < 1 ? 1 : d);
+				else
+					w = 1 / (d < 1 ? 1 : d * d);
+				if (csr_push(&b, h.idx[j], w) == -1)
+					goto oom;
+			}
+		}
+		if (b.nnz > max_pairs) {
+			snprintf(err, errlen, "more than %zu neighbour pairs: "
+			    "the distance band (%.6g m) is too wide for the "
+			    "data", max_pairs, band);
+			goto fail;
+		}
+		b.nb.start[i + 1] = b.nnz;
+	}
+	*out = b.nb;
+	gw_kdhits_free(&h);
+	free(kidx);
+	free(kd);
+	return 0;
+oom:
+	snprintf(err, errlen, "out of memory building spatial weights");
+fail:
+	gw_nbr_free(&b.nb);
+	gw_kdhits_free(&h);
+	free(kidx);
+	free(kd);
+	return -1;
+}
+
+/* Contiguity: STRtree candidates of feature i. */
+struct cand {
+	uint32_t	*j;
+	size_t		 n;
+	size_t		 cap;
+	int		 oom;
+};
+
+static void
+cand_cb(void *item, void *arg)
+{
+	struct cand	*c = arg;
+	uint32_t	*p;
+	size_t		 cap;
+
+	if (c->oom)
+		return;
+	if (c->n == c->cap) {
+		cap = c->cap ? c->cap * 2 : 64;
+		if ((p = reallocarray(c->j, cap, sizeof(*p))) == NULL) {
+			c->oom = 1;
+			return;
+		}
+		c->j = p;
+		c->cap = cap;
+	}
+	c->j[c->n++] = *(uint32_t *)item;
+}
+
+int
+gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
+    size_t n, int queen, struct gw_nbr *out, char *err, size_t errlen)
+{
+	GEOSSTRtree			*tree = NULL;
+	const GEOSPreparedGeometry	*pg = NULL;
+	struct cand			 c = { 0 };
+	uint32_t			*ids = NULL, *pi = NULL, *pj = NULL,
+					*tmp;
+	size_t				*fill = NULL, np = 0, pcap = 0, i, m;
+	char				*mat;
+	char				 r;
+	int				 rc = -1, hit;
+
+	memset(out, 0, sizeof(*out));
+	if ((ids = calloc(n ? n : 1, sizeof(*ids))) == NULL)
+		goto oom;
+	if ((tree = GEOSSTRtree_create_r(ctx, 10)) == NULL)
+		goto geos;
+	for (i = 0; i < n; i++) {
+		ids[i] = (uint32_t)i;
+		if (g[i] != NULL && !GEOSisEmpty_r(ctx, g[i]))
+			GEOSSTRtree_insert_r(ctx, tree, g[i], &ids[i]);
+	}
+	for (i = 0; i < n; i++) {
+		if (g[i] == NULL || GEOSisEmpty_r(ctx, g[i]))
+			continue;
+		c.n = 0;
+		GEOSSTRtree_query_r(ctx, tree, g[i], cand_cb, &c);
+		if (c.oom)
+			goto oom;
+		if ((pg = GEOSPrepare_r(ctx, g[i])) == NULL)
+			goto geos;
+		for (m = 0; m < c.n; m++) {
+			if (c.j[m] <= i)
+				continue;	/* each pair once */
+			if ((r = GEOSPreparedIntersects_r(ctx, pg,
+			    g[c.j[m]])) == 2)
+				goto geos;
+			hit = r;
+			if (hit && !queen) {
+				if ((mat = GEOSRelate_r(ctx, g[i],
+				    g[c.j[m]])) == NULL)
+					goto geos;
+				/* II 2: overlapping; BB 1: a shared edge. */
+				hit = mat[0] == '2' || mat[4] == '1';
+				GEOSFree_r(ctx, mat);
+			}
+			if (!hit)
+				continue;
+			if (np == pcap) {
+				pcap = pcap ? pcap * 2 : 1024;
+				if ((tmp = reallocarray(pi, pcap,
+				    sizeof(*pi))) == NULL)
+					goto oom;
+				pi = tmp;
+				if ((tmp = reallocarray(pj, pcap,
+				    sizeof(*pj))) == NULL)
+					goto oom;
+				pj = tmp;
+			}
+			pi[np] = (uint32_t)i;
+			pj[np++] = c.j[m];
+		}
+		GEOSPreparedGeom_destroy_r(ctx, pg);
+		pg = NULL;
+	}
+
+	/* Pairs to rows, both directions. */
+	if (gw_nbr_alloc(out, n, 2 * np) == -1)
+		goto oom;
+	for (m = 0; m < np; m++) {
+		out->start[pi[m] + 1]++;
+		out->start[pj[m] + 1]++;
+	}
+	for (i = 0; i < n; i++)
+		out->start[i + 1] += out->start[i];
+	if ((fill = calloc(n ? n : 1, sizeof(*fill))) == NULL)
+		goto oom;
+	for (i = 0; i < n; i++)
+		fill[i] = out->start[i];
+	for (m = 0; m < np; m++) {
+		out->idx[fill[pi[m]]] = pj[m];
+		out->w[fill[pi[m]]++] = 1;
+		out->idx[fill[pj[m]]] = pi[m];
+		out->w[fill[pj[m]]++] = 1;
+	}
+	for (i = 0; i < n; i++)
+		qsort(out->idx + out->start[i], out->start[i + 1] -
+		    out->start[i], sizeof(*out->idx), cmp_u32);
+	rc = 0;
+	goto done;
+oom:
+	snprintf(err, errlen, "out of memory building contiguity weights");
+	goto done;
+geos:
+	snprintf(err, errlen, "GEOS failed building contiguity weights");
+done:
+	if (rc == -1)
+		gw_nbr_free(out);
+	if (pg != NULL)
+		GEOSPreparedGeom_destroy_r(ctx, pg);
+	if (tree != NULL)
+		GEOSSTRtree_destroy_r(ctx, tree);
+	free(c.j);
+	free(ids);
+	free(pi);
+	free(pj);
+	free(fill);
+	return rc;
+}
