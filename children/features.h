@@ -25,6 +25,9 @@
  *   One GEOS context per process (gw_geos()); its notice and error handlers
  *   keep the last message for gw_geos_error().  Child processes are single
  *   threaded.
+ *   Include this file as "features.h" from the children/ sources and never put
+ *   children/ on the include path (-I): its name would shadow glibc's own
+ *   <features.h>.
  *   Geometries read are 2D (Z and M are dropped); invalid ones are repaired
  *   with GEOSMakeValid when asked and counted.
  */
