@@ -1,0 +1,121 @@
+/*
+ * geoworkerd.h: the master's structures and prototypes, grouped by file.
+ *
+ * NOTES
+ *   The master knows nothing about the work: it forks and execs one program
+ *   per job type, watches its children through a socket each and SIGCHLD,
+ *   and keeps the background_jobs rows of the jobs they hold honest
+ *   (heartbeats, failures, re-queues, orphans).  It links neither GEOS nor
+ *   GDAL.
+ */
+#ifndef GW_GEOWORKERD_H
+#define GW_GEOWORKERD_H
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/resource.h>
+#include <signal.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "common.h"
+
+enum child_state {
+	CHILD_STARTING,		/* forked, not yet connected and listening */
+	CHILD_IDLE,		/* waiting for a job */
+	CHILD_BUSY,		/* holds job_id */
+	CHILD_STOPPING		/* told to exit (reload, shutdown, surplus) */
+};
+
+/* Why the master itself killed a child: words the job's failure. */
+enum kill_reason {
+	KILL_NONE,
+	KILL_TIMEOUT,		/* wall clock: timeout */
+	KILL_CANCEL,		/* the job was cancelled or taken away */
+	KILL_SHUTDOWN		/* shutdown_grace ran out: re-queue */
+};
+
+struct gw_type;
+
+struct child {
+	pid_t			 pid;
+	int			 fd;		/* our end of the socketpair */
+	struct gw_type		*type;
+	enum child_state	 state;
+	enum kill_reason	 killed;
+	long long		 job_id;	/* 0: none held */
+	int			 attempts;	/* fences the job row */
+	int			 done;		/* sent "done": outcome recorded */
+	uint64_t		 forked_ms;
+	uint64_t		 ready_ms;
+	uint64_t		 job_start_ms;
+	double			 progress;
+	char			 progress_msg[200];
+	int			 progress_dirty;
+	TAILQ_ENTRY(child)	 entry;
+};
+TAILQ_HEAD(childlist, child);
+
+/* A job type's live state; survives reloads, which replace conf. */
+struct gw_type {
+	char			 name[GW_NAMELEN];
+	struct gw_typeconf	 conf;
+	int			 removed;	/* gone from the INI on reload */
+	int			 live, idle, busy;
+	unsigned long		 completed, failed, crashed;
+	int			 early_deaths;	/* in a row, before a claim */
+	uint64_t		 next_spawn_ms;	/* throttle */
+	TAILQ_ENTRY(gw_type)	 entry;
+};
+TAILQ_HEAD(typelist, gw_type);
+
+struct master {
+	struct gw_config	*conf;
+	struct typelist		 types;
+	struct childlist	 children;
+	pid_t			 pid;
+	int			 debug;
+	int			 stopping;
+	uint64_t		 stop_deadline_ms;
+	uint64_t		 started_ms;
+	time_t			 started_at;
+	int			 nchildren;
+};
+
+extern struct master	*gw;
+
+/* children.c */
+int	 child_spawn(struct gw_type *);
+void	 child_reap(void);
+void	 child_read(struct child *);
+void	 child_stop(struct child *);
+void	 child_kill(struct child *, enum kill_reason);
+struct child *child_by_job(long long);
+void	 children_check_timeouts(uint64_t now);
+void	 children_spawn_due(uint64_t now, uint64_t *next);
+const char *signal_text(int sig, char *buf, size_t len);
+
+/* db.c */
+void	 db_init(void);
+void	 db_close(void);
+int	 db_up(void);
+int	 db_socket(void);
+void	 db_poll(uint64_t now, uint64_t *next);
+void	 db_read(void);
+void	 db_heartbeat(void);
+void	 db_startup_sweep(void);
+void	 db_child_lost(const char *type, long long job_id, int attempts,
+	    pid_t pid, int retry, int uncount, const char *message);
+long	 db_queued(const char *type);
+int	 db_pending(void);
+void	 db_flush(uint64_t deadline_ms);
+
+/* status.c */
+void	 status_dump(void);
+void	 status_title(void);
+
+/* master.c */
+struct gw_type *type_find(const char *name);
+
+#endif

@@ -1,0 +1,424 @@
+/*
+ * master.c: geoworkerd, the master process.
+ *
+ * NOTES
+ *   One master, started by one systemd service, reads the INI file and keeps
+ *   `children` idle processes per enabled job type, each the type's own
+ *   program (Postfix's master(8) is the model).  A child claims one job, runs
+ *   it and exits; the master starts a fresh one in its place.
+ *
+ *   Signal handlers only write the signal number to a self-pipe; the loop
+ *   below does all the work, so no SIGCHLD is lost and nothing runs inside a
+ *   handler.  The loop waits in poll(2) on the self-pipe, every child's
+ *   socket and the database socket, until the next timer (heartbeat, sweep,
+ *   respawn, job timeout, shutdown grace).
+ *
+ *   Errors before the daemon runs (bad options, bad INI, pidfile taken) go
+ *   to stderr with exit status 1; after, to the log, and only a failure to
+ *   fork or poll at all stops the master.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "geoworkerd.h"
+
+struct master		*gw;
+static int		 sigpipe[2] = { -1, -1 };
+extern char		**environ;
+
+static void
+on_signal(int sig)
+{
+	int		 saved = errno;
+	unsigned char	 c = (unsigned char)sig;
+
+	(void)write(sigpipe[1], &c, 1);
+	errno = saved;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: geoworkerd [-dftV] [-c config]\n"
+	    "  -c config  configuration file (default %s/geoworkerd.ini)\n"
+	    "  -d         debug logging\n"
+	    "  -f         stay in the foreground (systemd runs it so)\n"
+	    "  -t         check the configuration and exit\n"
+	    "  -V         print the version and exit\n", GW_SYSCONFDIR);
+	exit(1);
+}
+
+struct gw_type *
+type_find(const char *name)
+{
+	struct gw_type	*t;
+
+	TAILQ_FOREACH(t, &gw->types, entry)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+/* Checks what the INI cannot: the programs exist, the roots exist. */
+static int
+check_runtime(struct gw_config *c, int verbose)
+{
+	struct gw_typeconf	*tc;
+	char			 path[PATH_MAX];
+	int			 bad = 0;
+
+	TAILQ_FOREACH(tc, &c->types, entry) {
+		if (!tc->enabled)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", c->child_dir, tc->name);
+		if (access(path, X_OK) == -1) {
+			fprintf(stderr, "%s:%d: [%s]: cannot run %s: %s\n",
+			    c->path, tc->line, tc->name, path, strerror(errno));
+			bad = 1;
+		}
+	}
+	if (c->log_dir != NULL && access(c->log_dir, W_OK) == -1) {
+		fprintf(stderr, "%s: log_dir %s: %s\n", c->path, c->log_dir,
+		    strerror(errno));
+		bad = 1;
+	}
+	if (verbose && !bad)
+		fprintf(stderr, "%s: configuration OK\n", c->path);
+	return bad ? -1 : 0;
+}
+
+/*
+ * Makes the type list match the configuration: new types are added, removed
+ * ones marked so that their idle children stop and no more start.
+ */
+static void
+apply_config(struct gw_config *c)
+{
+	struct gw_typeconf	*tc;
+	struct gw_type		*t;
+
+	TAILQ_FOREACH(t, &gw->types, entry)
+		t->removed = 1;
+	TAILQ_FOREACH(tc, &c->types, entry) {
+		if ((t = type_find(tc->name)) == NULL) {
+			t = xcalloc(1, sizeof(*t));
+			strlcpy(t->name, tc->name, sizeof(t->name));
+			TAILQ_INSERT_TAIL(&gw->types, t, entry);
+		}
+		t->conf = *tc;
+		t->removed = !tc->enabled;
+		t->next_spawn_ms = 0;
+		t->early_deaths = 0;
+	}
+}
+
+static int
+open_logs(struct gw_config *c)
+{
+	char	 path[PATH_MAX];
+
+	if (c->log_dir == NULL)
+		return 0;
+	snprintf(path, sizeof(path), "%s/geoworkerd.log", c->log_dir);
+	if (log_reopen(path) == -1) {
+		log_warn("cannot open %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+reload(void)
+{
+	struct gw_config	*c;
+	struct child		*ch;
+	char			 err[1024];
+	int			 conninfo_changed;
+
+	sd_notify(0, "RELOADING=1");
+	log_info("reloading %s", gw->conf->path);
+	if ((c = config_load(gw->conf->path, err, sizeof(err))) == NULL) {
+		log_warnx("reload: %s; keeping the old configuration", err);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	conninfo_changed = strcmp(c->conninfo, gw->conf->conninfo) != 0;
+	config_free(gw->conf);
+	gw->conf = c;
+	open_logs(c);
+	apply_config(c);
+	if (conninfo_changed)
+		db_init();
+	/* Idle children restart with the new limits and settings. */
+	TAILQ_FOREACH(ch, &gw->children, entry)
+		child_stop(ch);
+	log_info("reloaded: %s", c->path);
+	sd_notify(0, "READY=1");
+}
+
+static void
+begin_stop(int sig)
+{
+	struct child	*ch;
+	char		 d[32];
+
+	if (gw->stopping)
+		return;
+	gw->stopping = 1;
+	gw->stop_deadline_ms = now_ms() + gw->conf->shutdown_grace;
+	sd_notify(0, "STOPPING=1");
+	log_info("stopping on signal %d: idle children exit now, busy ones "
+	    "have %s", sig, format_duration(gw->conf->shutdown_grace, d,
+	    sizeof(d)));
+	TAILQ_FOREACH(ch, &gw->children, entry)
+		child_stop(ch);
+}
+
+static void
+handle_signals(void)
+{
+	unsigned char	 buf[64];
+	ssize_t		 n, i;
+	int		 dump = 0, hup = 0, term = 0, chld = 0;
+
+	while ((n = read(sigpipe[0], buf, sizeof(buf))) > 0)
+		for (i = 0; i < n; i++)
+			switch (buf[i]) {
+			case SIGCHLD: chld = 1; break;
+			case SIGHUP: hup = 1; break;
+			case SIGUSR1: dump = 1; break;
+			case SIGTERM: case SIGINT: term = buf[i]; break;
+			}
+	if (chld)
+		child_reap();
+	if (term)
+		begin_stop(term);
+	if (hup && !gw->stopping)
+		reload();
+	if (dump)
+		status_dump();
+}
+
+static void
+setup_signals(void)
+{
+	struct sigaction	 sa;
+
+	if (pipe2(sigpipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe2");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+main_loop(void)
+{
+	struct pollfd	*pfd = NULL;
+	struct child	**who = NULL, *ch, *next_ch;
+	size_t		 cap = 0, n, i;
+	uint64_t	 now, next;
+	int		 timeout, dbfd, ready_sent = 0, r;
+
+	for (;;) {
+		now = now_ms();
+		next = now + 60000;
+		if (gw->stopping) {
+			if (gw->nchildren == 0)
+				break;
+			if (now >= gw->stop_deadline_ms) {
+				TAILQ_FOREACH(ch, &gw->children, entry)
+					if (ch->killed == KILL_NONE) {
+						if (ch->state == CHILD_BUSY)
+							log_warnx("%s: job %lld did not "
+							    "finish within shutdown_grace; "
+							    "killing child %d",
+							    ch->type->name, ch->job_id,
+							    (int)ch->pid);
+						child_kill(ch, KILL_SHUTDOWN);
+					}
+			} else if (gw->stop_deadline_ms < next)
+				next = gw->stop_deadline_ms;
+		}
+		children_check_timeouts(now);
+		children_spawn_due(now, &next);
+		db_poll(now, &next);
+		TAILQ_FOREACH(ch, &gw->children, entry)
+			if (ch->state == CHILD_BUSY && ch->killed == KILL_NONE &&
+			    ch->type->conf.timeout != GW_UNLIMITED &&
+			    ch->job_start_ms + ch->type->conf.timeout < next)
+				next = ch->job_start_ms + ch->type->conf.timeout;
+		if (!ready_sent) {
+			sd_notify(0, "READY=1");
+			log_info("ready: %d children started", gw->nchildren);
+			ready_sent = 1;
+		}
+		status_title();
+
+		if (cap < (size_t)gw->nchildren + 2) {
+			cap = gw->nchildren + 16;
+			free(pfd);
+			free(who);
+			pfd = xcalloc(cap, sizeof(*pfd));
+			who = xcalloc(cap, sizeof(*who));
+		}
+		n = 0;
+		pfd[n].fd = sigpipe[0];
+		pfd[n].events = POLLIN;
+		who[n++] = NULL;
+		if ((dbfd = db_socket()) != -1) {
+			pfd[n].fd = dbfd;
+			pfd[n].events = POLLIN;
+			who[n++] = NULL;
+		}
+		TAILQ_FOREACH(ch, &gw->children, entry)
+			if (ch->fd != -1) {
+				pfd[n].fd = ch->fd;
+				pfd[n].events = POLLIN;
+				who[n++] = ch;
+			}
+		now = now_ms();
+		timeout = next > now ? (int)(next - now) : 0;
+		if ((r = poll(pfd, n, timeout)) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if (r == 0)
+			continue;
+		/* Children first: a "job" message must precede its SIGCHLD. */
+		for (i = 0; i < n; i++) {
+			if (who[i] == NULL || pfd[i].revents == 0)
+				continue;
+			/* who[i] may have been freed by an earlier reap: look
+			 * it up again. */
+			TAILQ_FOREACH_SAFE(ch, &gw->children, entry, next_ch)
+				if (ch == who[i] && ch->fd == pfd[i].fd)
+					child_read(ch);
+		}
+		if (dbfd != -1 && pfd[1].revents != 0)
+			db_read();
+		if (pfd[0].revents != 0)
+			handle_signals();
+	}
+	free(pfd);
+	free(who);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct gw_config	*conf;
+	struct pidfh		*pfh = NULL;
+	const char		*confpath = GW_SYSCONFDIR "/geoworkerd.ini";
+	char			 err[1024];
+	pid_t			 other;
+	int			 ch, foreground = 0, test = 0, debug = 0;
+
+	setproctitle_init(argc, argv, environ);
+	while ((ch = getopt(argc, argv, "c:dftVh")) != -1) {
+		switch (ch) {
+		case 'c':
+			confpath = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'V':
+			printf("geoworkerd %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if ((conf = config_load(confpath, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "geoworkerd: %s\n", err);
+		return 1;
+	}
+	if (check_runtime(conf, test) == -1) {
+		config_free(conf);
+		return 1;
+	}
+	if (test) {
+		config_free(conf);
+		return 0;
+	}
+	if (conf->pidfile != NULL &&
+	    (pfh = pidfile_open(conf->pidfile, 0644, &other)) == NULL) {
+		if (errno == EEXIST)
+			fprintf(stderr, "geoworkerd: already running as pid %d "
+			    "(%s)\n", (int)other, conf->pidfile);
+		else
+			fprintf(stderr, "geoworkerd: cannot open pidfile %s: %s\n",
+			    conf->pidfile, strerror(errno));
+		config_free(conf);
+		return 1;
+	}
+	if (!foreground && daemon(0, 0) == -1) {
+		fprintf(stderr, "geoworkerd: daemon: %s\n", strerror(errno));
+		return 1;
+	}
+	if (pfh != NULL)
+		pidfile_write(pfh);
+
+	log_init("geoworkerd", debug);
+	gw = xcalloc(1, sizeof(*gw));
+	gw->conf = conf;
+	gw->pid = getpid();
+	gw->debug = debug;
+	gw->started_ms = now_ms();
+	gw->started_at = time(NULL);
+	TAILQ_INIT(&gw->types);
+	TAILQ_INIT(&gw->children);
+	open_logs(conf);
+	setup_signals();
+	apply_config(conf);
+	log_info("starting: pid %d, node %s, %s", (int)gw->pid, conf->node_name,
+	    conf->path);
+
+	/* The sweep is queued before any child exists, and excludes the pids
+	 * of the children alive when it runs. */
+	db_startup_sweep();
+	db_init();
+	main_loop();
+
+	db_flush(now_ms() + gw->conf->db_timeout);
+	if (db_pending() > 0)
+		log_warnx("stopping with %d writes the database did not take; "
+		    "the next start sweeps their jobs", db_pending());
+	db_close();
+	log_info("stopped");
+	if (pfh != NULL)
+		pidfile_remove(pfh);
+	config_free(gw->conf);
+	return 0;
+}

@@ -1,0 +1,684 @@
+/*
+ * worker.c: the runtime of a job program (see gwworker.h for its contract).
+ *
+ * NOTES
+ *   Life of a child: connect, LISTEN on "geoworkerd_<type>", tell the master
+ *   "ready", then wait on the database socket and the master socket (never
+ *   polling faster than poll_interval) until a claim succeeds.  The claim
+ *   commits status 'running' with this node, pid and attempts+1; those three
+ *   fence every later write, so a job that the master or another node took
+ *   away (cancelled, orphan-swept, re-queued) is never overwritten.  Then
+ *   "job <id> <attempts>" goes to the master, the job runs inside one
+ *   transaction, and its output commits together with status 'completed', or
+ *   is rolled back and the job recorded 'failed'.  "done <outcome>" goes to
+ *   the master and the process exits.
+ *
+ *   Messages to the master are single SOCK_SEQPACKET datagrams on the fd
+ *   named by GW_MASTER_FD.  EOF on it means the master died: an idle child
+ *   exits at once; a busy one is killed by PR_SET_PDEATHSIG, set by the
+ *   master between fork and exec.
+ *
+ *   Errors: anything a user caused ends as the job's error_message; a lost
+ *   database connection exits with GW_EXIT_DBLOST so that the master re-queues
+ *   the job once the database is back.
+ */
+#include "config.h"
+
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gwworker.h"
+
+extern char **environ;
+
+struct gw_cleanup {
+	void			(*fn)(void *);
+	void			 *arg;
+	struct gw_cleanup	 *next;
+};
+
+static volatile sig_atomic_t	 got_term;
+static int			 master_fd = -1;
+static struct gw_settings	 settings;
+static struct gw_config		*manual_conf;
+static const char		*conninfo;
+static uint64_t			 poll_interval = 5000;
+static const char		*memory_limit_text;
+static uint64_t			 progress_sent_ms, progress_logged_ms;
+static double			 progress_sent = -1, progress_logged = -1;
+
+static void
+on_term(int sig)
+{
+	got_term = 1;
+}
+
+static void
+to_master(const char *fmt, ...)
+{
+	char	 buf[512];
+	va_list	 ap;
+	int	 n;
+
+	if (master_fd == -1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	if (send(master_fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT) == -1 &&
+	    errno != EAGAIN)
+		log_debug("send to master failed (%d: %s)", errno, strerror(errno));
+}
+
+int
+gw_job_error(struct gw_job *job, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (job->error[0] == '\0') {
+		va_start(ap, fmt);
+		vsnprintf(job->error, sizeof(job->error), fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}
+
+int
+gw_job_pgerror(struct gw_job *job, const char *prefix, PGresult *res)
+{
+	const char	*msg = NULL;
+	char		 clean[1024];
+	size_t		 n;
+
+	if (res != NULL)
+		msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	if (msg == NULL)
+		msg = PQerrorMessage(job->conn);
+	strlcpy(clean, msg ? msg : "unknown error", sizeof(clean));
+	n = strlen(clean);
+	while (n > 0 && (clean[n - 1] == '\n' || clean[n - 1] == ' '))
+		clean[--n] = '\0';
+	return gw_job_error(job, "%s: %s", prefix, clean);
+}
+
+PGresult *
+gw_exec(struct gw_job *job, const char *what, const char *sql, int nparams,
+    const char *const *values)
+{
+	PGresult	*res;
+
+	res = PQexecParams(job->conn, sql, nparams, NULL, values, NULL, NULL, 0);
+	if (res == NULL || (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK)) {
+		gw_job_pgerror(job, what, res);
+		log_debug("%s failed: %s", what, sql);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+void
+gw_progress(struct gw_job *job, double fraction, const char *fmt, ...)
+{
+	char		 msg[256] = "";
+	va_list		 ap;
+	uint64_t	 now = now_ms();
+
+	if (!(fraction >= 0))
+		fraction = 0;
+	if (fraction > 1)
+		fraction = 1;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+	}
+	if (now - progress_sent_ms >= 250 || fraction - progress_sent >= 0.01 ||
+	    fraction == 1) {
+		to_master("progress %.4f %s", fraction, msg);
+		progress_sent_ms = now;
+		progress_sent = fraction;
+	}
+	if (fraction - progress_logged >= 0.1 || now - progress_logged_ms >= 30000) {
+		log_info("progress %.0f%%%s%s", fraction * 100,
+		    msg[0] ? ": " : "", msg);
+		progress_logged_ms = now;
+		progress_logged = fraction;
+	}
+}
+
+int
+gw_job_on_failure(struct gw_job *job, void (*fn)(void *), void *arg)
+{
+	struct gw_cleanup	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	c->fn = fn;
+	c->arg = arg;
+	c->next = job->cleanups;
+	job->cleanups = c;
+	return 0;
+}
+
+static void
+run_cleanups(struct gw_job *job, int failed)
+{
+	struct gw_cleanup	*c;
+
+	while ((c = job->cleanups) != NULL) {
+		job->cleanups = c->next;
+		if (failed)
+			c->fn(c->arg);
+		free(c);
+	}
+}
+
+/* Parameters. */
+
+int
+gw_param_check_keys(struct gw_job *job, const char *const allowed[])
+{
+	const char	*key;
+	json_t		*value;
+	int		 i;
+
+	json_object_foreach(job->params, key, value) {
+		for (i = 0; allowed[i] != NULL; i++)
+			if (strcmp(allowed[i], key) == 0)
+				break;
+		if (allowed[i] == NULL)
+			return gw_job_error(job, "unknown parameter '%s'", key);
+	}
+	return 0;
+}
+
+int
+gw_param_string(struct gw_job *job, const char *key, int required,
+    const char *def, const char **out)
+{
+	json_t	*v = json_object_get(job->params, key);
+
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			return gw_job_error(job, "parameter '%s' is required", key);
+		*out = def;
+		return 0;
+	}
+	if (!json_is_string(v))
+		return gw_job_error(job, "parameter '%s' must be a string", key);
+	if (json_string_length(v) != strlen(json_string_value(v)))
+		return gw_job_error(job, "parameter '%s' contains a NUL character",
+		    key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+int
+gw_param_bool(struct gw_job *job, const char *key, int def, int *out)
+{
+	json_t	*v = json_object_get(job->params, key);
+
+	if (v == NULL || json_is_null(v)) {
+		*out = def;
+		return 0;
+	}
+	if (!json_is_boolean(v))
+		return gw_job_error(job, "parameter '%s' must be true or false",
+		    key);
+	*out = json_is_true(v);
+	return 0;
+}
+
+int
+gw_param_int(struct gw_job *job, const char *key, long long def, long long min,
+    long long max, long long *out)
+{
+	json_t		*v = json_object_get(job->params, key);
+	double		 d;
+
+	if (v == NULL || json_is_null(v)) {
+		*out = def;
+		return 0;
+	}
+	d = json_is_real(v) ? json_real_value(v) : 0.5;
+	if (json_is_integer(v))
+		*out = json_integer_value(v);
+	else if (json_is_real(v) && d == floor(d) && fabs(d) < 9e15)
+		*out = (long long)d;
+	else
+		return gw_job_error(job, "parameter '%s' must be an integer "
+		    "between %lld and %lld", key, min, max);
+	if (*out < min || *out > max)
+		return gw_job_error(job, "parameter '%s' must be an integer "
+		    "between %lld and %lld, not %lld", key, min, max, *out);
+	return 0;
+}
+
+int
+gw_param_double(struct gw_job *job, const char *key, double def, double min,
+    double max, double *out)
+{
+	json_t	*v = json_object_get(job->params, key);
+
+	if (v == NULL || json_is_null(v)) {
+		if (isnan(def))
+			return gw_job_error(job, "parameter '%s' is required", key);
+		*out = def;
+		return 0;
+	}
+	if (!json_is_number(v))
+		return gw_job_error(job, "parameter '%s' must be a number", key);
+	*out = json_number_value(v);
+	if (!isfinite(*out) || *out < min || *out > max)
+		return gw_job_error(job, "parameter '%s' must be a number between "
+		    "%g and %g, not %g", key, min, max, *out);
+	return 0;
+}
+
+/* Database. */
+
+static PGconn *
+db_connect(const char *type)
+{
+	const char	*keys[] = { "dbname", "fallback_application_name", NULL };
+	const char	*vals[] = { conninfo, NULL, NULL };
+	char		 app[GW_NAMELEN + 16];
+	PGconn		*conn;
+
+	snprintf(app, sizeof(app), "geoworkerd %s", type);
+	vals[1] = app;
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+		log_warnx("cannot connect to the database: %s",
+		    conn ? PQerrorMessage(conn) : "out of memory");
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+static int
+simple(PGconn *conn, const char *sql)
+{
+	PGresult	*res = PQexec(conn, sql);
+	int		 ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		log_warnx("%s failed: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+	return ok ? 0 : -1;
+}
+
+static _Noreturn void
+db_lost(PGconn *conn, const char *what)
+{
+	log_warnx("%s: database connection lost: %s", what,
+	    PQerrorMessage(conn));
+	exit(GW_EXIT_DBLOST);
+}
+
+/*
+ * Claims one job.  Returns 1 with job filled, 0 if none is queued, -1 if the
+ * database failed.  The claim is its own short transaction: a child that
+ * crashes after it leaves a 'running' row the master finds by node and pid.
+ */
+static int
+claim(PGconn *conn, const char *type, long long want, struct gw_job *job)
+{
+	static const char *sql =
+	    "UPDATE background_jobs j SET status = 'running',"
+	    " attempts = j.attempts + 1, started_at = now(), heartbeat_at = now(),"
+	    " completed_at = NULL, worker_host = $2, worker_pid = $3,"
+	    " progress = 0, progress_message = NULL, error_message = NULL,"
+	    " result = NULL"
+	    " FROM (SELECT id FROM background_jobs"
+	    "  WHERE status = 'queued' AND job_type = $1 AND"
+	    "  (($4::bigint IS NULL AND run_after <= now()) OR id = $4::bigint)"
+	    "  ORDER BY priority DESC, created_at, id"
+	    "  LIMIT 1 FOR UPDATE SKIP LOCKED) c"
+	    " WHERE j.id = c.id"
+	    " RETURNING j.id, coalesce(j.params::text, '{}'), j.attempts";
+	const char	*values[4];
+	char		 pid[16], idbuf[24];
+	PGresult	*res;
+	json_error_t	 jerr;
+
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(idbuf, sizeof(idbuf), "%lld", want);
+	values[0] = type;
+	values[1] = settings.node_name;
+	values[2] = pid;
+	values[3] = want > 0 ? idbuf : NULL;
+	res = PQexecParams(conn, sql, 4, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_warnx("claiming a job failed: %s", PQerrorMessage(conn));
+		PQclear(res);
+		return -1;
+	}
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	job->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	job->attempts = atoi(PQgetvalue(res, 0, 2));
+	job->params = json_loads(PQgetvalue(res, 0, 1), 0, &jerr);
+	PQclear(res);
+	return 1;
+}
+
+/*
+ * Writes the outcome, fenced by node, pid and attempts.  Returns 1 if the row
+ * was ours, 0 if it was taken away, -1 if the statement failed.
+ */
+static int
+record(struct gw_job *job, const char *status, const char *result,
+    const char *error)
+{
+	static const char *sql =
+	    "UPDATE background_jobs SET status = $2, result = $3::jsonb,"
+	    " error_message = $4, completed_at = now(),"
+	    " progress = CASE WHEN $2 = 'completed' THEN 1 ELSE progress END"
+	    " WHERE id = $1 AND status = 'running' AND worker_host = $5"
+	    " AND worker_pid = $6 AND attempts = $7";
+	const char	*values[7];
+	char		 id[24], pid[16], att[16];
+	PGresult	*res;
+	int		 r;
+
+	snprintf(id, sizeof(id), "%lld", job->id);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	snprintf(att, sizeof(att), "%d", job->attempts);
+	values[0] = id;
+	values[1] = status;
+	values[2] = result;
+	values[3] = error;
+	values[4] = settings.node_name;
+	values[5] = pid;
+	values[6] = att;
+	res = PQexecParams(job->conn, sql, 7, NULL, values, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		log_warnx("recording job %lld as %s failed: %s", job->id, status,
+		    PQerrorMessage(job->conn));
+		r = -1;
+	} else
+		r = strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return r;
+}
+
+/* Words an allocation failure inside a library the way the master would. */
+static void
+word_nomem(struct gw_job *job)
+{
+	char	 msg[sizeof(job->error)];
+
+	if (strstr(job->error, "bad_alloc") == NULL &&
+	    strstr(job->error, "ut of memory") == NULL &&
+	    strstr(job->error, "annot allocate memory") == NULL)
+		return;
+	snprintf(msg, sizeof(msg), "out of memory (memory_limit %s): %.1900s",
+	    memory_limit_text ? memory_limit_text : "unlimited", job->error);
+	strlcpy(job->error, msg, sizeof(job->error));
+}
+
+static _Noreturn void
+run_job(struct gw_job *job, gw_job_fn run)
+{
+	json_t		*result = NULL;
+	char		*text = NULL, *ptext;
+	uint64_t	 start = now_ms(), elapsed;
+	struct rusage	 ru;
+	int		 ok = -1, r;
+
+	to_master("job %lld %d", job->id, job->attempts);
+	log_setjob(job->type, job->id);
+	setproctitle("%s job %lld", job->type, job->id);
+	ptext = job->params ? json_dumps(job->params, JSON_COMPACT) : NULL;
+	log_info("started (attempt %d): %.1000s", job->attempts,
+	    ptext ? ptext : "{}");
+	free(ptext);
+
+	if (job->params == NULL || !json_is_object(job->params))
+		gw_job_error(job, "params must be a JSON object");
+	else if (simple(job->conn, "BEGIN") == -1)
+		db_lost(job->conn, "BEGIN");
+	else {
+		ok = run(job, &result);
+		if (ok == 0 && (result == NULL || !json_is_object(result))) {
+			gw_job_error(job, "internal error: the job produced no "
+			    "result");
+			ok = -1;
+		}
+	}
+	elapsed = now_ms() - start;
+	if (ok == 0) {
+		if (json_object_get(result, "elapsed_ms") == NULL)
+			json_object_set_new(result, "elapsed_ms",
+			    json_integer((json_int_t)elapsed));
+		if ((text = json_dumps(result, JSON_COMPACT)) == NULL)
+			gw_nomem();
+		r = record(job, "completed", text, NULL);
+		if (r == 1 && simple(job->conn, "COMMIT") == 0) {
+			to_master("done completed");
+			getrusage(RUSAGE_SELF, &ru);
+			log_info("completed in %llu ms, peak memory %ld KiB: %.500s",
+			    (unsigned long long)elapsed, ru.ru_maxrss, text);
+			free(text);
+			json_decref(result);
+			run_cleanups(job, 0);
+			exit(GW_EXIT_OK);
+		}
+		free(text);
+		json_decref(result);
+		if (PQstatus(job->conn) != CONNECTION_OK) {
+			run_cleanups(job, 1);
+			db_lost(job->conn, "completing the job");
+		}
+		if (r == 0) {
+			simple(job->conn, "ROLLBACK");
+			run_cleanups(job, 1);
+			log_warnx("the job was taken away while it ran (cancelled "
+			    "or re-queued); its output was discarded");
+			exit(GW_EXIT_FENCED);
+		}
+		gw_job_pgerror(job, "writing the output", NULL);
+	}
+	if (PQtransactionStatus(job->conn) != PQTRANS_IDLE)
+		simple(job->conn, "ROLLBACK");
+	run_cleanups(job, 1);
+	if (PQstatus(job->conn) != CONNECTION_OK)
+		db_lost(job->conn, "running the job");
+	if (job->error[0] == '\0')
+		strlcpy(job->error, "the job failed without saying why",
+		    sizeof(job->error));
+	word_nomem(job);
+	r = record(job, "failed", NULL, job->error);
+	if (r == -1)
+		db_lost(job->conn, "recording the failure");
+	getrusage(RUSAGE_SELF, &ru);
+	if (r == 0)
+		log_warnx("failed, but the job was taken away meanwhile: %s",
+		    job->error);
+	else
+		log_warnx("failed after %llu ms, peak memory %ld KiB: %s",
+		    (unsigned long long)elapsed, ru.ru_maxrss, job->error);
+	to_master("done failed");
+	exit(r == 0 ? GW_EXIT_FENCED : GW_EXIT_OK);
+}
+
+void
+gw_nomem(void)
+{
+	static const char msg[] = "out of memory\n";
+
+	(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(GW_EXIT_NOMEM);
+}
+
+static void
+usage(const char *type)
+{
+	fprintf(stderr, "usage: %s [-d] [-c config] [-j job_id]\n"
+	    "Started by geoworkerd(8); by hand, runs one queued %s job.\n",
+	    type, type);
+	exit(GW_EXIT_USAGE);
+}
+
+/* Settings come from the master's environment, or from -c when run by hand. */
+static void
+load_settings(const char *type, const char *confpath)
+{
+	char		 err[1024], buf[32];
+	const char	*s;
+	uint64_t	 v;
+
+	if (confpath == NULL && getenv("GW_CONNINFO") != NULL) {
+		conninfo = getenv("GW_CONNINFO");
+		settings.node_name = getenv("GW_NODE_NAME");
+		settings.output_schema = getenv("GW_OUTPUT_SCHEMA");
+		settings.raster_root = getenv("GW_RASTER_ROOT");
+		settings.output_root = getenv("GW_OUTPUT_ROOT");
+		memory_limit_text = getenv("GW_MEMORY_LIMIT");
+		if ((s = getenv("GW_POLL_INTERVAL")) != NULL &&
+		    parse_duration(s, &v) == 0 && v >= 100)
+			poll_interval = v;
+		if ((s = getenv("GW_MASTER_FD")) != NULL)
+			master_fd = atoi(s);
+	} else {
+		if (confpath == NULL)
+			confpath = GW_SYSCONFDIR "/geoworkerd.ini";
+		if ((manual_conf = config_load(confpath, err, sizeof(err))) == NULL)
+			fatalx("%s", err);
+		conninfo = manual_conf->conninfo;
+		settings.node_name = manual_conf->node_name;
+		settings.output_schema = manual_conf->output_schema;
+		settings.raster_root = manual_conf->raster_root;
+		settings.output_root = manual_conf->output_root;
+		poll_interval = manual_conf->poll_interval;
+		if (config_type(manual_conf, type) != NULL) {
+			format_size(config_type(manual_conf, type)->memory_limit,
+			    buf, sizeof(buf));
+			memory_limit_text = strdup(buf);
+		}
+	}
+	if (conninfo == NULL || settings.node_name == NULL ||
+	    settings.output_schema == NULL)
+		fatalx("GW_CONNINFO, GW_NODE_NAME and GW_OUTPUT_SCHEMA must be set "
+		    "(started by geoworkerd), or -c given");
+}
+
+int
+gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
+{
+	struct gw_job	 job;
+	struct sigaction sa;
+	struct pollfd	 pfd[2];
+	PGconn		*conn;
+	PGnotify	*n;
+	const char	*confpath = NULL;
+	long long	 want = 0;
+	char		 listen[GW_NAMELEN + 32], buf[64];
+	int		 ch, debug = 0, r, nfd;
+
+	setproctitle_init(argc, argv, environ);
+	log_init(type, 0);
+	while ((ch = getopt(argc, argv, "c:dj:")) != -1) {
+		switch (ch) {
+		case 'c':
+			confpath = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		case 'j':
+			if (parse_int(optarg, 1, INT64_MAX, &want) == -1)
+				usage(type);
+			break;
+		default:
+			usage(type);
+		}
+	}
+	log_init(type, debug);
+	load_settings(type, want > 0 && confpath == NULL ?
+	    GW_SYSCONFDIR "/geoworkerd.ini" : confpath);
+	if (want > 0)
+		master_fd = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	setproctitle("%s connecting", type);
+	if ((conn = db_connect(type)) == NULL)
+		exit(GW_EXIT_DBLOST);
+	snprintf(listen, sizeof(listen), "LISTEN \"geoworkerd_%s\"", type);
+	if (simple(conn, listen) == -1)
+		db_lost(conn, "LISTEN");
+	to_master("ready");
+	setproctitle("%s idle", type);
+
+	memset(&job, 0, sizeof(job));
+	job.type = type;
+	job.conn = conn;
+	job.settings = &settings;
+	for (;;) {
+		if (got_term) {
+			log_debug("told to stop while idle");
+			PQfinish(conn);
+			exit(GW_EXIT_OK);
+		}
+		if ((r = claim(conn, type, want, &job)) == 1)
+			break;
+		if (r == -1) {
+			if (PQstatus(conn) != CONNECTION_OK)
+				db_lost(conn, "claim");
+			exit(GW_EXIT_ERROR);
+		}
+		if (want > 0)
+			fatalx("job %lld is not a queued %s job", want, type);
+		nfd = 0;
+		pfd[nfd].fd = PQsocket(conn);
+		pfd[nfd++].events = POLLIN;
+		if (master_fd != -1) {
+			pfd[nfd].fd = master_fd;
+			pfd[nfd++].events = POLLIN;
+		}
+		if (poll(pfd, nfd, (int)poll_interval) == -1 && errno != EINTR)
+			fatal("poll");
+		if (nfd > 1 && pfd[1].revents != 0) {
+			ssize_t got = recv(master_fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (got == 0 || (got == -1 && errno != EAGAIN &&
+			    errno != EINTR)) {
+				log_debug("master went away; exiting");
+				exit(GW_EXIT_OK);
+			}
+		}
+		if (pfd[0].revents != 0) {
+			if (!PQconsumeInput(conn))
+				db_lost(conn, "waiting for jobs");
+			while ((n = PQnotifies(conn)) != NULL)
+				PQfreemem(n);
+		}
+	}
+	/* From here on, SIGTERM kills: the master uses SIGKILL after the grace. */
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	run_job(&job, run);
+}
