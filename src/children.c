@@ -401,8 +401,8 @@ child_gone(struct child *ch, int status, const struct rusage *ru)
 		    &uncount) && !(ch->state == CHILD_STOPPING && !held &&
 		    WIFEXITED(status) && WEXITSTATUS(status) == GW_EXIT_OK)) {
 			if (held)
-				log_warnx("%s: child %d holding job %lld %s: %s",
-				    t->name, (int)ch->pid, ch->job_id, how, msg);
+				log_warnx("%s: child %d holding job %lld %s",
+				    t->name, (int)ch->pid, ch->job_id, how);
 			if (!uncount && ch->killed != KILL_SHUTDOWN && held)
 				t->failed++;
 			db_child_lost(t->name, ch->job_id, ch->attempts, ch->pid,

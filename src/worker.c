@@ -447,7 +447,8 @@ run_job(struct gw_job *job, gw_job_fn run)
 	to_master("job %lld %d", job->id, job->attempts);
 	log_setjob(job->type, job->id);
 	setproctitle("%s job %lld", job->type, job->id);
-	ptext = job->params ? json_dumps(job->params, JSON_COMPACT) : NULL;
+	ptext = job->params ? json_dumps(job->params, JSON_COMPACT |
+	    JSON_REAL_PRECISION(15)) : NULL;
 	log_info("started (attempt %d): %.1000s", job->attempts,
 	    ptext ? ptext : "{}");
 	free(ptext);

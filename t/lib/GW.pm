@@ -24,6 +24,7 @@ use Time::HiRes qw(sleep time);
 our $BUILDDIR = $ENV{GW_BUILDDIR} or die "GW_BUILDDIR is not set: run the tests with make check\n";
 our $SRCDIR = $ENV{GW_SRCDIR} // $BUILDDIR;
 my $json = JSON::PP->new->canonical;
+my $seq = 0;
 
 sub new {
 	my ($class, %opt) = @_;
@@ -31,7 +32,7 @@ sub new {
 	$name =~ s/\.t$//;
 	$name =~ s/[^a-z0-9]+/_/g;
 	my $self = bless {
-		dbname => "gw_${name}_$$",
+		dbname => "gw_${name}_$$" . ($seq++ ? "_$seq" : ""),
 		dir => tempdir("gwtest-XXXXXX", TMPDIR => 1, CLEANUP => !$ENV{GW_KEEP}),
 		daemon => undef,
 	}, $class;
@@ -67,7 +68,7 @@ sub psql {
 	local $/;
 	my $out = <$fh> // '';
 	close($fh) or croak "psql failed on: $sql";
-	chomp $out;
+	$out =~ s/\n+\z//;
 	return $out;
 }
 
@@ -287,9 +288,7 @@ sub DESTROY {
 		my $admin = DBI->connect('dbi:Pg:dbname=postgres', undef, undef,
 		    { RaiseError => 0, PrintError => 0, AutoCommit => 1 });
 		if ($admin) {
-			$admin->do("SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-			    WHERE datname = ? AND pid <> pg_backend_pid()", undef, $self->{dbname});
-			$admin->do("DROP DATABASE IF EXISTS \"$self->{dbname}\"");
+			$admin->do("DROP DATABASE IF EXISTS \"$self->{dbname}\" WITH (FORCE)");
 			$admin->disconnect;
 		}
 	}
