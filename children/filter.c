@@ -12,6 +12,8 @@
  *   Functions return 0 / -1 (after gw_job_error) and free what they create
  *   before returning.
  */
+#include "config.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
