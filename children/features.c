@@ -699,22 +699,24 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	/* SELECT geom, id::text, col::text, ... */
 	sb_printf(&q, "DECLARE %s NO SCROLL CURSOR FOR SELECT ", cur);
 	sb_ident(job, &q, l->geom_column);
+	sb_puts(&q, " AS gw_geom");
 	idcol = l->id_index >= 0;
 	if (idcol) {
 		sb_puts(&q, ", ");
 		sb_ident(job, &q, l->columns[l->id_index].name);
-		sb_puts(&q, "::text");
+		sb_puts(&q, "::text AS gw_id");
 	}
+	/* Aliased, so that ORDER BY below means the column, not its text. */
 	for (i = 0; i < r->ncolumns; i++) {
 		sb_puts(&q, ", ");
 		sb_ident(job, &q, l->columns[r->columns[i]].name);
-		sb_puts(&q, "::text");
+		sb_printf(&q, "::text AS gw_c%d", i);
 	}
-	sb_printf(&q, " FROM %s", l->qualified);
+	sb_printf(&q, " FROM %s AS gw_t", l->qualified);
 	if (r->where != NULL)
 		sb_printf(&q, " WHERE (%s)", r->where);
 	if (r->order_by_id && idcol) {
-		sb_puts(&q, " ORDER BY ");
+		sb_puts(&q, " ORDER BY gw_t.");
 		sb_ident(job, &q, l->columns[l->id_index].name);
 	}
 	if (q.failed) {
