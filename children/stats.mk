@@ -14,3 +14,15 @@ t_unit_stats_LDADD = $(GW_GIS_LIBS) -lm
 t_unit_stats_weights_SOURCES = t/unit/stats_weights.c t/unit/tap.h
 t_unit_stats_weights_CFLAGS = $(GW_GIS_CFLAGS)
 t_unit_stats_weights_LDADD = $(GW_GIS_LIBS) -lm
+
+children_libgwgis_a_SOURCES += children/statsjob.c children/statsjob.h
+
+pkglibexec_PROGRAMS += children/hotspot_analysis
+children_hotspot_analysis_SOURCES = children/hotspot_analysis.c
+children_hotspot_analysis_CFLAGS = $(GW_GIS_CFLAGS)
+children_hotspot_analysis_LDADD = $(GW_GIS_LIBS) -lm
+
+pkglibexec_PROGRAMS += children/outlier_analysis
+children_outlier_analysis_SOURCES = children/outlier_analysis.c
+children_outlier_analysis_CFLAGS = $(GW_GIS_CFLAGS)
+children_outlier_analysis_LDADD = $(GW_GIS_LIBS) -lm
