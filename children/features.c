@@ -1322,12 +1322,15 @@ gw_union(struct gw_job *job, GEOSGeometry **geoms, size_t n, int *coverage)
 	if (polygonal && n > 1) {
 		/*
 		 * GEOS 3.11's coverage union matches shared edges; it throws
-		 * on most non-coverages, but check what it returns: valid,
-		 * and no area lost to overlaps (a relative 1e-11 is far above
+		 * on most non-coverages, but check what it returns: one valid
+		 * polygon or multipolygon (a collection of overlapping
+		 * polygons is "valid" too), and no area lost to overlaps (a relative 1e-11 is far above
 		 * rounding in the area sums and far below any real overlap).
 		 */
 		u = GEOSCoverageUnion_r(ctx, coll);
-		if (u != NULL && (GEOSisValid_r(ctx, u) != 1 ||
+		if (u != NULL && (((t = GEOSGeomTypeId_r(ctx, u)) !=
+		    GEOS_POLYGON && t != GEOS_MULTIPOLYGON) ||
+		    GEOSisValid_r(ctx, u) != 1 ||
 		    (a = area_of(ctx, u)) < 0 ||
 		    fabs(a - sum) > 1e-11 * sum)) {
 			GEOSGeom_destroy_r(ctx, u);
