@@ -26,3 +26,8 @@ pkglibexec_PROGRAMS += children/outlier_analysis
 children_outlier_analysis_SOURCES = children/outlier_analysis.c
 children_outlier_analysis_CFLAGS = $(GW_GIS_CFLAGS)
 children_outlier_analysis_LDADD = $(GW_GIS_LIBS) -lm
+
+pkglibexec_PROGRAMS += children/nearest_analysis
+children_nearest_analysis_SOURCES = children/nearest_analysis.c
+children_nearest_analysis_CFLAGS = $(GW_GIS_CFLAGS)
+children_nearest_analysis_LDADD = $(GW_GIS_LIBS) -lm
