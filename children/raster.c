@@ -45,9 +45,14 @@ const char *const raster_allowed_drivers[] = {
 	"JP2OpenJPEG", "GIF", "BMP", NULL
 };
 
-static char	gdal_error[1024];
+static char	gdal_error[1024];	/* first failure since the reset */
+static int	gdal_io_error;		/* 'S' disk full, 'F' file too large */
 
-/* GDAL errors go to the log and the last failure is kept for the job. */
+/*
+ * GDAL errors go to the log.  The first failure since raster_gdal_reset() is
+ * kept for the job: later ones are mostly its consequences ("cannot read the
+ * directory" after "No space left on device").
+ */
 static void CPL_STDCALL
 error_handler(CPLErr cls, CPLErrorNum num, const char *msg)
 {
@@ -60,7 +65,12 @@ error_handler(CPLErr cls, CPLErrorNum num, const char *msg)
 		return;
 	default:
 		log_warnx("GDAL error %d: %s", (int)num, msg);
-		snprintf(gdal_error, sizeof(gdal_error), "%s", msg);
+		if (gdal_error[0] == '\0')
+			snprintf(gdal_error, sizeof(gdal_error), "%s", msg);
+		if (gdal_io_error == 0 && strstr(msg, "No space left") != NULL)
+			gdal_io_error = 'S';
+		if (gdal_io_error == 0 && strstr(msg, "File too large") != NULL)
+			gdal_io_error = 'F';
 		return;
 	}
 }
@@ -69,6 +79,20 @@ const char *
 raster_gdal_error(void)
 {
 	return gdal_error;
+}
+
+int
+raster_gdal_io_error(void)
+{
+	return gdal_io_error;
+}
+
+void
+raster_gdal_reset(void)
+{
+	gdal_error[0] = '\0';
+	gdal_io_error = 0;
+	CPLErrorReset();
 }
 
 void
@@ -201,7 +225,7 @@ raster_open(struct gw_job *job, const char *param, const char *root,
 	if (realpath(root, rroot) == NULL)
 		return gw_job_error(job, "%s: raster_root %s: %s", param, root,
 		    strerror(errno));
-	gdal_error[0] = '\0';
+	raster_gdal_reset();
 	ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY |
 	    GDAL_OF_VERBOSE_ERROR, raster_allowed_drivers, NULL, NULL);
 	if (ds == NULL)

@@ -28,8 +28,12 @@ extern const char *const raster_allowed_drivers[];
 /* Registers the drivers and locks GDAL down (see raster.c).  Call once. */
 void	 raster_gdal_init(void);
 
-/* The last GDAL error message of this process ("" if none). */
+/* The first GDAL failure message since the last raster_gdal_reset() ("" if
+ * none), and whether a write failed for lack of space ('S') or because the
+ * file grew past RLIMIT_FSIZE ('F'), else 0. */
 const char *raster_gdal_error(void);
+int	 raster_gdal_io_error(void);
+void	 raster_gdal_reset(void);
 
 /*
  * raster_resolve: checks the path given by parameter param against root

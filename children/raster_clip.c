@@ -1,7 +1,7 @@
 /*
  * raster_clip.c: the raster_clip job program.  Clips a raster inside
  * raster_root to polygons (a table, optionally filtered, or GeoJSON) with
- * GDALWarp and a cutline, the way `gdalwarp -cutline -crop_to_cutline` does,
+ * GDALWarp and a cutline, as `gdalwarp -cutline -crop_to_cutline` does,
  * and writes a Cloud Optimized GeoTIFF (or a GTiff) to
  * output_root/<job id>/<output>.
  *
@@ -11,9 +11,11 @@
  *
  * NOTES
  *   Order of work: check every parameter, resolve and open the raster
- *   (raster.c's guard), read the clip polygons in their own CRS and transform
- *   them to the raster's with OGR (as gdalwarp transforms a cutline), check
- *   they overlap the raster, write the cutline to /vsimem/ (process memory),
+ *   (raster.c's guard), read the clip polygons in their own CRS, check they
+ *   overlap the raster, write them as the cutline to /vsimem/ (process
+ *   memory) with their CRS, so that GDALWarp reprojects them to the
+ *   raster's CRS exactly as gdalwarp does with a cutline file (densified to
+ *   about one source pixel per segment first, then transformed),
  *   warp to a temporary GTiff in the job's directory, copy that to the COG
  *   driver under a temporary name, compute the band statistics from that
  *   file, and only then rename it to its final name.
@@ -22,10 +24,10 @@
  *   file_size_limit) or a job whose transaction does not commit leaves no
  *   file behind.  SIGXFSZ is ignored so that file_size_limit shows as a
  *   write error GDAL reports, not as a killed child with a partial file.
- *   Overlapping clip polygons are unioned first: gdalwarp burns a
- *   multipolygon's rings even-odd, so an area covered twice would be cut out.
- *   Polygons that only touch are left as they are, so the pixels equal
- *   gdalwarp's on the same polygons.
+ *   The cutline is the multipolygon of all the clip polygons, as gdalwarp
+ *   builds it from a layer (overlaps are burnt once, not cut out); an
+ *   invalid polygon is repaired (OGR_G_MakeValid) where gdalwarp would
+ *   refuse the cutline.  t/300-raster-clip.t compares the pixels.
  */
 #include "config.h"
 
@@ -61,7 +63,8 @@ struct clip {
 	struct gw_job		*job;
 	GDALDatasetH		 src;
 	OGRSpatialReferenceH	 rsrs;		/* the raster's CRS */
-	OGRGeometryH		 cut;		/* multipolygon, raster CRS */
+	OGRSpatialReferenceH	 csrs;		/* the cutline's CRS */
+	OGRGeometryH		 cut;		/* multipolygon, in csrs */
 	long long		 nfeatures;	/* clip features read */
 	long long		 nrepaired;
 	char			 dir[PATH_MAX];	/* output_root/<job id> */
@@ -182,7 +185,8 @@ srs_from_srid(struct gw_job *job, const char *param, int srid,
 
 /*
  * Adds the polygons of g (in CRS srs) to the cutline, transformed to the
- * raster's CRS.  Takes g.  Anything but (multi)polygons is refused.
+ * cutline's CRS (the first feature's) if need be.  Takes g.  Anything but
+ * (multi)polygons is refused.
  */
 static int
 add_polygons(struct clip *c, const char *what, OGRGeometryH g,
@@ -214,16 +218,23 @@ add_polygons(struct clip *c, const char *what, OGRGeometryH g,
 		g = fixed;
 		c->nrepaired++;
 	}
-	if (!OSRIsSame(srs, c->rsrs)) {
-		if ((ct = OCTNewCoordinateTransformation(srs, c->rsrs)) ==
+	if (c->csrs == NULL) {
+		if ((c->csrs = OSRClone(srs)) == NULL) {
+			gw_job_error(c->job, "out of memory");
+			goto done;
+		}
+		OSRSetAxisMappingStrategy(c->csrs, OAMS_TRADITIONAL_GIS_ORDER);
+	} else if (!OSRIsSame(srs, c->csrs)) {
+		if ((ct = OCTNewCoordinateTransformation(srs, c->csrs)) ==
 		    NULL) {
-			gw_job_error(c->job, "%s: no transformation to the "
-			    "raster's CRS: %s", what, raster_gdal_error());
+			gw_job_error(c->job, "%s: no transformation to the CRS "
+			    "of the first clip polygon: %s", what,
+			    raster_gdal_error());
 			goto done;
 		}
 		if (OGR_G_Transform(g, ct) != OGRERR_NONE) {
 			gw_job_error(c->job, "%s: cannot be transformed to the "
-			    "raster's CRS (outside its domain?)", what);
+			    "CRS of the first clip polygon", what);
 			goto done;
 		}
 	}
@@ -450,41 +461,41 @@ read_clip_geojson(struct clip *c, json_t *gj)
 }
 
 /*
- * Unions overlapping clip polygons (see NOTES), then checks the cutline
- * overlaps the raster's footprint.
+ * Checks there are clip polygons and that, transformed to the raster's CRS,
+ * they overlap the raster's footprint.
  */
 static int
 check_cutline(struct clip *c)
 {
-	OGRGeometryH	 u, ring, foot;
-	double		 gt[6], w, h;
-	int		 i, j, n, overlap = 0, ok;
+	OGRCoordinateTransformationH	 ct;
+	OGRGeometryH			 g, ring, foot;
+	double				 gt[6], w, h;
+	int				 ok;
 
 	if (OGR_G_GetGeometryCount(c->cut) == 0)
 		return gw_job_error(c->job, "clip: no clip polygons (is the table "
 		    "empty, or does clip_filter match nothing?)");
-	n = OGR_G_GetGeometryCount(c->cut);
-	for (i = 0; i < n && !overlap; i++)
-		for (j = i + 1; j < n && !overlap; j++)
-			if (OGR_G_Overlaps(OGR_G_GetGeometryRef(c->cut, i),
-			    OGR_G_GetGeometryRef(c->cut, j)) ||
-			    OGR_G_Contains(OGR_G_GetGeometryRef(c->cut, i),
-			    OGR_G_GetGeometryRef(c->cut, j)) ||
-			    OGR_G_Contains(OGR_G_GetGeometryRef(c->cut, j),
-			    OGR_G_GetGeometryRef(c->cut, i)))
-				overlap = 1;
-	if (overlap) {
-		if ((u = OGR_G_UnionCascaded(c->cut)) == NULL)
-			return gw_job_error(c->job, "clip: cannot union the "
-			    "overlapping clip polygons: %s", raster_gdal_error());
-		OGR_G_DestroyGeometry(c->cut);
-		c->cut = OGR_G_ForceToMultiPolygon(u);
-		log_info("clip polygons overlap: unioned them");
-	}
-
 	if (GDALGetGeoTransform(c->src, gt) != CE_None)
 		return gw_job_error(c->job, "raster: the raster has no "
 		    "georeferencing (geotransform)");
+	if ((g = OGR_G_Clone(c->cut)) == NULL)
+		return gw_job_error(c->job, "out of memory");
+	if (!OSRIsSame(c->csrs, c->rsrs)) {
+		if ((ct = OCTNewCoordinateTransformation(c->csrs, c->rsrs)) ==
+		    NULL) {
+			OGR_G_DestroyGeometry(g);
+			return gw_job_error(c->job, "clip: no transformation "
+			    "to the raster's CRS: %s", raster_gdal_error());
+		}
+		ok = OGR_G_Transform(g, ct) == OGRERR_NONE;
+		OCTDestroyCoordinateTransformation(ct);
+		if (!ok) {
+			OGR_G_DestroyGeometry(g);
+			return gw_job_error(c->job, "clip: the clip polygons "
+			    "cannot be transformed to the raster's CRS (outside "
+			    "its domain?)");
+		}
+	}
 	w = GDALGetRasterXSize(c->src);
 	h = GDALGetRasterYSize(c->src);
 	ring = OGR_G_CreateGeometry(wkbLinearRing);
@@ -492,6 +503,7 @@ check_cutline(struct clip *c)
 	if (ring == NULL || foot == NULL) {
 		OGR_G_DestroyGeometry(ring);
 		OGR_G_DestroyGeometry(foot);
+		OGR_G_DestroyGeometry(g);
 		return gw_job_error(c->job, "out of memory");
 	}
 	OGR_G_AddPoint_2D(ring, gt[0], gt[3]);
@@ -501,8 +513,9 @@ check_cutline(struct clip *c)
 	OGR_G_AddPoint_2D(ring, gt[0] + h * gt[2], gt[3] + h * gt[5]);
 	OGR_G_AddPoint_2D(ring, gt[0], gt[3]);
 	OGR_G_AddGeometryDirectly(foot, ring);
-	ok = OGR_G_Intersects(c->cut, foot);
+	ok = OGR_G_Intersects(g, foot);
 	OGR_G_DestroyGeometry(foot);
+	OGR_G_DestroyGeometry(g);
 	if (!ok)
 		return gw_job_error(c->job, "clip: the clip polygons do not "
 		    "overlap the raster (compared in the raster's CRS)");
@@ -527,7 +540,7 @@ write_cutline(struct clip *c)
 	    NULL)
 		return gw_job_error(c->job, "writing the cutline: %s",
 		    raster_gdal_error());
-	layer = GDALDatasetCreateLayer(ds, "cutline", c->rsrs, wkbMultiPolygon,
+	layer = GDALDatasetCreateLayer(ds, "cutline", c->csrs, wkbMultiPolygon,
 	    NULL);
 	ok = layer != NULL;
 	if (ok) {
@@ -681,16 +694,34 @@ srs_epsg(OGRSpatialReferenceH srs)
 	return epsg;
 }
 
+/* The job error for a failed GDAL write, saying why in an operator's
+ * words when it is the disk or the file size limit. */
+static int
+write_error(struct gw_job *job, const char *what)
+{
+	switch (raster_gdal_io_error()) {
+	case 'S':
+		return gw_job_error(job, "%s: the disk holding output_root is "
+		    "full (%s)", what, raster_gdal_error());
+	case 'F':
+		return gw_job_error(job, "%s: the output exceeds the "
+		    "file_size_limit of raster_clip (%s)", what,
+		    raster_gdal_error());
+	default:
+		return gw_job_error(job, "%s: %s", what, *raster_gdal_error() ?
+		    raster_gdal_error() : "GDAL failed");
+	}
+}
+
 /* Closes ds, returning -1 with a job error if GDAL failed while flushing
  * it (GDALClose returns nothing in GDAL 3.6). */
 static int
 close_checked(struct gw_job *job, GDALDatasetH ds, const char *what)
 {
-	CPLErrorReset();
+	raster_gdal_reset();
 	GDALClose(ds);
-	if (CPLGetLastErrorType() >= CE_Failure)
-		return gw_job_error(job, "%s: %s (disk full, or file_size_limit "
-		    "reached?)", what, raster_gdal_error());
+	if (CPLGetLastErrorType() >= CE_Failure || *raster_gdal_error())
+		return write_error(job, what);
 	return 0;
 }
 
@@ -775,7 +806,7 @@ run_raster_clip(struct gw_job *job, json_t **result)
 	}
 	OSRSetAxisMappingStrategy(c.rsrs, OAMS_TRADITIONAL_GIS_ORDER);
 
-	/* The clip polygons, in the raster's CRS. */
+	/* The clip polygons, in their own CRS. */
 	gw_progress(job, 0.01, "reading the clip polygons");
 	if ((clip != NULL ? read_clip_table(&c, clip) :
 	    read_clip_geojson(&c, gj)) == -1)
@@ -847,12 +878,15 @@ run_raster_clip(struct gw_job *job, json_t **result)
 	prog.to = strcasecmp(format, "COG") == 0 ? 0.6 : 0.9;
 	prog.what = "warping";
 	GDALWarpAppOptionsSetProgress(wopts, raster_progress_fn, &prog);
-	CPLErrorReset();
+	raster_gdal_reset();
 	warped = GDALWarp(strcasecmp(format, "COG") == 0 ? warptmp : tmp, NULL,
 	    1, &c.src, wopts, &usage);
 	if (warped == NULL) {
-		gw_job_error(job, "clipping the raster: %s (disk full, or "
-		    "file_size_limit reached?)", raster_gdal_error());
+		if (strstr(raster_gdal_error(), "must be larger than zero"))
+			gw_job_error(job, "clip: the clip polygons cover less "
+			    "than one pixel of the raster");
+		else
+			write_error(job, "clipping the raster");
 		goto done;
 	}
 
@@ -864,13 +898,12 @@ run_raster_clip(struct gw_job *job, json_t **result)
 		prog.from = 0.6;
 		prog.to = 0.9;
 		prog.what = "writing the COG";
-		CPLErrorReset();
+		raster_gdal_reset();
 		out = GDALCreateCopy(cog, tmp, warped, FALSE,
 		    (char *[]){ "BIGTIFF=IF_SAFER", NULL }, raster_progress_fn,
 		    &prog);
 		if (out == NULL) {
-			gw_job_error(job, "writing the COG: %s (disk full, or "
-			    "file_size_limit reached?)", raster_gdal_error());
+			write_error(job, "writing the COG");
 			goto done;
 		}
 		if (close_checked(job, out, "writing the COG") == -1) {
@@ -995,6 +1028,8 @@ run_raster_clip(struct gw_job *job, json_t **result)
 		OGR_G_DestroyGeometry(c.cut);
 	if (c.rsrs != NULL)
 		OSRDestroySpatialReference(c.rsrs);
+	if (c.csrs != NULL)
+		OSRDestroySpatialReference(c.csrs);
 	json_decref(bands);
 	free(st);
 	return rv;
