@@ -43,6 +43,7 @@
 
 #include <libpq-fe.h>
 #include <jansson.h>
+#include <proj.h>
 
 #include "gwworker.h"
 #include "features.h"
@@ -54,6 +55,7 @@
 #define MAX_STEPS	2000		/* Mann-Kendall is quadratic in steps */
 #define MAX_BINS	100000000LL	/* locations x steps */
 #define FETCH_ROWS	"50000"
+#define FETCH_N		50000
 #define BOUNDARY_CHUNK	256
 
 /* PostgreSQL type oids of the time_field types accepted. */
@@ -90,6 +92,8 @@ struct ts {
 	int		 srid;
 	int		 laea;		/* projected here, else native */
 	char		 proj[256];	/* the LAEA definition */
+	PJ_CONTEXT	*pctx;
+	PJ		*pj;		/* input CRS -> LAEA, lon/lat order */
 	double		 to_metre;
 	double		 xmin, ymin, xmax, ymax;	/* metres */
 	char		*tmin_text, *tmax_text;
@@ -304,13 +308,114 @@ is_mercator(struct ts *ts, int *merc)
 
 	snprintf(sbuf, sizeof(sbuf), "%d", ts->srid);
 	if ((res = gw_exec(ts->job, "reading spatial_ref_sys",
-	    "SELECT coalesce(proj4text, '') ~ '\\+proj=merc' "
-	    "OR coalesce(srtext, '') ~* 'Mercator' "
+	    "SELECT coalesce(proj4text, '') ~ '\\+proj=merc( |$)' "
+	    "OR coalesce(srtext, '') ~* 'PROJECTION\\[\"Mercator' "
 	    "FROM spatial_ref_sys WHERE srid = $1::int", 1, v)) == NULL)
 		return -1;
 	*merc = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
 	return 0;
+}
+
+/* The text of PROJ's last error. */
+static const char *
+proj_reason(PJ_CONTEXT *ctx)
+{
+	int	 e = proj_context_errno(ctx);
+
+	return e ? proj_context_errno_string(ctx, e) : "unknown error";
+}
+
+/*
+ * The transformation from the input's CRS to the LAEA plane centred on the
+ * data (ts->proj), and the extent of the input's bounding box in that
+ * plane: its boundary, densified, projected.  PostGIS could project each
+ * point too, but it builds its PROJ object anew for every call with a
+ * PROJ string: far too slow for a million points.
+ */
+static int
+laea_setup(struct ts *ts)
+{
+	struct gw_job	*job = ts->job;
+	PGresult	*res;
+	PJ		*src = NULL, *dst = NULL, *pj = NULL;
+	char		 sbuf[16], def[64], crs[300];
+	const char	*v[1] = { sbuf };
+	double		 bx[256], by[256], f;
+	int		 i, ret = -1;
+
+	snprintf(sbuf, sizeof(sbuf), "%d", ts->srid);
+	if ((res = gw_exec(job, "reading spatial_ref_sys", "SELECT auth_name, "
+	    "auth_srid, srtext, proj4text FROM spatial_ref_sys "
+	    "WHERE srid = $1::int", 1, v)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		return gw_job_error(job, "input: SRID %d is not in "
+		    "spatial_ref_sys", ts->srid);
+	}
+	if ((ts->pctx = proj_context_create()) == NULL) {
+		PQclear(res);
+		return gw_job_error(job, "out of memory");
+	}
+	if (!PQgetisnull(res, 0, 0) && *PQgetvalue(res, 0, 0) != 0) {
+		snprintf(def, sizeof(def), "%s:%s", PQgetvalue(res, 0, 0),
+		    PQgetvalue(res, 0, 1));
+		src = proj_create(ts->pctx, def);
+	}
+	if (src == NULL && !PQgetisnull(res, 0, 2))
+		src = proj_create(ts->pctx, PQgetvalue(res, 0, 2));
+	if (src == NULL && !PQgetisnull(res, 0, 3))
+		src = proj_create(ts->pctx, PQgetvalue(res, 0, 3));
+	PQclear(res);
+	if (src == NULL) {
+		gw_job_error(job, "input: PROJ does not know SRID %d: %s",
+		    ts->srid, proj_reason(ts->pctx));
+		goto done;
+	}
+	snprintf(crs, sizeof(crs), "%s +type=crs", ts->proj);
+	if ((dst = proj_create(ts->pctx, crs)) == NULL ||
+	    (pj = proj_create_crs_to_crs_from_pj(ts->pctx, src, dst, NULL,
+	    NULL)) == NULL ||
+	    (ts->pj = proj_normalize_for_visualization(ts->pctx, pj)) == NULL) {
+		gw_job_error(job, "input: no PROJ transformation from SRID %d "
+		    "to %s: %s", ts->srid, ts->proj, proj_reason(ts->pctx));
+		goto done;
+	}
+
+	/* 64 points a side, counter-clockwise. */
+	for (i = 0; i < 64; i++) {
+		f = i / 64.0;
+		bx[i] = ts->xmin + f * (ts->xmax - ts->xmin);
+		by[i] = ts->ymin;
+		bx[64 + i] = ts->xmax;
+		by[64 + i] = ts->ymin + f * (ts->ymax - ts->ymin);
+		bx[128 + i] = ts->xmax - f * (ts->xmax - ts->xmin);
+		by[128 + i] = ts->ymax;
+		bx[192 + i] = ts->xmin;
+		by[192 + i] = ts->ymax - f * (ts->ymax - ts->ymin);
+	}
+	proj_trans_generic(ts->pj, PJ_FWD, bx, sizeof(double), 256, by,
+	    sizeof(double), 256, NULL, 0, 0, NULL, 0, 0);
+	ts->xmin = ts->ymin = HUGE_VAL;
+	ts->xmax = ts->ymax = -HUGE_VAL;
+	for (i = 0; i < 256; i++) {
+		if (!isfinite(bx[i]) || !isfinite(by[i])) {
+			gw_job_error(job, "input: the extent of %s cannot be "
+			    "projected to %s", ts->layer->qualified, ts->proj);
+			goto done;
+		}
+		ts->xmin = fmin(ts->xmin, bx[i]);
+		ts->ymin = fmin(ts->ymin, by[i]);
+		ts->xmax = fmax(ts->xmax, bx[i]);
+		ts->ymax = fmax(ts->ymax, by[i]);
+	}
+	ret = 0;
+done:
+	proj_destroy(pj);
+	proj_destroy(src);
+	proj_destroy(dst);
+	return ret;
 }
 
 /*
@@ -432,23 +537,8 @@ survey(struct ts *ts)
 	PQclear(res);
 	res = NULL;
 	ts->to_metre = 1;
-
-	free(sql);
-	if (asprintf(&sql, "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), "
-	    "ST_YMax(e) FROM (SELECT ST_Extent(ST_Transform(%s, $1::text)) "
-	    "AS e FROM %s WHERE %s) s", ts->geom_sql, ts->layer->qualified,
-	    ts->ok_sql) == -1) {
-		sql = NULL;
-		gw_job_error(job, "out of memory");
+	if (laea_setup(ts) == -1)
 		goto done;
-	}
-	v[0] = ts->proj;
-	if ((res = gw_exec(job, "projecting the input", sql, 1, v)) == NULL)
-		goto done;
-	ts->xmin = strtod(PQgetvalue(res, 0, 0), NULL);
-	ts->ymin = strtod(PQgetvalue(res, 0, 1), NULL);
-	ts->xmax = strtod(PQgetvalue(res, 0, 2), NULL);
-	ts->ymax = strtod(PQgetvalue(res, 0, 3), NULL);
 	ret = 0;
 done:
 	PQclear(res);
@@ -586,7 +676,7 @@ aggregate(struct ts *ts)
 	struct gw_job	*job = ts->job;
 	PGresult	*res = NULL;
 	char		*sql = NULL, *xy = NULL;
-	const char	*v[1] = { ts->proj };
+	double		*xs = NULL, *ys = NULL;
 	double		 x, y, e, val, gx, gy, ncols, nrows;
 	long long	 done = 0;
 	int		 i, n, step, ret = -1;
@@ -605,12 +695,7 @@ aggregate(struct ts *ts)
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
-	if (ts->laea) {
-		if (asprintf(&xy, "ST_Transform(%s, $1::text)",
-		    ts->geom_sql) == -1)
-			xy = NULL;
-	} else
-		xy = strdup(ts->geom_sql);
+	xy = strdup(ts->geom_sql);
 	if (xy == NULL ||
 	    asprintf(&sql, "DECLARE gw_points NO SCROLL CURSOR FOR "
 	    "SELECT ST_X(g), ST_Y(g), extract(epoch FROM t), v FROM "
@@ -621,8 +706,7 @@ aggregate(struct ts *ts)
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
-	if ((res = gw_exec(job, "reading input", sql, ts->laea ? 1 : 0,
-	    v)) == NULL)
+	if ((res = gw_exec(job, "reading input", sql, 0, NULL)) == NULL)
 		goto done;
 	PQclear(res);
 
@@ -632,9 +716,24 @@ aggregate(struct ts *ts)
 			goto done;
 		if ((n = PQntuples(res)) == 0)
 			break;
-		for (i = 0; i < n; i++) {
-			x = strtod(PQgetvalue(res, i, 0), NULL) * ts->to_metre;
-			y = strtod(PQgetvalue(res, i, 1), NULL) * ts->to_metre;
+		if (xs == NULL && ((xs = calloc(FETCH_N, sizeof(*xs))) == NULL ||
+		    (ys = calloc(FETCH_N, sizeof(*ys))) == NULL)) {
+			gw_job_error(job, "out of memory");
+			goto done;
+		}
+		for (i = 0; i < n && i < FETCH_N; i++) {
+			xs[i] = strtod(PQgetvalue(res, i, 0), NULL) *
+			    ts->to_metre;
+			ys[i] = strtod(PQgetvalue(res, i, 1), NULL) *
+			    ts->to_metre;
+		}
+		if (ts->pj != NULL)
+			proj_trans_generic(ts->pj, PJ_FWD, xs, sizeof(double),
+			    (size_t)n, ys, sizeof(double), (size_t)n, NULL, 0,
+			    0, NULL, 0, 0);
+		for (i = 0; i < n && i < FETCH_N; i++) {
+			x = xs[i];
+			y = ys[i];
 			e = strtod(PQgetvalue(res, i, 2), NULL);
 			val = strtod(PQgetvalue(res, i, 3), NULL);
 			if (!isfinite(x) || !isfinite(y)) {
@@ -696,6 +795,8 @@ done:
 	PQclear(res);
 	free(sql);
 	free(xy);
+	free(xs);
+	free(ys);
 	return ret;
 }
 
@@ -778,8 +879,8 @@ done:
 	return ret;
 }
 
-/* A cell polygon in the output's CRS, or in the LAEA plane (densified, to
- * be projected back by finish_geometry()). */
+/* A cell polygon in the output's CRS: the square in the metric plane,
+ * densified and projected back when that plane is the LAEA one. */
 static GEOSGeometry *
 cell_polygon(struct ts *ts, size_t loc)
 {
@@ -787,26 +888,39 @@ cell_polygon(struct ts *ts, size_t loc)
 	GEOSCoordSequence	*seq;
 	GEOSGeometry		*ring, *poly;
 	double			 x0, y0, c = ts->cell, f;
-	unsigned int		 seg = ts->laea ? 8 : 1, i, k = 0;
+	double			 xs[4 * 8 + 1], ys[4 * 8 + 1];
+	unsigned int		 seg = ts->pj != NULL ? 8 : 1, i, k = 0;
 
 	x0 = ts->xmin + ts->cube.col[loc] * c;
 	y0 = ts->ymin + ts->cube.row[loc] * c;
-	f = ts->laea ? 1 : 1 / ts->to_metre;
-	if ((seq = GEOSCoordSeq_create_r(h, 4 * seg + 1, 2)) == NULL)
-		return NULL;
 	/* Counter-clockwise from the lower-left corner. */
-	for (i = 0; i < seg; i++, k++)
-		GEOSCoordSeq_setXY_r(h, seq, k, (x0 + c * i / seg) * f, y0 * f);
-	for (i = 0; i < seg; i++, k++)
-		GEOSCoordSeq_setXY_r(h, seq, k, (x0 + c) * f,
-		    (y0 + c * i / seg) * f);
-	for (i = 0; i < seg; i++, k++)
-		GEOSCoordSeq_setXY_r(h, seq, k, (x0 + c - c * i / seg) * f,
-		    (y0 + c) * f);
-	for (i = 0; i < seg; i++, k++)
-		GEOSCoordSeq_setXY_r(h, seq, k, x0 * f,
-		    (y0 + c - c * i / seg) * f);
-	GEOSCoordSeq_setXY_r(h, seq, k, x0 * f, y0 * f);
+	for (i = 0; i < seg; i++, k++) {
+		xs[k] = x0 + c * i / seg;
+		ys[k] = y0;
+	}
+	for (i = 0; i < seg; i++, k++) {
+		xs[k] = x0 + c;
+		ys[k] = y0 + c * i / seg;
+	}
+	for (i = 0; i < seg; i++, k++) {
+		xs[k] = x0 + c - c * i / seg;
+		ys[k] = y0 + c;
+	}
+	for (i = 0; i < seg; i++, k++) {
+		xs[k] = x0;
+		ys[k] = y0 + c - c * i / seg;
+	}
+	xs[k] = xs[0];
+	ys[k] = ys[0];
+	k++;
+	if (ts->pj != NULL)
+		proj_trans_generic(ts->pj, PJ_INV, xs, sizeof(double), k, ys,
+		    sizeof(double), k, NULL, 0, 0, NULL, 0, 0);
+	f = ts->pj != NULL ? 1 : 1 / ts->to_metre;
+	if ((seq = GEOSCoordSeq_create_r(h, k, 2)) == NULL)
+		return NULL;
+	for (i = 0; i < k; i++)
+		GEOSCoordSeq_setXY_r(h, seq, i, xs[i] * f, ys[i] * f);
 	if ((ring = GEOSGeom_createLinearRing_r(h, seq)) == NULL)
 		return NULL;	/* seq is the ring's, even on failure */
 	if ((poly = GEOSGeom_createPolygon_r(h, ring, NULL, 0)) == NULL) {
@@ -1007,10 +1121,9 @@ write_output(struct ts *ts, json_t *result)
 	struct cube	*c = &ts->cube;
 	struct gw_output *out = NULL;
 	GEOSGeometry	*g;
-	PGresult	*res;
 	char		 namebuf[128], bins[128], *binsq = NULL, *sql = NULL;
 	char		 vb[NLOCCOLS][32];
-	const char	*name, *vals[NLOCCOLS], *v[2];
+	const char	*name, *vals[NLOCCOLS];
 	size_t		 i, T = c->nsteps, t;
 	int		 overwrite, hot, cold, ret = -1;
 	long long	 nrows;
@@ -1059,53 +1172,13 @@ write_output(struct ts *ts, json_t *result)
 		}
 		GEOSGeom_destroy_r(gw_geos(), g);
 	}
+	json_object_set_new(result, "output",
+	    json_string(gw_output_fullname(out)));
 	if (gw_output_finish(job, out, &nrows) == -1) {
 		out = NULL;
 		goto done;
 	}
-	json_object_set_new(result, "output",
-	    json_string(gw_output_fullname(out)));
 	out = NULL;
-
-	if (ts->laea) {
-		/* The polygons were written in the LAEA plane: project them
-		 * back into the input's CRS. */
-		char	*qs = NULL, *qn = NULL;
-		char	 sbuf[16];
-
-		if ((qs = quote_ident(job, job->settings->output_schema)) ==
-		    NULL || (qn = quote_ident(job, name)) == NULL ||
-		    asprintf(&sql, "UPDATE %s.%s SET geom = ST_Transform(geom, "
-		    "$1::text, $2::int)", qs, qn) == -1) {
-			if (qs != NULL && qn != NULL)
-				gw_job_error(job, "out of memory");
-			free(qs);
-			free(qn);
-			sql = NULL;
-			goto done;
-		}
-		snprintf(sbuf, sizeof(sbuf), "%d", ts->srid);
-		v[0] = ts->proj;
-		v[1] = sbuf;
-		res = gw_exec(job, "projecting cells back", sql, 2, v);
-		PQclear(res);
-		free(sql);
-		sql = NULL;
-		if (res == NULL || asprintf(&sql, "ANALYZE %s.%s", qs,
-		    qn) == -1) {
-			if (res != NULL)
-				gw_job_error(job, "out of memory");
-			sql = NULL;
-			free(qs);
-			free(qn);
-			goto done;
-		}
-		free(qs);
-		free(qn);
-		if (exec_simple(job, "analyzing output", sql,
-		    PGRES_COMMAND_OK) == -1)
-			goto done;
-	}
 
 	gw_progress(job, 0.85, "writing %zu bins", c->nloc * T);
 	if (write_bins(ts, binsq) == -1)
@@ -1169,7 +1242,7 @@ make_result(struct ts *ts, json_t *r)
 	    json_string(ts->bound_text[ts->nsteps]));
 	json_object_set_new(r, "cube_end", json_string(ts->bound_text[0]));
 	json_object_set_new(r, "srid", json_integer(ts->srid));
-	json_object_set_new(r, "projection", json_string(ts->laea ?
+	json_object_set_new(r, "projection", json_string(ts->pj != NULL ?
 	    ts->proj : "input CRS"));
 	json_object_set_new(r, "count_trend", trend_json(&ts->overall));
 	return 0;
@@ -1194,6 +1267,10 @@ ts_free(struct ts *ts)
 	free(ts->bound_text);
 	free(ts->bound);
 	cube_free(&ts->cube);
+	if (ts->pj != NULL)
+		proj_destroy(ts->pj);
+	if (ts->pctx != NULL)
+		proj_context_destroy(ts->pctx);
 	free(ts->z);
 	free(ts->p);
 	free(ts->bin);
