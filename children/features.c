@@ -545,6 +545,129 @@ gw_layer_count(struct gw_job *job, const struct gw_layer *l,
 	return 0;
 }
 
+/*
+ * The sign of the orientation of a, b, c if floating point tells it for
+ * certain (Shewchuk's orient2d filter), else 0: collinear or too close to
+ * tell.
+ */
+static int
+orient_sure(const double *a, const double *b, const double *c)
+{
+	/* (3 + 16 eps) eps, eps = 2^-53 */
+	static const double	 errbound = 3.3306690738754716e-16;
+	double			 l, r, det, sum;
+
+	l = (a[0] - c[0]) * (b[1] - c[1]);
+	r = (a[1] - c[1]) * (b[0] - c[0]);
+	det = l - r;
+	if (l > 0) {
+		if (r <= 0)
+			return 1;
+		sum = l + r;
+	} else if (l < 0) {
+		if (r >= 0)
+			return -1;
+		sum = -l - r;
+	} else		/* l is exactly 0: det = -r, whose sign is exact */
+		return r < 0 ? 1 : r > 0 ? -1 : 0;
+	if (det >= errbound * sum)
+		return 1;
+	if (-det >= errbound * sum)
+		return -1;
+	return 0;
+}
+
+#define QUICK_MAXPOINTS	64
+
+/*
+ * gw_geom_quick_valid: 1 if g is certainly valid, 0 if it cannot tell (then GEOS
+ * decides).  It only accepts a polygon (or a one-part multipolygon) without
+ * holes of at most QUICK_MAXPOINTS points whose ring is certainly simple:
+ * finite coordinates, no repeated point, consecutive edges certainly not
+ * collinear, and no two non-consecutive edges with overlapping bounding
+ * boxes (which cannot meet).  Such a ring bounds a valid polygon.  This
+ * spares GEOSisValid, which allocates a graph per geometry, for the small
+ * simple polygons (parcels, tracts, cells) that make most layers.
+ */
+int
+gw_geom_quick_valid(GEOSContextHandle_t ctx, const GEOSGeometry *g)
+{
+	const GEOSCoordSequence	*cs;
+	double			 p[QUICK_MAXPOINTS][2];
+	double			 lo[QUICK_MAXPOINTS][2], hi[QUICK_MAXPOINTS][2];
+	unsigned int		 n;
+	int			 i, j, m, t;
+
+	t = GEOSGeomTypeId_r(ctx, g);
+	if (t == GEOS_MULTIPOLYGON) {
+		if (GEOSGetNumGeometries_r(ctx, g) != 1)
+			return 0;
+		g = GEOSGetGeometryN_r(ctx, g, 0);
+		t = GEOSGeomTypeId_r(ctx, g);
+	}
+	if (t != GEOS_POLYGON || GEOSGetNumInteriorRings_r(ctx, g) != 0)
+		return 0;
+	if ((g = GEOSGetExteriorRing_r(ctx, g)) == NULL ||
+	    (cs = GEOSGeom_getCoordSeq_r(ctx, g)) == NULL ||
+	    !GEOSCoordSeq_getSize_r(ctx, cs, &n) || n < 4 ||
+	    n > QUICK_MAXPOINTS ||
+	    !GEOSCoordSeq_copyToBuffer_r(ctx, cs, &p[0][0], 0, 0))
+		return 0;
+	m = (int)n - 1;		/* edges; p[m] == p[0] */
+	if (p[m][0] != p[0][0] || p[m][1] != p[0][1])
+		return 0;
+	for (i = 0; i < m; i++) {
+		if (!isfinite(p[i][0]) || !isfinite(p[i][1]) ||
+		    (p[i][0] == p[i + 1][0] && p[i][1] == p[i + 1][1]))
+			return 0;
+		if (orient_sure(p[i], p[i + 1], p[(i + 2) % m]) == 0)
+			return 0;
+		lo[i][0] = fmin(p[i][0], p[i + 1][0]);
+		hi[i][0] = fmax(p[i][0], p[i + 1][0]);
+		lo[i][1] = fmin(p[i][1], p[i + 1][1]);
+		hi[i][1] = fmax(p[i][1], p[i + 1][1]);
+	}
+	for (i = 0; i < m; i++)
+		for (j = i + 2; j < m; j++) {
+			if (i == 0 && j == m - 1)
+				continue;	/* consecutive through p[0] */
+			if (lo[i][0] <= hi[j][0] && lo[j][0] <= hi[i][0] &&
+			    lo[i][1] <= hi[j][1] && lo[j][1] <= hi[i][1])
+				return 0;
+		}
+	return 1;
+}
+
+/*
+ * The number of rows a read will see, for progress: the planner's estimate
+ * (pg_class.reltuples) of an analyzed table read whole, else a count.
+ */
+static int
+estimate_rows(struct gw_job *job, const struct gw_layer *l, const char *where,
+    long long *out)
+{
+	PGresult	*res;
+	const char	*vals[1];
+	char		 relid[16];
+	double		 n = -1;
+
+	if (where == NULL) {
+		snprintf(relid, sizeof(relid), "%u", l->relid);
+		vals[0] = relid;
+		if ((res = gw_exec(job, l->param, "SELECT reltuples FROM "
+		    "pg_class WHERE oid = $1", 1, vals)) == NULL)
+			return -1;
+		if (PQntuples(res) == 1)
+			n = strtod(PQgetvalue(res, 0, 0), NULL);
+		PQclear(res);
+		if (n >= 1) {
+			*out = (long long)n;
+			return 0;
+		}
+	}
+	return gw_layer_count(job, l, where, out);
+}
+
 int
 gw_geom_repair(struct gw_job *job, GEOSGeometry **g, long long *nrepaired,
     const char *what)
@@ -553,7 +676,7 @@ gw_geom_repair(struct gw_job *job, GEOSGeometry **g, long long *nrepaired,
 	GEOSGeometry		*v;
 	char			 valid;
 
-	if ((valid = GEOSisValid_r(ctx, *g)) == 1)
+	if (gw_geom_quick_valid(ctx, *g) || (valid = GEOSisValid_r(ctx, *g)) == 1)
 		return 0;
 	if (valid == 2)
 		return gw_job_error(job, "%s: cannot check validity: %s",
@@ -685,12 +808,14 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	int			*lengths = NULL;
 	char			 cur[32], fetch[64], what[128];
 	long long		 total = 0;
+	uint64_t		 t0;
 	int			 i, j, n, ncol, rv = -1, idcol, open = 0;
 
 	r->nread = r->nrepaired = r->nskipped = 0;
+	t0 = now_ms();
 	snprintf(cur, sizeof(cur), "gw_features_%d", ++cursors);
 	if (r->progress_to > r->progress_from &&
-	    gw_layer_count(job, l, r->where, &total) == -1)
+	    estimate_rows(job, l, r->where, &total) == -1)
 		return -1;
 	if (r->to_srid > 0 && l->srid > 0 && r->to_srid != l->srid &&
 	    gw_transform_new(job, l->srid, r->to_srid, &tr) == -1)
@@ -816,11 +941,13 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 		if (total > 0)
 			gw_progress(job, r->progress_from +
 			    (r->progress_to - r->progress_from) *
-			    ((double)r->nread / (double)total),
-			    "%s: %lld of %lld features read", l->param,
+			    fmin(1, (double)r->nread / (double)total),
+			    "%s: %lld of about %lld features read", l->param,
 			    r->nread, total);
 	}
 	rv = 0;
+	log_debug("%s: %lld rows read in %llu ms", l->param, r->nread,
+	    (unsigned long long)(now_ms() - t0));
  done:
 	PQclear(res);
 	if (open) {
@@ -1187,10 +1314,13 @@ gw_output_finish(struct gw_job *job, struct gw_output *o, long long *nrows)
 {
 	struct strbuf	 q = { 0 };
 	PGresult	*res;
+	uint64_t	 t0 = now_ms();
 	int		 rv = -1;
 
 	if (output_flush(job, o) == -1)
 		goto done;
+	log_debug("output: last COPY in %llu ms",
+	    (unsigned long long)(now_ms() - t0));
 	sb_printf(&q, "CREATE INDEX ON %s USING gist (%s)", o->qualified,
 	    o->geom_column);
 	if (q.failed) {
@@ -1210,6 +1340,8 @@ gw_output_finish(struct gw_job *job, struct gw_output *o, long long *nrows)
 	if ((res = gw_exec(job, "output: ANALYZE", q.data, 0, NULL)) == NULL)
 		goto done;
 	PQclear(res);
+	log_debug("output: %lld rows, COPY, index and ANALYZE in %llu ms",
+	    o->nrows, (unsigned long long)(now_ms() - t0));
 	if (nrows != NULL)
 		*nrows = o->nrows;
 	rv = 0;

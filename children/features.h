@@ -198,6 +198,13 @@ int	 gw_geom_repair(struct gw_job *, GEOSGeometry **g, long long *nrepaired,
 	    const char *what);
 
 /*
+ * gw_geom_quick_valid: 1 if g is certainly valid by a cheap exact test (a
+ * small polygon without holes whose ring is certainly simple), 0 if it
+ * cannot tell.  gw_geom_repair() tries it before GEOSisValid.
+ */
+int	 gw_geom_quick_valid(GEOSContextHandle_t, const GEOSGeometry *g);
+
+/*
  * gw_geom_extract: a new geometry holding only the parts of g of dimension
  * dim (GW_DIM_*), as a Multi* (or an empty one), NULL if GEOS fails.
  */

@@ -60,6 +60,7 @@ struct overlay {
 	long long		 cut;		/* written after an overlay */
 	long long		 dropped;
 	long long		 written;
+	long long		 nrepaired;
 };
 
 static void
@@ -305,14 +306,30 @@ overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 	GEOSGeometry		*local = NULL, *r = NULL, *x = NULL;
 	GEOSGeometry		**clones = NULL;
 	size_t			 i, k = 0;
+	char			 what[128];
 	int			 dim, covered = 0, touches = 0, rv = -1;
-
-	dim = ov->in->dim;
-	if (dim == GW_DIM_UNKNOWN)
-		dim = GEOSGeom_getDimensions_r(ctx, f->geom);
 
 	ov->ncand = 0;
 	GEOSSTRtree_query_r(ctx, m->tree, f->geom, collect_candidate, ov);
+	/*
+	 * Read without repair: a feature whose envelope meets no mask polygon
+	 * is dropped by clip as it is (repairing never grows an envelope);
+	 * every other one is repaired before any predicate or overlay.
+	 */
+	if (ov->ncand == 0 && ov->op == GW_OVERLAY_CLIP) {
+		ov->dropped++;
+		return 0;
+	}
+	if (f->id != NULL)
+		snprintf(what, sizeof(what), "input %s = %s", ov->in->id_column,
+		    f->id);
+	else
+		snprintf(what, sizeof(what), "input row %lld", f->seq + 1);
+	if (gw_geom_repair(job, &f->geom, &ov->nrepaired, what) == -1)
+		return -1;
+	dim = ov->in->dim;
+	if (dim == GW_DIM_UNKNOWN)
+		dim = GEOSGeom_getDimensions_r(ctx, f->geom);
 	for (i = 0; i < ov->ncand && !covered; i++)
 		if (GEOSPreparedCovers_r(ctx, m->prep[ov->cand[i]], f->geom)
 		    == 1)
@@ -455,7 +472,7 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 	memset(&rd, 0, sizeof(rd));
 	rd.columns = all;
 	rd.ncolumns = in->ncolumns;
-	rd.repair = 1;
+	rd.repair = 0;		/* overlay_feature() repairs what it keeps */
 	rd.progress_from = 0.1;
 	rd.progress_to = 0.95;
 	if ((ov.cand = calloc(ov.mask->nparts + 1, sizeof(*ov.cand))) ==
@@ -480,7 +497,7 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 	    "copied_whole", (json_int_t)ov.whole,
 	    "cut", (json_int_t)ov.cut,
 	    "dropped", (json_int_t)ov.dropped,
-	    "repaired_geometries", (json_int_t)rd.nrepaired,
+	    "repaired_geometries", (json_int_t)ov.nrepaired,
 	    op == GW_OVERLAY_CLIP ? "clip_features" : "erase_features",
 	    (json_int_t)ov.mask->nfeatures,
 	    op == GW_OVERLAY_CLIP ? "clip_repaired_geometries" :

@@ -31,3 +31,9 @@ children_erase_analysis_CFLAGS = $(GW_GIS_CFLAGS)
 children_erase_analysis_LDADD = $(GW_GIS_LIBS) -lm
 
 EXTRA_DIST += demo/overlay.sh
+
+# Unit test: the quick validity test never disagrees with GEOS.
+check_PROGRAMS += t/unit/overlay_valid
+t_unit_overlay_valid_SOURCES = t/unit/overlay_valid.c t/unit/tap.h
+t_unit_overlay_valid_CFLAGS = $(GW_GIS_CFLAGS)
+t_unit_overlay_valid_LDADD = $(GW_GIS_LIBS) -lm

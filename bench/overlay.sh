@@ -1,0 +1,138 @@
+#!/bin/sh
+# bench/overlay.sh: dissolve, clip and erase_analysis against the equivalent
+# PostGIS SQL, side by side, on the same data in the same database.
+#
+#   bench/overlay.sh BUILDDIR [SIZE ...]       (default sizes: 3000 30000)
+#
+# Without PGHOST it wraps itself in pg_virtualenv (a throwaway cluster).
+# For each size it makes a coverage of SIZE Voronoi polygons (projected,
+# EPSG:32119) in 100 contiguous groups, and a clip/erase layer of five
+# overlapping circles stored in EPSG:4326.  Each job runs once by hand
+# (PROGRAM -c INI -j ID), timed by its own elapsed_ms; its peak memory is the
+# child's ru_maxrss from its log line.  PostGIS runs the SQL an expert would
+# write (ST_Union ... GROUP BY; ST_Intersection / ST_Difference with the
+# covered and untouched features short-cut by ST_Covers / ST_Intersects),
+# including CREATE TABLE, the GiST index and ANALYZE, timed by
+# clock_timestamp() in the same session.  Ratio = PostGIS time / job time
+# (above 1: the job is faster).
+set -eu
+if [ $# -lt 1 ]; then
+	echo "usage: $0 BUILDDIR [SIZE ...]" >&2
+	exit 2
+fi
+if [ -z "${PGHOST:-}" ]; then
+	exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off \
+	    -o shared_buffers=256MB -o work_mem=64MB "$0" "$@"
+fi
+BUILDDIR=$(cd "$1" && pwd)
+SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+shift
+[ $# -gt 0 ] || set -- 3000 30000
+DB=gw_bench_overlay
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+createdb "$DB"
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -f "$SRCDIR/sql/geoworkerd.sql" >/dev/null 2>&1
+cat > "$TMP/bench.ini" <<EOF
+[database]
+conninfo = dbname=$DB
+[daemon]
+output_schema = analysis
+[dissolve]
+[clip]
+[erase_analysis]
+EOF
+
+q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+
+# Runs job TYPE with PARAMS (JSON); prints "elapsed_ms peak_kib features".
+runjob() {
+	id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('$1', '$2') RETURNING id")
+	"$BUILDDIR/children/$1" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true
+	st=$(q "SELECT status FROM background_jobs WHERE id = $id")
+	if [ "$st" != completed ]; then
+		echo "job $id ($1) $st: $(q "SELECT error_message FROM background_jobs WHERE id = $id")" >&2
+		exit 1
+	fi
+	kib=$(sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p' "$TMP/job.log" | tail -1)
+	q "SELECT (result->>'elapsed_ms') || ' ${kib:-?} ' || (result->>'feature_count') FROM background_jobs WHERE id = $id"
+}
+
+# Runs SQL (statements creating table analysis.T) in one session; prints
+# "ms rows".
+runsql() {
+	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" <<EOF | tail -1
+\\set QUIET on
+SET client_min_messages = warning;
+DROP TABLE IF EXISTS analysis.$1;
+SELECT clock_timestamp() AS t0 \\gset
+$2;
+CREATE INDEX ON analysis.$1 USING gist (geom);
+ANALYZE analysis.$1;
+SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000)::bigint
+    || ' ' || (SELECT count(*) FROM analysis.$1);
+EOF
+}
+
+printf '%-10s %7s %9s %9s %7s %9s %9s %10s\n' job polygons job_ms postgis_ms ratio job_rows pg_rows peak_KiB
+for n in "$@"; do
+	q "SET client_min_messages = warning; DROP TABLE IF EXISTS cov, clipper;
+	   SELECT setseed(0.42);
+	   CREATE TABLE cov (id serial PRIMARY KEY, grp int, v double precision,
+	       name text, geom geometry(Polygon, 32119));
+	   WITH pts AS (SELECT ST_Collect(ST_MakePoint(400000 + random() * 400000,
+	           50000 + random() * 250000)) AS g FROM generate_series(1, $n)),
+	       box AS (SELECT ST_MakeEnvelope(400000, 50000, 800000, 300000, 32119) AS b),
+	       cells AS (SELECT (ST_Dump(ST_VoronoiPolygons(g, 0,
+	           (SELECT b FROM box)))).geom AS c FROM pts)
+	   INSERT INTO cov (grp, v, name, geom)
+	   SELECT floor((ST_X(ST_Centroid(i)) - 400000) / 40000) * 10 +
+	       floor((ST_Y(ST_Centroid(i)) - 50000) / 25000),
+	       round((random() * 1000)::numeric, 2), 'cell', i
+	   FROM (SELECT ST_Intersection(ST_SetSRID(c, 32119), (SELECT b FROM box)) AS i
+	       FROM cells) s WHERE GeometryType(i) = 'POLYGON';
+	   CREATE INDEX ON cov USING gist (geom); ANALYZE cov;
+	   CREATE TABLE clipper (id serial PRIMARY KEY, geom geometry(Polygon, 4326));
+	   INSERT INTO clipper (geom) SELECT ST_Buffer(ST_SetSRID(ST_MakePoint(x, y), 4326)::geography, r)::geometry
+	   FROM (VALUES (-79.5, 35.2, 40000), (-79.0, 35.4, 50000), (-78.2, 35.0, 30000),
+	       (-77.5, 35.6, 60000), (-80.2, 35.8, 25000)) v(x, y, r);"
+	npoly=$(q "SELECT count(*) FROM cov")
+
+	set -- $(runjob dissolve '{"input":"cov","fields":["grp"],"statistics":[{"field":"v","stat":"sum"},{"field":"v","stat":"mean"}],"output":"d_job","overwrite":true}')
+	jms=$1 kib=$2 jrows=$3
+	set -- $(runsql d_pg "CREATE TABLE analysis.d_pg AS SELECT grp, sum(v) AS sum_v, avg(v) AS mean_v,
+	    ST_Multi(ST_Union(geom))::geometry(MultiPolygon, 32119) AS geom FROM cov GROUP BY grp")
+	printf '%-10s %7s %9s %9s %7.2f %9s %9s %10s\n' dissolve "$npoly" "$jms" "$1" \
+	    "$(echo "$1 / $jms" | bc -l)" "$jrows" "$2" "$kib"
+
+	set -- $(runjob dissolve '{"input":"cov","output":"d1_job","overwrite":true}')
+	jms=$1 kib=$2 jrows=$3
+	set -- $(runsql d1_pg "CREATE TABLE analysis.d1_pg AS SELECT ST_Multi(ST_Union(geom))::geometry(MultiPolygon, 32119) AS geom FROM cov")
+	printf '%-10s %7s %9s %9s %7.2f %9s %9s %10s\n' dissolve1 "$npoly" "$jms" "$1" \
+	    "$(echo "$1 / $jms" | bc -l)" "$jrows" "$2" "$kib"
+
+	set -- $(runjob clip '{"input":"cov","clip":"clipper","output":"c_job","overwrite":true}')
+	jms=$1 kib=$2 jrows=$3
+	set -- $(runsql c_pg "CREATE TABLE analysis.c_pg AS
+	    WITH m AS (SELECT ST_Union(ST_Transform(geom, 32119)) AS g FROM clipper)
+	    SELECT * FROM (SELECT c.id, c.grp, c.v, c.name,
+	        CASE WHEN ST_Covers(m.g, c.geom) THEN ST_Multi(c.geom)
+	        ELSE ST_Multi(ST_CollectionExtract(ST_Intersection(c.geom, m.g), 3)) END AS geom
+	    FROM cov c, m WHERE ST_Intersects(c.geom, m.g)) s WHERE NOT ST_IsEmpty(geom)")
+	printf '%-10s %7s %9s %9s %7.2f %9s %9s %10s\n' clip "$npoly" "$jms" "$1" \
+	    "$(echo "$1 / $jms" | bc -l)" "$jrows" "$2" "$kib"
+
+	set -- $(runjob erase_analysis '{"input":"cov","erase":"clipper","output":"e_job","overwrite":true}')
+	jms=$1 kib=$2 jrows=$3
+	set -- $(runsql e_pg "CREATE TABLE analysis.e_pg AS
+	    WITH m AS (SELECT ST_Union(ST_Transform(geom, 32119)) AS g FROM clipper)
+	    SELECT * FROM (SELECT c.id, c.grp, c.v, c.name,
+	        CASE WHEN NOT ST_Intersects(m.g, c.geom) THEN ST_Multi(c.geom)
+	        ELSE ST_Multi(ST_CollectionExtract(ST_Difference(c.geom, m.g), 3)) END AS geom
+	    FROM cov c, m WHERE NOT ST_Covers(m.g, c.geom)) s WHERE NOT ST_IsEmpty(geom)")
+	printf '%-10s %7s %9s %9s %7.2f %9s %9s %10s\n' erase "$npoly" "$jms" "$1" \
+	    "$(echo "$1 / $jms" | bc -l)" "$jrows" "$2" "$kib"
+done
+dropdb "$DB"
