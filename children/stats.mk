@@ -31,3 +31,5 @@ pkglibexec_PROGRAMS += children/nearest_analysis
 children_nearest_analysis_SOURCES = children/nearest_analysis.c
 children_nearest_analysis_CFLAGS = $(GW_GIS_CFLAGS)
 children_nearest_analysis_LDADD = $(GW_GIS_LIBS) -lm
+
+EXTRA_DIST += demo/stats.sh
