@@ -453,6 +453,26 @@ value_sql(struct fctx *f, const struct filter_column *c, json_t *v,
 	return 0;
 }
 
+/*
+ * A LIKE pattern must not end with its escape character, the backslash (an
+ * odd number of trailing backslashes): PostgreSQL would only say so when the
+ * view is read, and only for rows the matcher gets that far on.
+ */
+static int
+like_check(struct fctx *f, json_t *v, const char *path)
+{
+	const char	*text = json_string_value(v);
+	size_t		 n = strlen(text), k = 0;
+
+	while (k < n && text[n - k - 1] == '\\')
+		k++;
+	if (k % 2 == 1)
+		return gw_job_error(f->job, "%s: not a valid LIKE pattern: it "
+		    "ends with the escape character \\ (write \\\\ for a "
+		    "backslash)", path);
+	return 0;
+}
+
 static int
 cond_sql(struct fctx *f, json_t *node, const char *path)
 {
@@ -526,6 +546,9 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		if (json_is_array(v) || json_is_object(v))
 			return gw_job_error(f->job, "%s: op %s takes one value, "
 			    "not a list", vpath, op);
+		if ((strcmp(op, "like") == 0 || strcmp(op, "ilike") == 0) &&
+		    json_is_string(v) && like_check(f, v, vpath) == -1)
+			return -1;
 		sb_add(&f->sb, cmp[i].sql);
 		if (value_sql(f, c, v, vpath) == -1)
 			return -1;
