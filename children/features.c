@@ -320,6 +320,7 @@ gw_layer_resolve(struct gw_job *job, const char *param, const char *name,
 	res = gw_exec(job, param,
 	    "SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
 	    " a.atttypid, t.typname = 'geometry',"
+	    " t.typsend <> 0 AND t.typreceive <> 0,"
 	    " CASE WHEN t.typname = 'geometry' AND a.atttypmod >= 0 THEN"
 	    "  postgis_typmod_srid(a.atttypmod) ELSE 0 END,"
 	    " CASE WHEN t.typname = 'geometry' AND a.atttypmod >= 0 THEN"
@@ -348,8 +349,8 @@ gw_layer_resolve(struct gw_job *job, const char *param, const char *name,
 				free(l->geom_column);
 				free(l->geom_type);
 				l->geom_column = strdup(an);
-				l->srid = atoi(PQgetvalue(res, i, 4));
-				l->geom_type = strdup(PQgetvalue(res, i, 5));
+				l->srid = atoi(PQgetvalue(res, i, 5));
+				l->geom_type = strdup(PQgetvalue(res, i, 6));
 				if (l->geom_column == NULL ||
 				    l->geom_type == NULL) {
 					gw_job_error(job, "out of memory");
@@ -374,6 +375,8 @@ gw_layer_resolve(struct gw_job *job, const char *param, const char *name,
 			gw_job_error(job, "out of memory");
 			goto fail;
 		}
+		l->columns[l->ncolumns].binary =
+		    strcmp(PQgetvalue(res, i, 4), "t") == 0;
 		switch (l->columns[l->ncolumns].typid) {
 		case INT2OID: case INT4OID: case INT8OID:
 		case FLOAT4OID: case FLOAT8OID: case NUMERICOID:
@@ -835,7 +838,7 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	for (i = 0; i < r->ncolumns; i++) {
 		sb_puts(&q, ", ");
 		sb_ident(job, &q, l->columns[r->columns[i]].name);
-		sb_printf(&q, "::text AS gw_c%d", i);
+		sb_printf(&q, "%s AS gw_c%d", r->binary ? "" : "::text", i);
 	}
 	sb_printf(&q, " FROM %s AS gw_t", l->qualified);
 	if (r->where != NULL)
@@ -976,6 +979,7 @@ struct gw_output {
 	int			 ncols;
 	int			 srid;
 	int			 multi;		/* promote to Multi* */
+	int			 binary;	/* COPY (FORMAT binary) */
 	struct strbuf		 buf;
 	GEOSWKBWriter		*wkb;
 	long long		 nrows;
@@ -1143,6 +1147,10 @@ gw_output_create(struct gw_job *job, const char *name, int overwrite,
 		sb_puts(&q, ", ");
 	}
 	sb_printf(&q, "%s) FROM STDIN", o->geom_column);
+	/* Room for " (FORMAT binary)", should gw_output_binary() ask. */
+	sb_puts(&q, "                 ");
+	q.len -= 17;
+	q.data[q.len] = '\0';
 	if (q.failed) {
 		gw_job_error(job, "out of memory");
 		goto fail;
@@ -1204,7 +1212,13 @@ output_flush(struct gw_job *job, struct gw_output *o)
 
 	if (o->buf.len == 0)
 		return 0;
-	res = PQexec(job->conn, o->copy);
+	if (o->binary) {
+		/* The file trailer: a field count of -1. */
+		if (sb_add(&o->buf, "\377\377", 2) == -1)
+			return gw_job_error(job, "out of memory");
+	}
+	res = PQexecParams(job->conn, o->copy, 0, NULL, NULL, NULL, NULL,
+	    o->binary);
 	if (PQresultStatus(res) != PGRES_COPY_IN) {
 		gw_job_pgerror(job, "output: COPY", res);
 		PQclear(res);
@@ -1226,29 +1240,31 @@ output_flush(struct gw_job *job, struct gw_output *o)
 	return rv;
 }
 
-int
-gw_output_row(struct gw_job *job, struct gw_output *o,
-    const char *const *values, const GEOSGeometry *geom)
+/* Appends a 16- or 32-bit big-endian integer. */
+static void
+sb_be(struct strbuf *sb, uint32_t v, int bytes)
 {
-	static const char	 hex[] = "0123456789ABCDEF";
+	unsigned char	 b[4];
+	int		 i;
+
+	for (i = 0; i < bytes; i++)
+		b[i] = (v >> (8 * (bytes - 1 - i))) & 0xff;
+	sb_add(sb, (const char *)b, (size_t)bytes);
+}
+
+/* The EWKB of g (promoted to Multi* if o wants it) with o's SRID, as a new
+ * buffer to free(); NULL after a job error. */
+static unsigned char *
+output_ewkb(struct gw_job *job, struct gw_output *o, const GEOSGeometry *g,
+    size_t *len)
+{
 	GEOSContextHandle_t	 ctx = gw_geos();
 	GEOSGeometry		*multi = NULL;
-	const GEOSGeometry	*g = geom;
-	unsigned char		*w, hdr[9];
-	size_t			 len, i;
-	char			*d;
+	unsigned char		*w, *e;
 	uint32_t		 type, srid;
-	int			 k, t;
+	size_t			 n, i;
+	int			 t;
 
-	for (k = 0; k < o->ncols; k++) {
-		copy_text(&o->buf, values[k]);
-		sb_add(&o->buf, "\t", 1);
-	}
-	if (g == NULL) {
-		sb_add(&o->buf, "\\N\n", 3);
-		goto queued;
-	}
-	/* Promote a single part to Multi* if the column wants that. */
 	t = GEOSGeomTypeId_r(ctx, g);
 	if (o->multi && (t == GEOS_POINT || t == GEOS_LINESTRING ||
 	    t == GEOS_POLYGON)) {
@@ -1260,47 +1276,126 @@ gw_output_row(struct gw_job *job, struct gw_output *o,
 		    GEOS_MULTILINESTRING : GEOS_MULTIPOLYGON, &c, 1)) == NULL) {
 			if (c != NULL)
 				GEOSGeom_destroy_r(ctx, c);
-			return gw_job_error(job, "GEOS: %s", gw_geos_error());
+			gw_job_error(job, "GEOS: %s", gw_geos_error());
+			return NULL;
 		}
 		g = multi;
 	}
-	if ((w = GEOSWKBWriter_write_r(ctx, o->wkb, g, &len)) == NULL ||
-	    len < 5) {
+	w = GEOSWKBWriter_write_r(ctx, o->wkb, g, &n);
+	if (multi != NULL)
+		GEOSGeom_destroy_r(ctx, multi);
+	if (w == NULL || n < 5) {
 		if (w != NULL)
 			GEOSFree_r(ctx, w);
-		if (multi != NULL)
-			GEOSGeom_destroy_r(ctx, multi);
-		return gw_job_error(job, "output: cannot write a geometry: %s",
+		gw_job_error(job, "output: cannot write a geometry: %s",
 		    gw_geos_error());
+		return NULL;
 	}
 	/* EWKB: the little-endian type word gets the SRID flag, then the
 	 * SRID follows it. */
+	if ((e = malloc(n + 4)) == NULL) {
+		GEOSFree_r(ctx, w);
+		gw_job_error(job, "out of memory");
+		return NULL;
+	}
 	memcpy(&type, w + 1, 4);
 	type |= 0x20000000;
 	srid = (uint32_t)o->srid;
-	hdr[0] = w[0];
+	e[0] = w[0];
 	for (i = 0; i < 4; i++) {
-		hdr[1 + i] = (type >> (8 * i)) & 0xff;
-		hdr[5 + i] = (srid >> (8 * i)) & 0xff;
+		e[1 + i] = (type >> (8 * i)) & 0xff;
+		e[5 + i] = (srid >> (8 * i)) & 0xff;
 	}
-	if (sb_reserve(&o->buf, 2 * (len + 4) + 1) == 0) {
-		d = o->buf.data + o->buf.len;
-		for (i = 0; i < 9; i++) {
-			*d++ = hex[hdr[i] >> 4];
-			*d++ = hex[hdr[i] & 15];
-		}
-		for (i = 5; i < len; i++) {
-			*d++ = hex[w[i] >> 4];
-			*d++ = hex[w[i] & 15];
-		}
-		*d++ = '\n';
-		o->buf.len = (size_t)(d - o->buf.data);
-		o->buf.data[o->buf.len] = '\0';
-	}
+	memcpy(e + 9, w + 5, n - 5);
 	GEOSFree_r(ctx, w);
-	if (multi != NULL)
-		GEOSGeom_destroy_r(ctx, multi);
- queued:
+	*len = n + 4;
+	return e;
+}
+
+int
+gw_output_row(struct gw_job *job, struct gw_output *o,
+    const char *const *values, const GEOSGeometry *geom)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	unsigned char		*e;
+	size_t			 len, i;
+	char			*d;
+	int			 k;
+
+	if (o->binary)
+		return gw_job_error(job, "output: text rows on binary COPY");
+	for (k = 0; k < o->ncols; k++) {
+		copy_text(&o->buf, values[k]);
+		sb_add(&o->buf, "\t", 1);
+	}
+	if (geom == NULL)
+		sb_add(&o->buf, "\\N\n", 3);
+	else {
+		if ((e = output_ewkb(job, o, geom, &len)) == NULL)
+			return -1;
+		if (sb_reserve(&o->buf, 2 * len + 1) == 0) {
+			d = o->buf.data + o->buf.len;
+			for (i = 0; i < len; i++) {
+				*d++ = hex[e[i] >> 4];
+				*d++ = hex[e[i] & 15];
+			}
+			*d++ = '\n';
+			o->buf.len = (size_t)(d - o->buf.data);
+			o->buf.data[o->buf.len] = '\0';
+		}
+		free(e);
+	}
+	if (o->buf.failed)
+		return gw_job_error(job, "out of memory");
+	o->nrows++;
+	if (o->buf.len >= GW_COPY_FLUSH)
+		return output_flush(job, o);
+	return 0;
+}
+
+void
+gw_output_binary(struct gw_output *o)
+{
+	if (o->binary || o->nrows > 0)
+		return;
+	o->binary = 1;
+	strcat(o->copy, " (FORMAT binary)");	/* room made at creation */
+}
+
+int
+gw_output_row_raw(struct gw_job *job, struct gw_output *o,
+    const char *const *values, const int *lengths, const GEOSGeometry *geom)
+{
+	unsigned char		*e = NULL;
+	size_t			 len = 0;
+	int			 k;
+
+	if (!o->binary)
+		return gw_job_error(job, "output: raw rows need binary COPY");
+	if (geom != NULL && (e = output_ewkb(job, o, geom, &len)) == NULL)
+		return -1;
+	if (o->buf.len == 0) {
+		/* The file header: signature, flags, extension length. */
+		sb_add(&o->buf, "PGCOPY\n\377\r\n", 11);
+		sb_be(&o->buf, 0, 4);
+		sb_be(&o->buf, 0, 4);
+	}
+	sb_be(&o->buf, (uint32_t)(o->ncols + 1), 2);
+	for (k = 0; k < o->ncols; k++) {
+		if (values[k] == NULL)
+			sb_be(&o->buf, 0xffffffffU, 4);
+		else {
+			sb_be(&o->buf, (uint32_t)lengths[k], 4);
+			sb_add(&o->buf, values[k], (size_t)lengths[k]);
+		}
+	}
+	if (e == NULL)
+		sb_be(&o->buf, 0xffffffffU, 4);
+	else {
+		sb_be(&o->buf, (uint32_t)len, 4);
+		sb_add(&o->buf, (const char *)e, len);
+		free(e);
+	}
 	if (o->buf.failed)
 		return gw_job_error(job, "out of memory");
 	o->nrows++;

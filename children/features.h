@@ -53,6 +53,7 @@ struct gw_column {
 	char		*type;		/* format_type(atttypid, atttypmod) */
 	unsigned int	 typid;		/* atttypid */
 	int		 numeric;	/* int2/4/8, float4/8, numeric */
+	int		 binary;	/* the type has binary send/receive */
 };
 
 struct gw_layer {
@@ -117,6 +118,9 @@ struct gw_read {
 	int		 to_srid;	/* transform to this SRID; 0: keep */
 	int		 repair;	/* GEOSMakeValid invalid geometries */
 	int		 keep_empty;	/* hand NULL/empty geometries as NULL geom */
+	int		 binary;	/* values in the types' binary send format
+					 * (all columns must have .binary), for
+					 * gw_output_row_raw(); else text */
 	double		 progress_from;	/* gw_progress() range while reading */
 	double		 progress_to;	/* (equal: no progress reports) */
 	/* Filled by gw_layer_read(): */
@@ -177,6 +181,17 @@ int	 gw_output_create(struct gw_job *, const char *name, int overwrite,
  */
 int	 gw_output_row(struct gw_job *, struct gw_output *,
 	    const char *const *values, const GEOSGeometry *geom);
+
+/*
+ * gw_output_binary: switch out (before its first row) to binary COPY, whose
+ * rows are given with gw_output_row_raw(): values in the binary send format
+ * of their columns' types (as gw_layer_read() gives them with .binary set),
+ * lengths[i] their sizes.  Faster: the server parses no text.
+ */
+void	 gw_output_binary(struct gw_output *);
+int	 gw_output_row_raw(struct gw_job *, struct gw_output *,
+	    const char *const *values, const int *lengths,
+	    const GEOSGeometry *geom);
 
 /* Flush, CREATE INDEX ... USING gist, ANALYZE, free out.  *nrows (may be
  * NULL) gets the number of rows written.  out is freed even on failure. */

@@ -52,6 +52,7 @@ struct overlay {
 	struct gw_output	*out;
 	int			 dim;		/* of the output column */
 	int			 single_point;	/* output column is Point */
+	int			 binary;	/* attributes pass through binary */
 	/* Scratch for tree queries. */
 	size_t			*cand;
 	size_t			 ncand;
@@ -290,8 +291,9 @@ write_feature(struct gw_job *job, struct overlay *ov, struct gw_feature *f,
 	    GEOSGetNumGeometries_r(ctx, g) == 1)
 		g = GEOSGetGeometryN_r(ctx, g, 0);
 	vals[0] = NULL;
-	if (gw_output_row(job, ov->out, f->nvalues ? f->values : vals, g) ==
-	    -1)
+	if ((ov->binary ? gw_output_row_raw(job, ov->out, f->nvalues ?
+	    f->values : vals, f->lengths, g) : gw_output_row(job, ov->out,
+	    f->nvalues ? f->values : vals, g)) == -1)
 		return -1;
 	ov->written++;
 	return 0;
@@ -469,7 +471,16 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 	    in->geom_column, otype, in->srid, &ov.out) == -1)
 		goto done;
 
+	/* Attributes go through untouched: in binary when every type can. */
+	ov.binary = 1;
+	for (i = 0; i < in->ncolumns; i++)
+		if (!in->columns[i].binary)
+			ov.binary = 0;
+	if (ov.binary)
+		gw_output_binary(ov.out);
+
 	memset(&rd, 0, sizeof(rd));
+	rd.binary = ov.binary;
 	rd.columns = all;
 	rd.ncolumns = in->ncolumns;
 	rd.repair = 0;		/* overlay_feature() repairs what it keeps */
