@@ -16,4 +16,4 @@ t_unit_timeseries_SOURCES = t/unit/timeseries.c t/unit/tap.h \
 	children/mannkendall.h
 t_unit_timeseries_LDADD = children/libgwgis.a $(BSD_LIBS) -lm
 
-EXTRA_DIST += demo/timeseries.sh bench/timeseries.sh
+EXTRA_DIST += demo/timeseries.sh
