@@ -15,6 +15,8 @@
  *   {"progress": 4}          report progress in that many steps
  *
  * Steps run in the order above, so {"sleep": 1, "signal": 9} sleeps first.
+ * Its job type is the name it is run under, so that a test can make several
+ * types of it with symbolic links.
  */
 #include "config.h"
 
@@ -128,5 +130,9 @@ run_selftest(struct gw_job *job, json_t **result)
 int
 main(int argc, char *argv[])
 {
-	gw_worker_main(argc, argv, "selftest", run_selftest);
+	const char	*name = strrchr(argv[0], '/');
+
+	name = name ? name + 1 : argv[0];
+	gw_worker_main(argc, argv, valid_type_name(name) ? name : "selftest",
+	    run_selftest);
 }

@@ -397,6 +397,38 @@ db_flush(uint64_t deadline_ms)
 }
 
 /*
+ * A held job the heartbeat did not find: it was cancelled or taken away, or
+ * the child has just recorded it (the heartbeat waited for its commit).
+ * Returns 1 only in the first case, after logging it.
+ */
+static int
+taken_away(struct child *ch)
+{
+	const char	*v[3];
+	char		 id[24], att[16];
+	PGresult	*res;
+	int		 gone;
+
+	snprintf(id, sizeof(id), "%lld", ch->job_id);
+	snprintf(att, sizeof(att), "%d", ch->attempts);
+	v[0] = id;
+	v[1] = att;
+	v[2] = gw->conf->node_name;
+	res = query("checking a job", "SELECT status FROM background_jobs"
+	    " WHERE id = $1 AND NOT (status IN ('completed', 'failed') AND"
+	    " attempts = $2::int AND worker_host = $3)", 3, v);
+	if (res == NULL)
+		return 0;
+	gone = PQntuples(res) > 0;
+	if (gone)
+		log_warnx("%s: job %lld is %s, no longer running for this "
+		    "node; killing child %d", ch->type->name, ch->job_id,
+		    PQgetvalue(res, 0, 0), (int)ch->pid);
+	PQclear(res);
+	return gone;
+}
+
+/*
  * Refreshes heartbeat_at and progress of every job a child holds.  A held job
  * that is no longer 'running' for us was cancelled or taken away: its child
  * is killed.
@@ -460,12 +492,9 @@ db_heartbeat(void)
 		for (i = 0; i < PQntuples(res); i++)
 			if (strtoll(PQgetvalue(res, i, 0), NULL, 10) == ch->job_id)
 				found = 1;
-		if (!found && ch->killed == KILL_NONE && !ch->done) {
-			log_warnx("%s: job %lld is no longer running for this "
-			    "node (cancelled or taken away); killing child %d",
-			    ch->type->name, ch->job_id, (int)ch->pid);
+		if (!found && ch->killed == KILL_NONE && !ch->done &&
+		    taken_away(ch))
 			child_kill(ch, KILL_CANCEL);
-		}
 	}
 	PQclear(res);
 }

@@ -364,7 +364,9 @@ main(int argc, char *argv[])
 		fprintf(stderr, "geoworkerd: %s\n", err);
 		return 1;
 	}
-	if (check_runtime(conf, test) == -1) {
+	/* A missing program fails the check, but not the start: its type is
+	 * throttled like any type whose children die young. */
+	if (check_runtime(conf, test) == -1 && test) {
 		config_free(conf);
 		return 1;
 	}

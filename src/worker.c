@@ -593,8 +593,12 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	const char	*confpath = NULL;
 	long long	 want = 0;
 	char		 listen[GW_NAMELEN + 32], buf[64];
+	static char	 typebuf[GW_NAMELEN];
 	int		 ch, debug = 0, r, nfd;
 
+	/* setproctitle_init() may reuse argv's memory: type may point there. */
+	strlcpy(typebuf, type, sizeof(typebuf));
+	type = typebuf;
 	setproctitle_init(argc, argv, environ);
 	log_init(type, 0);
 	while ((ch = getopt(argc, argv, "c:dj:")) != -1) {
