@@ -1,0 +1,114 @@
+#!/bin/sh
+# bench/raster_clip.sh: raster_clip against the gdalwarp command doing the
+# same clip, in one run, as a ratio of wall-clock times.
+#
+#   bench/raster_clip.sh BUILDDIR [SIZE]      (SIZE: pixels a side, 8000)
+#
+# Without PGHOST it wraps itself in pg_virtualenv (a throwaway cluster).
+# The raster is terra's elev.tif (Luxembourg, Int16 with nodata) resampled
+# to SIZE x SIZE (bilinear, tiled GTiff); the clip polygons are terra's
+# lux.shp cantons: all 12 (most of the raster) and the one of Clervaux (a
+# corner).  Each case runs RUNS times (default 3) and the fastest run is
+# kept, for the job (the program run by hand with -j: start, database
+# connection, claim, polygons read from PostGIS, warp, COG, statistics,
+# commit) and for
+#   gdalwarp -q -of COG -cutline lux.shp [-cwhere ...] -crop_to_cutline \
+#       -co BIGTIFF=IF_SAFER big.tif out.tif
+# The two outputs are compared with gdalinfo -checksum.
+set -eu
+if [ $# -lt 1 ]; then
+	echo "usage: $0 BUILDDIR [SIZE]" >&2
+	exit 2
+fi
+if [ -z "${PGHOST:-}" ]; then
+	exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off "$0" "$@"
+fi
+BUILDDIR=$(cd "$1" && pwd)
+SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+SIZE=${2:-8000}
+RUNS=${RUNS:-3}
+TERRA=/usr/lib/R/site-library/terra/ex
+DB=gw_bench_raster
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+mkdir "$TMP/rasters" "$TMP/out" "$TMP/ref"
+
+echo "making a ${SIZE}x${SIZE} Int16 raster from elev.tif" >&2
+gdalwarp -q -ts "$SIZE" "$SIZE" -r bilinear -co TILED=YES \
+    "$TERRA/elev.tif" "$TMP/rasters/big.tif"
+
+dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+createdb "$DB"
+psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -f "$SRCDIR/sql/geoworkerd.sql" >/dev/null 2>&1
+ogr2ogr -f PostgreSQL "PG:dbname=$DB" "$TERRA/lux.shp" -nln lux \
+    -lco GEOMETRY_NAME=geom -overwrite
+cat > "$TMP/bench.ini" <<EOF
+[database]
+conninfo = dbname=$DB
+[daemon]
+raster_root = $TMP/rasters
+output_root = $TMP/out
+output_schema = analysis
+[raster_clip]
+EOF
+
+q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+now_ms() { date +%s%3N; }
+
+# Runs the job once; prints "wall_ms elapsed_ms path".
+job1() {
+	id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('raster_clip', '$1') RETURNING id")
+	t0=$(now_ms)
+	"$BUILDDIR/children/raster_clip" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true
+	t1=$(now_ms)
+	st=$(q "SELECT status FROM background_jobs WHERE id = $id")
+	if [ "$st" != completed ]; then
+		echo "job $id $st: $(q "SELECT error_message FROM background_jobs WHERE id = $id")" >&2
+		exit 1
+	fi
+	echo "$((t1 - t0)) $(q "SELECT (result->>'elapsed_ms') || ' ' || (result->>'path') FROM background_jobs WHERE id = $id")"
+}
+
+# Runs gdalwarp once with "$@" as the cutline options; prints wall_ms.
+warp1() {
+	rm -f "$TMP/ref/out.tif"
+	t0=$(now_ms)
+	gdalwarp -q -of COG "$@" -crop_to_cutline -co BIGTIFF=IF_SAFER \
+	    "$TMP/rasters/big.tif" "$TMP/ref/out.tif"
+	t1=$(now_ms)
+	echo $((t1 - t0))
+}
+
+checksums() { gdalinfo -checksum "$1" | sed -n 's/.*Checksum=//p' | tr '\n' ' '; }
+
+printf '%-10s %9s %9s %11s %6s  %s\n' case job_ms job_own gdalwarp_ms ratio pixels
+bench() {
+	name=$1 params=$2
+	shift 2
+	best= own= path= wbest=
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		r=$(job1 "$params")
+		w=${r%% *}
+		if [ -z "$best" ] || [ "$w" -lt "$best" ]; then
+			best=$w
+			own=$(echo "$r" | cut -d' ' -f2)
+			path=$(echo "$r" | cut -d' ' -f3)
+		fi
+		w=$(warp1 "$@")
+		if [ -z "$wbest" ] || [ "$w" -lt "$wbest" ]; then wbest=$w; fi
+		i=$((i + 1))
+	done
+	if [ "$(checksums "$path")" = "$(checksums "$TMP/ref/out.tif")" ]; then
+		same=identical
+	else
+		same=DIFFERENT
+	fi
+	printf '%-10s %9s %9s %11s %6s  %s\n' "$name" "$best" "$own" "$wbest" \
+	    "$(awk "BEGIN { printf \"%.2f\", $best / $wbest }")" "$same"
+}
+
+bench all12 '{"raster": "big.tif", "clip": "lux"}' -cutline "$TERRA/lux.shp"
+bench clervaux '{"raster": "big.tif", "clip": "lux", "clip_filter": {"field": "name_2", "op": "=", "value": "Clervaux"}}' \
+    -cutline "$TERRA/lux.shp" -cwhere "NAME_2 = 'Clervaux'"
+dropdb "$DB"
