@@ -157,6 +157,27 @@ cube_add(struct cube *c, double x, double y, int step, double v)
 	return 0;
 }
 
+/* Squared distance, in cells, from location i to its nearest other
+ * location, by a scan of every location: for a location so isolated that
+ * the rings around it would hold more cells than there are locations. */
+static long
+nearest_scan(const struct cube *c, size_t i)
+{
+	size_t	 j;
+	long	 best = -1, dc, dr, d2;
+
+	for (j = 0; j < c->nloc; j++) {
+		if (j == i)
+			continue;
+		dc = (long)c->col[j] - c->col[i];
+		dr = (long)c->row[j] - c->row[i];
+		d2 = dc * dc + dr * dr;
+		if (best == -1 || d2 < best)
+			best = d2;
+	}
+	return best;
+}
+
 int
 cube_nearest_distance(const struct cube *c, double *out)
 {
@@ -174,6 +195,10 @@ cube_nearest_distance(const struct cube *c, double *out)
 		 * r cells away: stop once r^2 exceeds the best squared
 		 * distance found. */
 		for (r = 1; best == -1 || r * r <= best; r++) {
+			if ((size_t)(r * r) > c->nloc) {
+				best = nearest_scan(c, i);
+				break;
+			}
 			for (k = -r; k <= r; k++) {
 				const long	 ring[4][2] = {
 					{ k, -r }, { k, r }, { -r, k }, { r, k }
@@ -208,7 +233,7 @@ cube_gistar(const struct cube *c, double dist, int ksteps, double *z,
 	size_t		 n, i, j, noff = 0, T = (size_t)c->nsteps, cnt;
 	long		 r, dc, dr, loc;
 	double		 mean = 0, ss = 0, S, d, W, num, den, lim;
-	int		 t, ret = -1;
+	int		 t, pairwise, ret = -1;
 
 	n = c->nloc * T;
 	for (i = 0; i < n; i++)
@@ -227,19 +252,25 @@ cube_gistar(const struct cube *c, double dist, int ksteps, double *z,
 
 	/* The cell offsets whose centres lie within dist (a relative slack
 	 * so that a distance of exactly k cells includes the k-th cell). */
-	r = (long)floor(dist / c->cell + 1e-9);
 	lim = dist / c->cell * (1 + 1e-9);
 	lim *= lim;
-	if ((off = calloc((size_t)(2 * r + 1) * (size_t)(2 * r + 1) * 2,
-	    sizeof(*off))) == NULL)
-		goto done;
-	for (dc = -r; dc <= r; dc++)
-		for (dr = -r; dr <= r; dr++)
-			if ((double)(dc * dc + dr * dr) <= lim) {
-				off[2 * noff] = (int32_t)dc;
-				off[2 * noff + 1] = (int32_t)dr;
-				noff++;
-			}
+	r = (long)floor(dist / c->cell + 1e-9);
+	/* A disc of more cells than there are locations: compare every pair
+	 * of locations instead of looking up every cell of the disc. */
+	pairwise = (double)(2 * r + 1) * (double)(2 * r + 1) >
+	    (double)c->nloc;
+	if (!pairwise) {
+		if ((off = calloc((size_t)(2 * r + 1) * (size_t)(2 * r + 1) *
+		    2, sizeof(*off))) == NULL)
+			goto done;
+		for (dc = -r; dc <= r; dc++)
+			for (dr = -r; dr <= r; dr++)
+				if ((double)(dc * dc + dr * dr) <= lim) {
+					off[2 * noff] = (int32_t)dc;
+					off[2 * noff + 1] = (int32_t)dr;
+					noff++;
+				}
+	}
 
 	/* win[loc][t]: sum of the location's values over t-ksteps .. t. */
 	if ((win = calloc(n, sizeof(*win))) == NULL ||
@@ -260,10 +291,15 @@ cube_gistar(const struct cube *c, double dist, int ksteps, double *z,
 	for (i = 0; i < c->nloc; i++) {
 		memset(acc, 0, T * sizeof(*acc));
 		cnt = 0;
-		for (j = 0; j < noff; j++) {
-			loc = cube_find(c, c->col[i] + off[2 * j],
-			    c->row[i] + off[2 * j + 1]);
-			if (loc == -1)
+		for (j = 0; j < (pairwise ? c->nloc : noff); j++) {
+			if (pairwise) {
+				dc = (long)c->col[j] - c->col[i];
+				dr = (long)c->row[j] - c->row[i];
+				if ((double)(dc * dc + dr * dr) > lim)
+					continue;
+				loc = (long)j;
+			} else if ((loc = cube_find(c, c->col[i] + off[2 * j],
+			    c->row[i] + off[2 * j + 1])) == -1)
 				continue;
 			cnt++;
 			for (t = 0; t < (int)T; t++)

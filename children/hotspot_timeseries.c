@@ -1156,7 +1156,8 @@ write_output(struct ts *ts, json_t *result)
 		snprintf(vb[3], sizeof(vb[3]), "%.17g", ts->trend[i].p);
 		snprintf(vb[4], sizeof(vb[4]), "%d", hot);
 		snprintf(vb[5], sizeof(vb[5]), "%d", cold);
-		snprintf(vb[6], sizeof(vb[6]), "%d", ts->nnbr[i]);
+		/* Other locations, as hotspot_analysis counts them. */
+		snprintf(vb[6], sizeof(vb[6]), "%d", ts->nnbr[i] - 1);
 		snprintf(vb[7], sizeof(vb[7]), "%.17g", total);
 		vals[0] = vb[0];
 		for (t = 2; t < NLOCCOLS; t++)

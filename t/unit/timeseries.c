@@ -180,6 +180,16 @@ test_cube(void)
 	ok(cube_add(&c, 100, 200, 6, 1) == -1, "step out of range refused");
 	ok(cube_nearest_distance(&c, &d) == 0 && fabs(d - 10) < 1e-12,
 	    "nearest distance of two adjacent cells is one cell");
+	/* A far outlier: 3 cells right, 4 up of (1, 0) makes 50 m; the scan
+	 * of every location finds it when the rings would be too many. */
+	ok(cube_add(&c, 110 + 30 + 5, 200 + 40 + 5, 1, 1) == 0 &&
+	    cube_nearest_distance(&c, &d) == 0 && fabs(d - 50) < 1e-12,
+	    "nearest distance of an outlier 3 x 4 cells away: 50 m");
+	/* Cell (1000, 0): nearest is (4, 4), 996 x 4 cells away. */
+	ok(cube_add(&c, 100 + 10000, 200, 1, 1) == 0 &&
+	    cube_nearest_distance(&c, &d) == 0 &&
+	    fabs(d - 10 * sqrt(996.0 * 996 + 16)) < 1e-9,
+	    "an outlier 1000 cells away: %.3f m", d);
 	cube_free(&c);
 
 	/* A sparse 9 x 7 grid, 6 steps, pseudo-random counts; about a
@@ -203,7 +213,9 @@ test_cube(void)
 	nn = calloc(c.nloc, sizeof(*nn));
 	if (z == NULL || p == NULL || bz == NULL || nn == NULL)
 		exit(1);
-	for (d = 25; d <= 60; d += 17.5) {
+	/* 25 .. 60 m look up the cells of the disc; 200 m holds more cells
+	 * than there are locations and compares every pair instead. */
+	for (d = 25; d <= 200; d += d < 60 ? 17.5 : 140) {
 		for (t = 0; t <= 2; t++) {
 			ok(cube_gistar(&c, d, t, z, p, nn) == 0, "cube_gistar "
 			    "d %g k %d", d, t);
