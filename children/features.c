@@ -54,12 +54,21 @@ geos_handler(const char *msg, void *arg)
 	strlcpy(geos_msg, msg, sizeof(geos_msg));
 }
 
+static void
+geos_cleanup(void)
+{
+	if (geos_ctx != NULL)
+		GEOS_finish_r(geos_ctx);
+	geos_ctx = NULL;
+}
+
 GEOSContextHandle_t
 gw_geos(void)
 {
 	if (geos_ctx == NULL) {
 		if ((geos_ctx = GEOS_init_r()) == NULL)
 			fatalx("GEOS_init_r failed");
+		atexit(geos_cleanup);
 		GEOSContext_setErrorMessageHandler_r(geos_ctx, geos_handler,
 		    NULL);
 		GEOSContext_setNoticeMessageHandler_r(geos_ctx, geos_handler,

@@ -34,11 +34,23 @@ struct gw_transform {
 
 static PJ_CONTEXT	*proj_ctx;
 
+/* At exit, so that leak checkers see only real leaks. */
+static void
+gw_proj_cleanup(void)
+{
+	if (proj_ctx != NULL)
+		proj_context_destroy(proj_ctx);
+	proj_ctx = NULL;
+}
+
 static PJ_CONTEXT *
 gw_proj(void)
 {
-	if (proj_ctx == NULL && (proj_ctx = proj_context_create()) == NULL)
-		fatalx("proj_context_create failed");
+	if (proj_ctx == NULL) {
+		if ((proj_ctx = proj_context_create()) == NULL)
+			fatalx("proj_context_create failed");
+		atexit(gw_proj_cleanup);
+	}
 	return proj_ctx;
 }
 
