@@ -1,0 +1,95 @@
+#!/bin/sh
+# bench/supervisor.sh BUILDDIR [JOBS]: the supervisor's own costs, beside the
+# floor PostgreSQL sets, in one run on one throwaway cluster:
+#   - wake-up latency: INSERT to 'running' with idle children (median, p99),
+#     from the database's own timestamps (created_at -> started_at);
+#   - throughput: empty selftest jobs completed per second with 2 children,
+#     over TCP with password (scram-sha-256) and over a Unix socket, beside
+#     `pgbench -C` with 2 clients (a fresh connection per transaction: the
+#     floor of one connection per job);
+#   - the master's CPU time while idle for 30 s.
+# Run: sh bench/supervisor.sh build [2000]   (wraps itself in pg_virtualenv)
+set -eu
+build=$(cd "${1:?usage: bench/supervisor.sh BUILDDIR [JOBS]}" && pwd)
+jobs=${2:-2000}
+src=$(cd "$(dirname "$0")/.." && pwd)
+if [ -z "${PGHOST:-}" ]; then
+	exec pg_virtualenv -t -o max_connections=100 "$0" "$build" "$jobs"
+fi
+work=$(mktemp -d)
+trap 'kill $master 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+export PGDATABASE=bench PGOPTIONS='-c client_min_messages=warning'
+createdb bench
+psql -X -q -f "$src/sql/geoworkerd.sql"
+sockdir=$(psql -X -A -t -c "SHOW unix_socket_directories" | cut -d, -f1)
+hba=$(psql -X -A -t -c "SHOW hba_file")
+# Password authentication on the socket too, so both paths pay the same.
+sed -i 's/^local\(.*\)peer$/local\1scram-sha-256/; s/^local\(.*\)trust$/local\1scram-sha-256/' "$hba"
+psql -X -q -c "SELECT pg_reload_conf()"
+
+start_daemon() {	# $1: conninfo
+	cat > "$work/gw.ini" <<INI
+[database]
+conninfo = $1
+[daemon]
+node_name = bench
+child_dir = $build/children
+poll_interval = 5s
+heartbeat_interval = 10s
+[defaults]
+nice = 0
+[selftest]
+children = 2
+INI
+	"$build/src/geoworkerd" -f -c "$work/gw.ini" 2>"$work/gw.log" &
+	master=$!
+	until grep -q 'ready: ' "$work/gw.log"; do sleep 0.05; done
+	sleep 0.5
+}
+stop_daemon() { kill -TERM "$master"; wait "$master" || true; }
+sql() { psql -X -A -t -q -c "$1"; }
+
+echo "== wake-up latency: INSERT to running, idle children (200 jobs, one at a time)"
+start_daemon "dbname=bench host=localhost"
+sql "TRUNCATE background_jobs"
+i=0
+while [ $i -lt 200 ]; do
+	id=$(sql "INSERT INTO background_jobs (job_type, params) VALUES ('selftest', '{}') RETURNING id")
+	until [ "$(sql "SELECT status FROM background_jobs WHERE id = $id")" = completed ]; do sleep 0.01; done
+	sleep 0.15	# the replacement child connects and listens
+	i=$((i + 1))
+done
+sql "SELECT format('median %s ms, p99 %s ms, max %s ms (n=%s)',
+	round((percentile_cont(0.5) WITHIN GROUP (ORDER BY d))::numeric, 2),
+	round((percentile_cont(0.99) WITHIN GROUP (ORDER BY d))::numeric, 2),
+	round(max(d)::numeric, 2), count(*))
+	FROM (SELECT extract(epoch FROM started_at - created_at) * 1000 AS d FROM background_jobs) s"
+echo
+echo "== master CPU while idle for 30 s"
+t0=$(awk '{print $14 + $15}' "/proc/$master/stat")
+sleep 30
+t1=$(awk '{print $14 + $15}' "/proc/$master/stat")
+echo "$((t1 - t0)) clock ticks ($(getconf CLK_TCK)/s) of CPU in 30 s"
+stop_daemon
+
+throughput() {	# $1: label, $2: conninfo
+	start_daemon "$2"
+	sql "TRUNCATE background_jobs"
+	sql "INSERT INTO background_jobs (job_type, params) SELECT 'selftest', '{}' FROM generate_series(1, $jobs)"
+	t0=$(date +%s.%N)
+	until [ "$(sql "SELECT count(*) FROM background_jobs WHERE status = 'completed'")" = "$jobs" ]; do sleep 0.1; done
+	t1=$(date +%s.%N)
+	stop_daemon
+	echo "$1: $jobs jobs in $(echo "$t1 - $t0" | bc) s: $(echo "scale=1; $jobs / ($t1 - $t0)" | bc) jobs/s"
+}
+echo
+echo "== throughput: empty jobs, 2 children, against pgbench -C -c 2 (SELECT 1, new connection each)"
+echo "SELECT 1;" > "$work/select1.sql"
+for path in "tcp host=localhost" "socket host=$sockdir"; do
+	label=${path%% *}
+	host=${path#* }
+	throughput "geoworkerd over $label" "dbname=bench $host"
+	pgb=$(pgbench -n -C -c 2 -j 2 -T 10 -f "$work/select1.sql" -h "${host#host=}" bench 2>/dev/null |
+	    sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+	echo "pgbench -C over $label: $pgb connections/s"
+done
