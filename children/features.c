@@ -34,7 +34,7 @@
 #include "features.h"
 
 #define GW_FETCH_ROWS	2000		/* rows per FETCH */
-#define GW_COPY_FLUSH	(8 << 20)	/* bytes of COPY text per flush */
+#define GW_COPY_FLUSH	(1 << 20)	/* bytes of COPY data per flush */
 
 /* Type oids of the numeric types (pg_type.h). */
 #define INT8OID		20
@@ -805,6 +805,18 @@ gw_centroid(GEOSContextHandle_t ctx, const GEOSGeometry *g, double *x,
 	return rv;
 }
 
+/* "input fid = 12" or "input row 12": a feature, for messages. */
+static void
+feature_name(const struct gw_layer *l, const struct gw_feature *f, char *buf,
+    size_t bufsz)
+{
+	if (f->id != NULL)
+		snprintf(buf, bufsz, "%s %s = %s", l->param, l->id_column,
+		    f->id);
+	else
+		snprintf(buf, bufsz, "%s row %lld", l->param, f->seq + 1);
+}
+
 int
 gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
     gw_feature_fn fn, void *arg)
@@ -899,17 +911,12 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 			f.values = values;
 			f.lengths = lengths;
 			f.nvalues = ncol;
-			if (f.id != NULL)
-				snprintf(what, sizeof(what), "%s %s = %s",
-				    l->param, l->id_column, f.id);
-			else
-				snprintf(what, sizeof(what), "%s row %lld",
-				    l->param, f.seq + 1);
 			if (!PQgetisnull(res, i, 0)) {
 				f.geom = GEOSWKBReader_read_r(ctx, wkb,
 				    (const unsigned char *)PQgetvalue(res, i, 0),
 				    (size_t)PQgetlength(res, i, 0));
 				if (f.geom == NULL) {
+					feature_name(l, &f, what, sizeof(what));
 					gw_job_error(job, "%s: unreadable "
 					    "geometry: %s", what,
 					    gw_geos_error());
@@ -926,8 +933,10 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 					continue;
 			}
 			if (f.geom != NULL && r->repair &&
+			    !gw_geom_quick_valid(ctx, f.geom) &&
+			    (feature_name(l, &f, what, sizeof(what)),
 			    gw_geom_repair(job, &f.geom, &r->nrepaired,
-			    what) == -1)
+			    what)) == -1)
 				goto fail_feature;
 			if (f.geom != NULL && tr != NULL) {
 				GEOSGeometry *t;

@@ -322,13 +322,16 @@ overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 		ov->dropped++;
 		return 0;
 	}
-	if (f->id != NULL)
-		snprintf(what, sizeof(what), "input %s = %s", ov->in->id_column,
-		    f->id);
-	else
-		snprintf(what, sizeof(what), "input row %lld", f->seq + 1);
-	if (gw_geom_repair(job, &f->geom, &ov->nrepaired, what) == -1)
-		return -1;
+	if (!gw_geom_quick_valid(ctx, f->geom)) {
+		if (f->id != NULL)
+			snprintf(what, sizeof(what), "input %s = %s",
+			    ov->in->id_column, f->id);
+		else
+			snprintf(what, sizeof(what), "input row %lld",
+			    f->seq + 1);
+		if (gw_geom_repair(job, &f->geom, &ov->nrepaired, what) == -1)
+			return -1;
+	}
 	dim = ov->in->dim;
 	if (dim == GW_DIM_UNKNOWN)
 		dim = GEOSGeom_getDimensions_r(ctx, f->geom);

@@ -100,15 +100,101 @@ crs_of_srid(struct gw_job *job, int srid)
 	return crs;
 }
 
+/* The value of +key= in a PROJ string, or NULL. */
+static const char *
+proj4_value(const char *p, const char *key, size_t *len)
+{
+	size_t		 n = strlen(key);
+	const char	*v;
+
+	for (v = p; (v = strstr(v, key)) != NULL; v += n)
+		if ((v == p || v[-1] == ' ') && v[n] == '=') {
+			v += n + 1;
+			*len = strcspn(v, " ");
+			return v;
+		}
+	return NULL;
+}
+
+/*
+ * The CRS kind and unit from spatial_ref_sys.proj4text, which PostGIS keeps
+ * for every SRID: no PROJ database look-up for the common case.  0 if it
+ * told, 1 if PROJ must.
+ */
+static int
+crs_from_proj4(const char *p, int *geographic, double *to_metre)
+{
+	static const struct {
+		const char	*name;
+		double		 f;
+	} units[] = {
+		{ "m", 1 }, { "km", 1000 }, { "ft", 0.3048 },
+		{ "us-ft", 1200.0 / 3937.0 }, { "yd", 0.9144 },
+		{ "us-yd", 3600.0 / 3937.0 }, { "mi", 1609.344 },
+		{ "us-mi", 6336000.0 / 3937.0 }, { "fath", 1.8288 },
+		{ "link", 0.201168 }, { "ind-ft", 0.30479841 },
+		{ "dm", 0.1 }, { "cm", 0.01 },
+	};
+	const char	*v;
+	char		 buf[32], *end;
+	size_t		 n, i;
+
+	if ((v = proj4_value(p, "+proj", &n)) == NULL || n == 0 ||
+	    n >= sizeof(buf))
+		return 1;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	if (strcmp(buf, "longlat") == 0 || strcmp(buf, "latlong") == 0 ||
+	    strcmp(buf, "lonlat") == 0 || strcmp(buf, "latlon") == 0) {
+		*geographic = 1;
+		*to_metre = 1;
+		return 0;
+	}
+	if (strcmp(buf, "geocent") == 0 || strstr(p, "+axis=") != NULL)
+		return 1;
+	*geographic = 0;
+	if ((v = proj4_value(p, "+to_meter", &n)) != NULL) {
+		*to_metre = strtod(v, &end);
+		return end == v + n && *to_metre > 0 ? 0 : 1;
+	}
+	if ((v = proj4_value(p, "+units", &n)) == NULL) {
+		*to_metre = 1;		/* PROJ's default */
+		return 0;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strlen(units[i].name) == n &&
+		    strncmp(units[i].name, v, n) == 0) {
+			*to_metre = units[i].f;
+			return 0;
+		}
+	return 1;
+}
+
 int
 gw_crs_info(struct gw_job *job, int srid, int *geographic, double *to_metre)
 {
-	PJ_CONTEXT	*ctx = gw_proj();
+	PJ_CONTEXT	*ctx;
 	PJ		*crs, *h = NULL, *cs = NULL;
 	PJ_TYPE		 t;
+	PGresult	*res;
+	const char	*vals[1];
+	char		 buf[16];
 	double		 f = 1;
-	int		 rv = -1;
+	int		 rv = -1, told = 1;
 
+	snprintf(buf, sizeof(buf), "%d", srid);
+	vals[0] = buf;
+	if ((res = gw_exec(job, "spatial_ref_sys", "SELECT proj4text FROM "
+	    "spatial_ref_sys WHERE srid = $1", 1, vals)) == NULL)
+		return -1;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
+		told = crs_from_proj4(PQgetvalue(res, 0, 0), geographic,
+		    to_metre);
+	PQclear(res);
+	if (told == 0)
+		return 0;
+
+	ctx = gw_proj();
 	if ((crs = crs_of_srid(job, srid)) == NULL)
 		return -1;
 	t = proj_get_type(crs);
