@@ -595,7 +595,6 @@ run_nearest(struct gw_job *job, json_t **result)
 			nnone++;
 			continue;
 		}
-		nn[nnn++] = hits[0].d;
 		for (r = 0; r < nh; r++) {
 			double	 p[4] = { hits[r].ax, hits[r].ay, hits[r].bx,
 				    hits[r].by };
@@ -694,6 +693,29 @@ run_nearest(struct gw_job *job, json_t **result)
 		} else {
 			GEOSArea_r(c.gc, mrr, &area);
 			area *= c.to_metre * c.to_metre;
+		}
+	}
+
+	/*
+	 * ANN is a statistic of the input's point pattern, as ArcGIS's
+	 * Average Nearest Neighbor: the distance from each input point
+	 * (centroid) to the nearest other one, whatever near is.
+	 */
+	nnn = 0;
+	if (in.n >= 2) {
+		gw_ptset_free(&ps);
+		if (gw_ptset_build(&ps, in.x, in.y, in.n, &m) == -1) {
+			gw_job_error(job, "out of memory");
+			goto done;
+		}
+		for (i = 0; i < in.n; i++) {
+			if (gw_ptset_knn(&ps, in.x[i], in.y[i], 1, i, 0, kidx,
+			    kd, &nh, &kh) == -1) {
+				gw_job_error(job, "out of memory");
+				goto done;
+			}
+			if (nh == 1)
+				nn[nnn++] = kd[0];
 		}
 	}
 

@@ -210,6 +210,14 @@ keep_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 			return gw_job_error(job, "field: %s: value \"%s\" is "
 			    "not a finite number", what, v);
 	}
+	if (GEOSGeomTypeId_r(ctx, f->geom) == GEOS_POINT) {
+		/* A point is valid and its own centroid. */
+		if (GEOSGeomGetX_r(ctx, f->geom, &sj->cx[i]) != 1 ||
+		    GEOSGeomGetY_r(ctx, f->geom, &sj->cy[i]) != 1)
+			return gw_job_error(job, "%s: GEOS: %s", what,
+			    gw_geos_error());
+		goto keep;
+	}
 	if ((valid = GEOSisValid_r(ctx, f->geom)) == 2)
 		return gw_job_error(job, "%s: GEOS: %s", what, gw_geos_error());
 	if (!valid) {
@@ -227,6 +235,7 @@ keep_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 		return gw_job_error(job, "%s: no centroid: %s", what,
 		    gw_geos_error());
 	}
+ keep:
 	if ((sj->ids[i] = strdup(f->id)) == NULL) {
 		if (a != NULL)
 			GEOSGeom_destroy_r(ctx, a);

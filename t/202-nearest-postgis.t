@@ -160,4 +160,13 @@ $job = $t->run_job('nearest_analysis', { input => 'grid', area => 1e6, output =>
 near_ok($job->{result}{ann}{expected_mean_distance}, 50, 'given area: expected 50 m');
 near_ok($job->{result}{ann}{z_score}, 50 / 2.6136, 'given area: z-score 19.13');
 
+# ANN is the input's point pattern: for polygons, between centroids (as
+# ArcGIS), whatever near is; touching 100 m squares still give 100 m.
+$t->psql(q{CREATE TABLE gridsq (id int PRIMARY KEY, geom geometry(Polygon, 32617));
+	INSERT INTO gridsq SELECT id, ST_Expand(geom, 50) FROM grid});
+$job = $t->run_job('nearest_analysis', { input => 'gridsq', near => 'pnear', output => 'n_gridsq' });
+is($job->{status}, 'completed', 'squares: completed') or diag($job->{error_message});
+near_ok($job->{result}{ann}{observed_mean_distance}, 100, 'ANN of polygons between centroids: 100 m');
+near_ok($job->{result}{ann}{z_score}, 55 / (0.26136 * 9), 'and the same z-score as the points');
+
 done_testing();
