@@ -266,6 +266,11 @@ int	 gw_transform_points(struct gw_job *, struct gw_transform *, double *x,
 int	 gw_crs_info(struct gw_job *, int srid, int *geographic,
 	    double *to_metre);
 
+/* The same from a PROJ.4 string (spatial_ref_sys.proj4text): 0 if the
+ * string tells (+proj=longlat, +units=, +to_meter=), 1 if PROJ must. */
+int	 gw_crs_from_proj4(const char *proj4, int *geographic,
+	    double *to_metre);
+
 /*
  * gw_geojson_geometry: a GEOS geometry from the GeoJSON value geojson (a
  * geometry, Feature or FeatureCollection; object or string) given by

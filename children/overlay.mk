@@ -37,3 +37,9 @@ check_PROGRAMS += t/unit/overlay_valid
 t_unit_overlay_valid_SOURCES = t/unit/overlay_valid.c t/unit/tap.h
 t_unit_overlay_valid_CFLAGS = $(GW_GIS_CFLAGS)
 t_unit_overlay_valid_LDADD = $(GW_GIS_LIBS) -lm
+
+# Unit test: CRS kind and unit from PROJ.4 strings agree with PROJ.
+check_PROGRAMS += t/unit/overlay_crs
+t_unit_overlay_crs_SOURCES = t/unit/overlay_crs.c t/unit/tap.h
+t_unit_overlay_crs_CFLAGS = $(GW_GIS_CFLAGS)
+t_unit_overlay_crs_LDADD = $(GW_GIS_LIBS) -lm

@@ -121,8 +121,8 @@ proj4_value(const char *p, const char *key, size_t *len)
  * for every SRID: no PROJ database look-up for the common case.  0 if it
  * told, 1 if PROJ must.
  */
-static int
-crs_from_proj4(const char *p, int *geographic, double *to_metre)
+int
+gw_crs_from_proj4(const char *p, int *geographic, double *to_metre)
 {
 	static const struct {
 		const char	*name;
@@ -188,7 +188,7 @@ gw_crs_info(struct gw_job *job, int srid, int *geographic, double *to_metre)
 	    "spatial_ref_sys WHERE srid = $1", 1, vals)) == NULL)
 		return -1;
 	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		told = crs_from_proj4(PQgetvalue(res, 0, 0), geographic,
+		told = gw_crs_from_proj4(PQgetvalue(res, 0, 0), geographic,
 		    to_metre);
 	PQclear(res);
 	if (told == 0)
