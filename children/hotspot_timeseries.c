@@ -37,6 +37,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,7 @@ struct ts {
 	struct mk_result overall;
 };
 
-/* A new string "prefix" quoted identifier "suffix", or NULL (job error). */
+/* A new string: name quoted as an SQL identifier, or NULL (job error). */
 static char *
 quote_ident(struct gw_job *job, const char *name)
 {
@@ -240,8 +241,7 @@ build_sql(struct ts *ts)
 	}
 	if ((ts->geom_sql = strdup(qg)) == NULL)
 		goto nomem;
-	if (asprintf(&ts->field_sql, "%s%s", qf ? qf : "1",
-	    qf ? "::float8" : "") == -1) {
+	if (asprintf(&ts->field_sql, "%s::float8", qf ? qf : "1") == -1) {
 		ts->field_sql = NULL;
 		goto nomem;
 	}
@@ -669,6 +669,25 @@ default_cell(struct ts *ts)
 	return 0;
 }
 
+/* A float8 column of a binary result (network byte order); NAN if it is
+ * not 8 bytes (a NULL, which the cursor's WHERE excludes). */
+static double
+get_float8(const PGresult *res, int row, int col)
+{
+	const unsigned char	*b;
+	uint64_t		 u = 0;
+	double			 d;
+	int			 i;
+
+	if (PQgetlength(res, row, col) != 8)
+		return NAN;
+	b = (const unsigned char *)PQgetvalue(res, row, col);
+	for (i = 0; i < 8; i++)
+		u = u << 8 | b[i];
+	memcpy(&d, &u, sizeof(d));
+	return d;
+}
+
 /* Streams the points through a cursor into the cube. */
 static int
 aggregate(struct ts *ts)
@@ -698,7 +717,7 @@ aggregate(struct ts *ts)
 	xy = strdup(ts->geom_sql);
 	if (xy == NULL ||
 	    asprintf(&sql, "DECLARE gw_points NO SCROLL CURSOR FOR "
-	    "SELECT ST_X(g), ST_Y(g), extract(epoch FROM t), v FROM "
+	    "SELECT ST_X(g), ST_Y(g), extract(epoch FROM t)::float8, v FROM "
 	    "(SELECT %s AS g, %s AS t, %s AS v FROM %s WHERE %s) s",
 	    xy, ts->time_sql, ts->field_sql, ts->layer->qualified,
 	    ts->ok_sql) == -1) {
@@ -711,21 +730,28 @@ aggregate(struct ts *ts)
 	PQclear(res);
 
 	for (;;) {
-		if ((res = gw_exec(job, "reading input",
-		    "FETCH " FETCH_ROWS " FROM gw_points", 0, NULL)) == NULL)
+		/* Binary rows: four float8 columns, no text to format on the
+		 * server or to parse here. */
+		res = PQexecParams(job->conn, "FETCH " FETCH_ROWS
+		    " FROM gw_points", 0, NULL, NULL, NULL, NULL, 1);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			gw_job_pgerror(job, "reading input", res);
 			goto done;
+		}
 		if ((n = PQntuples(res)) == 0)
 			break;
+		if (PQnfields(res) != 4) {
+			gw_job_error(job, "reading input: unexpected columns");
+			goto done;
+		}
 		if (xs == NULL && ((xs = calloc(FETCH_N, sizeof(*xs))) == NULL ||
 		    (ys = calloc(FETCH_N, sizeof(*ys))) == NULL)) {
 			gw_job_error(job, "out of memory");
 			goto done;
 		}
 		for (i = 0; i < n && i < FETCH_N; i++) {
-			xs[i] = strtod(PQgetvalue(res, i, 0), NULL) *
-			    ts->to_metre;
-			ys[i] = strtod(PQgetvalue(res, i, 1), NULL) *
-			    ts->to_metre;
+			xs[i] = get_float8(res, i, 0) * ts->to_metre;
+			ys[i] = get_float8(res, i, 1) * ts->to_metre;
 		}
 		if (ts->pj != NULL)
 			proj_trans_generic(ts->pj, PJ_FWD, xs, sizeof(double),
@@ -734,8 +760,8 @@ aggregate(struct ts *ts)
 		for (i = 0; i < n && i < FETCH_N; i++) {
 			x = xs[i];
 			y = ys[i];
-			e = strtod(PQgetvalue(res, i, 2), NULL);
-			val = strtod(PQgetvalue(res, i, 3), NULL);
+			e = get_float8(res, i, 2);
+			val = get_float8(res, i, 3);
 			if (!isfinite(x) || !isfinite(y)) {
 				gw_job_error(job, "input: a point of %s "
 				    "could not be projected to metres",
@@ -744,9 +770,15 @@ aggregate(struct ts *ts)
 			}
 			if (!isfinite(val)) {
 				gw_job_error(job, "field: a value of %s is "
-				    "not a finite number (%s)",
-				    ts->layer->qualified,
-				    PQgetvalue(res, i, 3));
+				    "not a finite number (%g)",
+				    ts->layer->qualified, val);
+				goto done;
+			}
+			if (!(e > ts->bound[ts->nsteps] && e <= ts->bound[0])) {
+				gw_job_error(job, "input: a point of %s lies "
+				    "outside the time range it was measured "
+				    "with (was the table changed meanwhile?)",
+				    ts->layer->qualified);
 				goto done;
 			}
 			step = step_of(ts, e);
