@@ -833,13 +833,18 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	char			 cur[32], fetch[64], what[128];
 	long long		 total = 0;
 	uint64_t		 t0;
+	char			 envbuf[5][32];
+	const char		*envvals[5];
+	int			 nenv = 0;
 	int			 i, j, n, ncol, rv = -1, idcol, open = 0;
 
 	r->nread = r->nrepaired = r->nskipped = 0;
 	t0 = now_ms();
 	snprintf(cur, sizeof(cur), "gw_features_%d", ++cursors);
-	if (r->progress_to > r->progress_from &&
-	    estimate_rows(job, l, r->where, &total) == -1)
+	/* (With an envelope, the whole layer's estimate: progress then
+	 * undercounts, which is better than a second scan.) */
+	if (r->progress_to > r->progress_from && estimate_rows(job, l,
+	    r->use_envelope ? NULL : r->where, &total) == -1)
 		return -1;
 	if (r->to_srid > 0 && l->srid > 0 && r->to_srid != l->srid &&
 	    gw_transform_new(job, l->srid, r->to_srid, &tr) == -1)
@@ -864,6 +869,20 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	sb_printf(&q, " FROM %s AS gw_t", l->qualified);
 	if (r->where != NULL)
 		sb_printf(&q, " WHERE (%s)", r->where);
+	if (r->use_envelope) {
+		/* The GiST index of the layer, if any, serves this. */
+		sb_printf(&q, " %s gw_t.", r->where != NULL ? "AND" : "WHERE");
+		sb_ident(job, &q, l->geom_column);
+		sb_puts(&q, " && ST_MakeEnvelope($1, $2, $3, $4, $5)");
+		for (i = 0; i < 4; i++) {
+			snprintf(envbuf[i], sizeof(envbuf[i]), "%.17g",
+			    r->envelope[i]);
+			envvals[i] = envbuf[i];
+		}
+		snprintf(envbuf[4], sizeof(envbuf[4]), "%d", l->srid);
+		envvals[4] = envbuf[4];
+		nenv = 5;
+	}
 	if (r->order_by_id && idcol) {
 		sb_puts(&q, " ORDER BY gw_t.");
 		sb_ident(job, &q, l->columns[l->id_index].name);
@@ -872,7 +891,7 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
-	if ((res = gw_exec(job, l->param, q.data, 0, NULL)) == NULL)
+	if ((res = gw_exec(job, l->param, q.data, nenv, envvals)) == NULL)
 		goto done;
 	PQclear(res);
 	res = NULL;

@@ -414,6 +414,26 @@ overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 	return rv;
 }
 
+/* "<geom> IS NOT NULL AND NOT ST_IsEmpty(<geom>)" with geom quoted, as a
+ * new string; NULL after a job error. */
+static char *
+quoted_not_null(struct gw_job *job, const char *column)
+{
+	char	*q, *s;
+
+	if ((q = PQescapeIdentifier(job->conn, column, strlen(column))) ==
+	    NULL) {
+		gw_job_error(job, "input: %s", PQerrorMessage(job->conn));
+		return NULL;
+	}
+	if (asprintf(&s, "%s IS NOT NULL AND NOT ST_IsEmpty(%s)", q, q) == -1) {
+		s = NULL;
+		gw_job_error(job, "out of memory");
+	}
+	PQfreemem(q);
+	return s;
+}
+
 int
 gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 {
@@ -431,7 +451,8 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 	const char		*input, *gcol, *idcol, *oname, *otype;
 	char			 obuf[128];
 	int			*all = NULL, overwrite, i, rv = -1, multi;
-	long long		 nrows;
+	long long		 nrows, ninput = 0, nskipped = 0;
+	char			*notnull = NULL;
 
 	memset(&ov, 0, sizeof(ov));
 	ov.op = op;
@@ -494,20 +515,43 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
+	if (op == GW_OVERLAY_CLIP) {
+		/*
+		 * Clip reads only the features whose bounding box meets the
+		 * mask's (the input's GiST index finds them); the others are
+		 * dropped unread, and counted.
+		 */
+		rd.use_envelope = 1;
+		if (GEOSGeom_getExtent_r(gw_geos(), ov.mask->geom,
+		    &rd.envelope[0], &rd.envelope[1], &rd.envelope[2],
+		    &rd.envelope[3]) != 1) {
+			gw_job_error(job, "GEOS: %s", gw_geos_error());
+			goto done;
+		}
+		if ((notnull = quoted_not_null(job, in->geom_column)) == NULL ||
+		    gw_layer_count(job, in, notnull, &ninput) == -1)
+			goto done;
+	}
 	if (gw_layer_read(job, in, &rd, overlay_feature, &ov) == -1)
 		goto done;
-	if (rd.nread - rd.nskipped == 0) {
+	if (op == GW_OVERLAY_CLIP) {
+		ov.dropped += ninput - (rd.nread - rd.nskipped);
+		nskipped = -1;		/* not known: unread rows */
+	} else {
+		ninput = rd.nread - rd.nskipped;
+		nskipped = rd.nskipped;
+	}
+	if (ninput == 0) {
 		gw_job_error(job, "input: %s.%s has no features with a geometry",
 		    in->schema, in->table);
 		goto done;
 	}
 	gw_progress(job, 0.95, "indexing %lld features", ov.written);
-	*result = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	*result = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	    "s:I, s:b}",
 	    "output", gw_output_fullname(ov.out),
 	    "feature_count", (json_int_t)ov.written,
-	    "input_count", (json_int_t)(rd.nread - rd.nskipped),
-	    "skipped_null_geometries", (json_int_t)rd.nskipped,
+	    "input_count", (json_int_t)ninput,
 	    "copied_whole", (json_int_t)ov.whole,
 	    "cut", (json_int_t)ov.cut,
 	    "dropped", (json_int_t)ov.dropped,
@@ -517,6 +561,11 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 	    op == GW_OVERLAY_CLIP ? "clip_repaired_geometries" :
 	    "erase_repaired_geometries", (json_int_t)ov.mask->nrepaired,
 	    "mask_coverage_union", ov.mask->coverage);
+	if (*result != NULL && nskipped >= 0 && json_object_set_new(*result,
+	    "skipped_null_geometries", json_integer(nskipped)) == -1) {
+		json_decref(*result);
+		*result = NULL;
+	}
 	if (*result == NULL) {
 		gw_job_error(job, "out of memory");
 		goto done;
@@ -531,6 +580,7 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 	rv = 0;
  done:
 	gw_output_free(ov.out);
+	free(notnull);
 	free(ov.cand);
 	mask_free(ov.mask);
 	free(cols);
