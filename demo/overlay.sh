@@ -40,7 +40,6 @@ ov_id=$(psql -X -q -A -t -v ON_ERROR_STOP=1 -c "INSERT INTO background_jobs (job
                        {\"field\": \"bir74\", \"stat\": \"max\"}],
       \"output\": \"demo_nc_regions\", \"overwrite\": true}') RETURNING id")
 gw_wait_job "$ov_id"
-psql -X -q -c "SELECT status, error_message, result::text FROM background_jobs WHERE id = $ov_id"
 psql -X -q -c "SELECT o.region, o.count_name AS counties, o.sum_bir74, o.sum_sid74,
         o.max_bir74, round((ST_Area(o.geom) / 1e6)::numeric) AS km2,
         round((ST_Area(r.u) / 1e6)::numeric) AS postgis_km2
@@ -55,7 +54,6 @@ ov_id=$(psql -X -q -A -t -v ON_ERROR_STOP=1 -c "INSERT INTO background_jobs (job
                        {\"field\": \"cases\", \"stat\": \"sum\"}],
       \"output\": \"demo_ny8_towns\", \"overwrite\": true}') RETURNING id")
 gw_wait_job "$ov_id"
-psql -X -q -c "SELECT status, error_message, result::text FROM background_jobs WHERE id = $ov_id"
 psql -X -q -c "SELECT areaname, sum_pop8, round(sum_cases::numeric, 2) AS cases,
         ST_NumGeometries(geom) AS parts, round((ST_Area(geom) / 1e6)::numeric, 1) AS km2
     FROM analysis.demo_ny8_towns ORDER BY sum_pop8 DESC LIMIT 8"
@@ -68,7 +66,6 @@ ov_id=$(psql -X -q -A -t -v ON_ERROR_STOP=1 -c "INSERT INTO background_jobs (job
         [[[-80.0, 35.4], [-78.3, 35.4], [-78.3, 36.3], [-80.0, 36.3], [-80.0, 35.4]]]},
       \"clip_srid\": 4326, \"output\": \"demo_nc_clip\", \"overwrite\": true}') RETURNING id")
 gw_wait_job "$ov_id"
-psql -X -q -c "SELECT status, error_message, result::text FROM background_jobs WHERE id = $ov_id"
 psql -X -q -c "SELECT (SELECT count(*) FROM analysis.demo_nc_clip) AS features,
         (SELECT round((sum(ST_Area(geom)) / 1e6)::numeric, 3) FROM analysis.demo_nc_clip) AS km2,
         (SELECT round((sum(ST_Area(ST_CollectionExtract(ST_Intersection(n.geom, b.g), 3))) / 1e6)::numeric, 3)
@@ -83,7 +80,6 @@ ov_id=$(psql -X -q -A -t -v ON_ERROR_STOP=1 -c "INSERT INTO background_jobs (job
     VALUES ('erase_analysis', '{\"input\": \"demo_ov_nc\", \"erase\": \"demo_ov_circles\",
       \"output\": \"demo_nc_erase\", \"overwrite\": true}') RETURNING id")
 gw_wait_job "$ov_id"
-psql -X -q -c "SELECT status, error_message, result::text FROM background_jobs WHERE id = $ov_id"
 psql -X -q -c "SELECT (SELECT count(*) FROM analysis.demo_nc_erase) AS features,
         (SELECT round((sum(ST_Area(geom)) / 1e6)::numeric, 3) FROM analysis.demo_nc_erase) AS km2,
         (SELECT round((sum(ST_Area(ST_Difference(n.geom, c.u))) / 1e6)::numeric, 3)
