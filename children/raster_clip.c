@@ -15,8 +15,9 @@
  *   overlap the raster, write them as the cutline to /vsimem/ (process
  *   memory) with their CRS, so that GDALWarp reprojects them to the
  *   raster's CRS exactly as gdalwarp does with a cutline file (densified to
- *   about one source pixel per segment first, then transformed),
- *   warp to a temporary GTiff in the job's directory, copy that to the COG
+ *   about one source pixel per segment first, then transformed), warp into
+ *   a virtual dataset, read that once into memory (or, past mem_budget(),
+ *   into a temporary GTiff in the job's directory), copy it with the COG
  *   driver under a temporary name, compute the band statistics from that
  *   file, and only then rename it to its final name.
  *   The job's directory is registered with gw_job_on_failure() before any
@@ -31,6 +32,7 @@
  */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -725,6 +727,37 @@ close_checked(struct gw_job *job, GDALDatasetH ds, const char *what)
 	return 0;
 }
 
+/* Bytes of a dataset's pixels, all bands. */
+static double
+raster_bytes(GDALDatasetH ds)
+{
+	int	 b, n = GDALGetRasterCount(ds);
+	double	 sum = 0;
+
+	for (b = 1; b <= n; b++)
+		sum += (double)GDALGetRasterXSize(ds) * GDALGetRasterYSize(ds) *
+		    GDALGetDataTypeSizeBytes(GDALGetRasterDataType(
+		    GDALGetRasterBand(ds, b)));
+	return sum;
+}
+
+/*
+ * How large an output may be held in memory before the COG copy: a quarter
+ * of the address space limit (memory_limit), at most 512 MiB.  GDAL's block
+ * cache and the COG driver need the rest.
+ */
+static double
+mem_budget(void)
+{
+	struct rlimit	 rl;
+	double		 budget = 512.0 * 1024 * 1024;
+
+	if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur / 4.0 < budget)
+		budget = rl.rlim_cur / 4.0;
+	return budget;
+}
+
 static int
 run_raster_clip(struct gw_job *job, json_t **result)
 {
@@ -735,7 +768,8 @@ run_raster_clip(struct gw_job *job, json_t **result)
 	struct raster_progress		 prog;
 	struct raster_band_stats	*st = NULL;
 	GDALWarpAppOptions		*wopts = NULL;
-	GDALDatasetH			 warped = NULL, out = NULL;
+	GDALDatasetH			 warped = NULL, inter = NULL;
+	GDALDatasetH			 out = NULL;
 	GDALDriverH			 cog;
 	json_t				*bands = NULL, *jnodata;
 	const char			*raster, *clip, *output, *format;
@@ -842,9 +876,16 @@ run_raster_clip(struct gw_job *job, json_t **result)
 		goto done;
 	}
 
-	/* The warp: the same options gdalwarp is given on the command line. */
+	/*
+	 * The warp: the options gdalwarp is given on the command line, into a
+	 * virtual (VRT) dataset, which computes the output's size and grid
+	 * and warps block by block when read.  It is read once, into memory
+	 * when the output is small enough (no temporary file to write and read
+	 * back), else into a temporary tiled GeoTIFF; the COG driver then
+	 * copies that (it reads it twice: overviews, then the image).
+	 */
 	argv = CSLAddString(argv, "-of");
-	argv = CSLAddString(argv, "GTiff");
+	argv = CSLAddString(argv, "VRT");
 	argv = CSLAddString(argv, "-cutline");
 	argv = CSLAddString(argv, c.cutpath);
 	if (crop)
@@ -860,69 +901,87 @@ run_raster_clip(struct gw_job *job, json_t **result)
 		argv = CSLAddString(argv, "-dstnodata");
 		argv = CSLAddString(argv, ndbuf);
 	}
-	argv = CSLAddString(argv, "-co");
-	argv = CSLAddString(argv, "TILED=YES");
-	argv = CSLAddString(argv, "-co");
-	argv = CSLAddString(argv, "BIGTIFF=IF_SAFER");
-	if (strcasecmp(format, "GTiff") == 0) {
-		argv = CSLAddString(argv, "-co");
-		argv = CSLAddString(argv, "COMPRESS=DEFLATE");
-	}
 	if (argv == NULL || (wopts = GDALWarpAppOptionsNew(argv, NULL)) ==
 	    NULL) {
 		gw_job_error(job, "GDALWarp options: %s", raster_gdal_error());
 		goto done;
 	}
-	prog.job = job;
-	prog.from = 0.1;
-	prog.to = strcasecmp(format, "COG") == 0 ? 0.6 : 0.9;
-	prog.what = "warping";
-	GDALWarpAppOptionsSetProgress(wopts, raster_progress_fn, &prog);
 	raster_gdal_reset();
-	warped = GDALWarp(strcasecmp(format, "COG") == 0 ? warptmp : tmp, NULL,
-	    1, &c.src, wopts, &usage);
+	warped = GDALWarp("", NULL, 1, &c.src, wopts, &usage);
 	if (warped == NULL) {
 		if (strstr(raster_gdal_error(), "must be larger than zero"))
 			gw_job_error(job, "clip: the clip polygons cover less "
 			    "than one pixel of the raster");
 		else
-			write_error(job, "clipping the raster");
+			gw_job_error(job, "clipping the raster: %s",
+			    raster_gdal_error());
 		goto done;
 	}
+	log_info("output grid %dx%d, %d bands", GDALGetRasterXSize(warped),
+	    GDALGetRasterYSize(warped), GDALGetRasterCount(warped));
 
+	prog.job = job;
+	prog.from = 0.1;
+	prog.what = "warping";
 	if (strcasecmp(format, "COG") == 0) {
 		if ((cog = GDALGetDriverByName("COG")) == NULL) {
 			gw_job_error(job, "GDAL has no COG driver");
 			goto done;
 		}
+		prog.to = 0.6;
+		raster_gdal_reset();
+		if (raster_bytes(warped) <= mem_budget()) {
+			inter = GDALCreateCopy(GDALGetDriverByName("MEM"), "",
+			    warped, FALSE, NULL, raster_progress_fn, &prog);
+			if (inter == NULL) {
+				gw_job_error(job, "clipping the raster: %s",
+				    raster_gdal_error());
+				goto done;
+			}
+		} else {
+			inter = GDALCreateCopy(GDALGetDriverByName("GTiff"),
+			    warptmp, warped, FALSE, (char *[]){ "TILED=YES",
+			    "BIGTIFF=IF_SAFER", NULL }, raster_progress_fn,
+			    &prog);
+			if (inter == NULL) {
+				write_error(job, "clipping the raster");
+				goto done;
+			}
+		}
 		prog.from = 0.6;
 		prog.to = 0.9;
 		prog.what = "writing the COG";
 		raster_gdal_reset();
-		out = GDALCreateCopy(cog, tmp, warped, FALSE,
+		out = GDALCreateCopy(cog, tmp, inter, FALSE,
 		    (char *[]){ "BIGTIFF=IF_SAFER", NULL }, raster_progress_fn,
 		    &prog);
 		if (out == NULL) {
 			write_error(job, "writing the COG");
 			goto done;
 		}
-		if (close_checked(job, out, "writing the COG") == -1) {
-			out = NULL;
+	} else {
+		prog.to = 0.9;
+		raster_gdal_reset();
+		out = GDALCreateCopy(GDALGetDriverByName("GTiff"), tmp, warped,
+		    FALSE, (char *[]){ "TILED=YES", "COMPRESS=DEFLATE",
+		    "BIGTIFF=IF_SAFER", NULL }, raster_progress_fn, &prog);
+		if (out == NULL) {
+			write_error(job, "clipping the raster");
 			goto done;
 		}
-		out = NULL;
-		i = close_checked(job, warped, "clipping the raster");
-		warped = NULL;
-		if (i == -1)
-			goto done;
-		if (unlink(warptmp) == -1)
-			log_warn("unlink %s", warptmp);
-	} else {
-		i = close_checked(job, warped, "clipping the raster");
-		warped = NULL;
-		if (i == -1)
-			goto done;
 	}
+	i = close_checked(job, out, "writing the output");
+	out = NULL;
+	if (i == -1)
+		goto done;
+	if (inter != NULL) {
+		GDALClose(inter);
+		inter = NULL;
+		if (access(warptmp, F_OK) == 0 && unlink(warptmp) == -1)
+			log_warn("unlink %s", warptmp);
+	}
+	GDALClose(warped);
+	warped = NULL;
 
 	/* What was written, read back from the file itself. */
 	if ((out = GDALOpenEx(tmp, GDAL_OF_RASTER | GDAL_OF_READONLY,
@@ -1015,6 +1074,8 @@ run_raster_clip(struct gw_job *job, json_t **result)
  done:
 	if (out != NULL)
 		GDALClose(out);
+	if (inter != NULL)
+		GDALClose(inter);
 	if (warped != NULL)
 		GDALClose(warped);
 	if (c.src != NULL)
