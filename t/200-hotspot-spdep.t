@@ -65,6 +65,38 @@ for my $c (@cases) {
 	is($bad, 0, "$name: gi_bin agrees with spdep's p-values");
 }
 
+# FDR: bins against Benjamini-Hochberg worked here on spdep's p-values
+# (largest p(k) <= k / m * alpha, at 0.10, 0.05 and 0.01).
+sub bh {
+	my ($alpha, @p) = @_;
+	@p = sort { $a <=> $b } @p;
+	for (my $k = @p; $k >= 1; $k--) {
+		return $p[$k - 1] if $p[$k - 1] <= $k / @p * $alpha;
+	}
+	return 0;
+}
+for my $name (qw(ny_fixed nc_queen)) {
+	my ($table, $concept) = @{ (grep { $_->[0] eq $name } @cases)[0] }[1, 2];
+	my $job = $t->run_job('hotspot_analysis', { input => $table, field => lc $DATA{$table}[1],
+	    conceptualization => $concept, fdr => JSON::PP::true, output => "fdr_$name" });
+	is($job->{status}, 'completed', "$name with FDR: completed") or diag($job->{error_message});
+	my $r = $ref->{$name};
+	my @p = map { $_->{gi_p} } grep { $_->{card} } values %$r;
+	my ($t90, $t95, $t99) = map { bh($_, @p) } 0.10, 0.05, 0.01;
+	ok(abs($job->{result}{fdr_pvalue_95} - $t95) <= 1e-9, "$name: FDR critical p at 95 % ($t95)");
+	my $rows = $t->dbh->selectall_hashref("SELECT fid, gi_bin FROM analysis.fdr_$name", 'fid');
+	my ($bad, $sig) = (0, 0);
+	for my $id (keys %$r) {
+		next unless $r->{$id}{card};
+		my ($z, $pv) = @{ $r->{$id} }{qw(gi_z gi_p)};
+		my $b = $pv <= $t99 ? 3 : $pv <= $t95 ? 2 : $pv <= $t90 ? 1 : 0;
+		$sig++ if $b;
+		$b = -$b if $z < 0;
+		$bad++ if $rows->{$id}{gi_bin} != $b;
+	}
+	is($bad, 0, "$name: FDR bins as Benjamini-Hochberg on spdep's p-values ($sig significant)");
+}
+
 # The output: input id, SRID and geometry kept, spatial index, analyzed.
 my ($srid, $same) = $t->dbh->selectrow_array(q{
 	SELECT ST_SRID(o.geom), bool_and(ST_Equals(o.geom, i.geom))
