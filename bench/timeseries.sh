@@ -12,8 +12,10 @@
 # then runs one job by hand (PROGRAM -c INI -j ID) with 100 m cells (10,000
 # locations), 1-week steps, a 200 m neighbourhood and 1 previous step.
 # Reported: the job's own elapsed_ms (from the claim to the output written,
-# COPY of the bins and indexes included), the child's peak RSS (ru_maxrss
-# from its log line), and the cube's size from the result.  Each is run
+# COPY of the bins and indexes included, so PostgreSQL's share of the work
+# too), the job program's CPU time (user + system, /usr/bin/time), the
+# child's peak RSS (ru_maxrss from its log line), and the cube's size from
+# the result.  Each is run
 # RUNS times (default 1) and the fastest run kept.
 set -eu
 if [ $# -lt 1 ]; then
@@ -46,17 +48,21 @@ EOF
 
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
-# Runs the job once; prints "elapsed_ms peak_kib locations steps bins".
+# Runs the job once; prints "elapsed_ms peak_kib cpu_s locations steps bins"
+# (cpu_s: user + system time of the job program itself, which the load of
+# a shared machine disturbs less than the wall clock).
 runjob1() {
 	id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('hotspot_timeseries', '$1') RETURNING id")
-	"$BUILDDIR/children/hotspot_timeseries" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true
+	/usr/bin/time -f '%U %S' -o "$TMP/cpu" \
+	    "$BUILDDIR/children/hotspot_timeseries" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true
 	st=$(q "SELECT status FROM background_jobs WHERE id = $id")
 	if [ "$st" != completed ]; then
 		echo "job $id $st: $(q "SELECT error_message FROM background_jobs WHERE id = $id")" >&2
 		exit 1
 	fi
 	kib=$(sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p' "$TMP/job.log" | tail -1)
-	q "SELECT (result->>'elapsed_ms') || ' ${kib:-?} ' || (result->>'locations') || ' ' ||
+	cpu=$(awk '{ printf "%.2f", $1 + $2 }' "$TMP/cpu")
+	q "SELECT (result->>'elapsed_ms') || ' ${kib:-?} ' || '$cpu ' || (result->>'locations') || ' ' ||
 	    (result->>'time_steps') || ' ' || (result->>'bins') FROM background_jobs WHERE id = $id"
 }
 RUNS=${RUNS:-1}
@@ -71,7 +77,7 @@ runjob() {
 	echo "$best"
 }
 
-printf '%9s %6s %10s %6s %9s %9s %10s\n' points weeks locations steps bins job_ms peak_KiB
+printf '%9s %6s %10s %6s %9s %9s %7s %10s\n' points weeks locations steps bins job_ms cpu_s peak_KiB
 for spec in "$@"; do
 	n=${spec%%:*}
 	s=${spec##*:}
@@ -85,6 +91,6 @@ for spec in "$@"; do
 	   FROM generate_series(1, $n);
 	   ANALYZE ev;" >/dev/null
 	set -- $(runjob '{"input":"ev","time_field":"t","cell_size":100,"time_step":"1 week","neighborhood_distance":200,"neighborhood_time_steps":1,"output":"bench","overwrite":true}')
-	printf '%9s %6s %10s %6s %9s %9s %10s\n' "$n" "$s" "$3" "$4" "$5" "$1" "$2"
+	printf '%9s %6s %10s %6s %9s %9s %7s %10s\n' "$n" "$s" "$4" "$5" "$6" "$1" "$3" "$2"
 done
 dropdb "$DB"
