@@ -72,6 +72,25 @@ cmp_ok(abs($amin / 250000 - 1), '<', 1e-3, "3857: smallest cell $amin m2");
 cmp_ok(abs($amax / 250000 - 1), '<', 1e-3, "3857: largest cell $amax m2");
 is($dbh->selectrow_array(q{SELECT sum(total) FROM analysis.merc_out}), 3000, '3857: every point counted');
 
+# A projected CRS in US survey feet (New York Long Island, EPSG:2263) is
+# used as it is, its unit converted: 500 m cells are 1640.4 ft squares.
+$dbh->do(q{CREATE TABLE nyc AS SELECT id,
+    ST_Transform(ST_SetSRID(ST_MakePoint(-73.99 + (id % 97) / 97.0 * 0.08,
+        40.70 + (id % 89) / 89.0 * 0.06), 4326), 2263)::geometry(Point, 2263) AS geom, seen
+    FROM incidents});
+$job = $t->run_job('hotspot_timeseries', {
+	input => 'nyc', time_field => 'seen', cell_size => 500,
+	time_step => '1 month', neighborhood_distance => 750, output => 'nyc_out',
+});
+is($job->{status}, 'completed', '2263 (US feet) input completes') or diag($job->{error_message});
+is($job->{result}{projection}, 'input CRS', 'a projected CRS is used as it is');
+my ($side) = $dbh->selectrow_array('SELECT max(ST_XMax(geom) - ST_XMin(geom)) FROM analysis.nyc_out');
+cmp_ok(abs($side - 500 / 0.3048006096012192), '<', 1e-6, "cells are 500 m = $side US ft wide");
+($amin, $amax) = $dbh->selectrow_array(
+    'SELECT min(ST_Area(ST_Transform(geom, 4326)::geography)), max(ST_Area(ST_Transform(geom, 4326)::geography)) FROM analysis.nyc_out');
+cmp_ok(abs($amin / 250000 - 1), '<', 2e-3, "2263: smallest cell $amin m2 on the ground");
+cmp_ok(abs($amax / 250000 - 1), '<', 2e-3, "2263: largest cell $amax m2 on the ground");
+
 # Default cell size: the larger of the longest side / 100 and the expected
 # mean nearest-neighbour distance 0.5 sqrt(A / n), to two significant digits.
 $job = $t->run_job('hotspot_timeseries', {
