@@ -145,4 +145,29 @@ is($dbh->selectrow_array(q{SELECT string_agg(label, ',') FROM analysis.sq_clip})
 rel_close(scalar $dbh->selectrow_array(q{SELECT ST_Area(geom) FROM analysis.sq_clip}), 50, 1e-12,
     'its clipped area is 50');
 
+# 6. Invalid input (bow-tie, self-touching ring) repaired and counted, then
+# clipped as PostGIS clips ST_MakeValid's result; a view as input.
+$t->psql(q{
+CREATE TABLE bad (id serial PRIMARY KEY, geom geometry(Polygon, 32633));
+INSERT INTO bad (geom) VALUES
+  ('SRID=32633;POLYGON((0 0,10 10,10 0,0 10,0 0))'),
+  ('SRID=32633;POLYGON((0 0,8 0,8 8,4 8,6 4,2 4,4 8,0 8,0 0))'),
+  ('SRID=32633;POLYGON((2 2,3 2,3 3,2 3,2 2))');
+CREATE TABLE halfbox (id serial PRIMARY KEY, geom geometry(Polygon, 32633));
+INSERT INTO halfbox (geom) VALUES ('SRID=32633;POLYGON((0 0,5 0,5 10,0 10,0 0))');
+CREATE VIEW bad_view AS SELECT id, geom FROM bad;
+});
+$job = $t->run_job('clip', { input => 'bad', clip => 'halfbox', output => 'bad_clip' });
+is($job->{status}, 'completed', 'invalid input: completed') or diag($job->{error_message});
+is($job->{result}{repaired_geometries}, 2, 'bow-tie and self-touching ring repaired and counted');
+check_clip('repaired', 'bad_clip', '(SELECT id, ST_MakeValid(geom) AS geom FROM bad)', 'id',
+    '(SELECT geom FROM halfbox)', 3, 'ST_Area');
+is($dbh->selectrow_array(q{SELECT count(*) FROM analysis.bad_clip WHERE NOT ST_IsValid(geom)}),
+    0, 'valid output');
+$job = $t->run_job('clip', { input => 'bad_view', id_column => 'id', clip => 'halfbox',
+    output => 'bad_view_clip' });
+is($job->{status}, 'completed', 'a view as input: completed') or diag($job->{error_message});
+is($dbh->selectrow_array('SELECT count(*) FROM analysis.bad_view_clip'),
+    $dbh->selectrow_array('SELECT count(*) FROM analysis.bad_clip'), 'same rows as from the table');
+
 done_testing;
