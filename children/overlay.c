@@ -414,10 +414,11 @@ overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 	return rv;
 }
 
-/* "<geom> IS NOT NULL AND NOT ST_IsEmpty(<geom>)" with geom quoted, as a
- * new string; NULL after a job error. */
+/* "<geom> IS NOT NULL", and "AND NOT ST_IsEmpty(<geom>)" if nonempty (which
+ * reads every geometry: slower), with geom quoted, as a new string; NULL
+ * after a job error. */
 static char *
-quoted_not_null(struct gw_job *job, const char *column)
+quoted_not_null(struct gw_job *job, const char *column, int nonempty)
 {
 	char	*q, *s;
 
@@ -426,7 +427,8 @@ quoted_not_null(struct gw_job *job, const char *column)
 		gw_job_error(job, "input: %s", PQerrorMessage(job->conn));
 		return NULL;
 	}
-	if (asprintf(&s, "%s IS NOT NULL AND NOT ST_IsEmpty(%s)", q, q) == -1) {
+	if ((nonempty ? asprintf(&s, "%s IS NOT NULL AND NOT ST_IsEmpty(%s)",
+	    q, q) : asprintf(&s, "%s IS NOT NULL", q)) == -1) {
 		s = NULL;
 		gw_job_error(job, "out of memory");
 	}
@@ -528,13 +530,26 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 			gw_job_error(job, "GEOS: %s", gw_geos_error());
 			goto done;
 		}
-		if ((notnull = quoted_not_null(job, in->geom_column)) == NULL ||
+		if ((notnull = quoted_not_null(job, in->geom_column, 0)) ==
+		    NULL ||
 		    gw_layer_count(job, in, notnull, &ninput) == -1)
 			goto done;
 	}
 	if (gw_layer_read(job, in, &rd, overlay_feature, &ov) == -1)
 		goto done;
 	if (op == GW_OVERLAY_CLIP) {
+		/*
+		 * Rows with an empty geometry were counted as input; if no
+		 * feature was read, tell an empty input (NULL or empty
+		 * geometries only) from a clip that meets nothing.
+		 */
+		if (rd.nread - rd.nskipped == 0 && ninput > 0) {
+			free(notnull);
+			if ((notnull = quoted_not_null(job, in->geom_column,
+			    1)) == NULL ||
+			    gw_layer_count(job, in, notnull, &ninput) == -1)
+				goto done;
+		}
 		ov.dropped += ninput - (rd.nread - rd.nskipped);
 		nskipped = -1;		/* not known: unread rows */
 	} else {

@@ -33,6 +33,8 @@ my @cases = (
 	['dissolve', { input => 'empty' }, qr/input: public\.empty has no features/, 'empty input'],
 	['dissolve', { input => 'nullgeom' }, qr/input: public\.nullgeom has no features/, 'only NULL/empty geometries'],
 	['clip', { input => 'empty', clip => 'polys' }, qr/input: public\.empty has no features/, 'clip: empty input'],
+	['clip', { input => 'nullgeom', clip => 'polys' }, qr/input: public\.nullgeom has no features/, 'clip: only NULL/empty geometries'],
+	['erase_analysis', { input => 'nullgeom', erase => 'polys' }, qr/input: public\.nullgeom has no features/, 'erase: only NULL/empty geometries'],
 	['erase_analysis', { input => 'empty', erase => 'polys' }, qr/input: public\.empty has no features/, 'erase: empty input'],
 	['clip', { input => 'polys', clip => 'empty' }, qr/clip: public\.empty has no polygons/, 'clip: empty clip layer'],
 	['clip', { input => 'polys', clip => 'lines' }, qr/clip: public\.lines has no polygons/, 'clip: a line clip layer'],
