@@ -462,6 +462,13 @@ run_dissolve(struct gw_job *job, json_t **result)
 		return -1;
 	if (gw_layer_resolve(job, "input", input, gcol, idcol, &in) == -1)
 		return -1;
+	if (strcmp(in->table, oname) == 0 &&
+	    strcmp(in->schema, job->settings->output_schema ?
+	    job->settings->output_schema : "public") == 0) {
+		gw_job_error(job, "output: %s.%s is the input table", in->schema,
+		    in->table);
+		goto done;
+	}
 	if (gw_layer_columns(job, in, "fields", json_object_get(job->params,
 	    "fields"), &gidx, &ngidx) == -1)
 		goto done;

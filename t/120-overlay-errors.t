@@ -88,6 +88,10 @@ my @cases = (
 	['dissolve', { input => 'polys', output => 'polys' }, undef, 'output in another schema than the input: allowed'],
 	['dissolve', { input => 'polys', output => 'polys' }, qr/output: table analysis\.polys already exists/, 'existing output refused'],
 	['dissolve', { input => 'weird "name' }, undef, 'a table whose name needs quoting works'],
+	['dissolve', { input => 'analysis.polys', output => 'polys', overwrite => JSON::PP::true },
+	    qr/output: analysis\.polys is the input table/, 'dissolve: output replacing the input'],
+	['clip', { input => 'analysis.polys', clip => 'polys', output => 'polys', overwrite => JSON::PP::true },
+	    qr/output: analysis\.polys is the input table/, 'clip: output replacing the input'],
 );
 
 for my $c (@cases) {
