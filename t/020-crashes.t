@@ -6,8 +6,14 @@ use Test::More;
 use GW;
 
 my $t = GW->new;
-$t->start_daemon(types => { selftest => { children => 2, memory_limit => '256M',
-    cpu_limit => '1s', timeout => '3s' } });
+# The CPU case runs as a second type made of the test program, with a long
+# wall-clock timeout: on a loaded machine one CPU second may take many.
+my $cd = $t->dir . '/children';
+mkdir $cd;
+symlink("$GW::BUILDDIR/children/selftest", "$cd/$_") or die for qw(selftest clip);
+$t->start_daemon(daemon => { child_dir => $cd }, types => {
+    selftest => { children => 2, memory_limit => '256M', cpu_limit => '1s', timeout => '3s' },
+    clip => { cpu_limit => '1s', timeout => '120s' } });
 
 my %cases = (
 	segv => [{ signal => 11 }, qr/^worker crashed: killed by signal 11 \(Segmentation fault\)$/],
@@ -18,9 +24,9 @@ my %cases = (
 	exit => [{ exit => 7 }, qr/^worker exited with status 7$/],
 	fail => [{ fail => 'parameter x is bad' }, qr/^parameter x is bad$/],
 );
-my %ids = map { $_ => $t->enqueue('selftest', $cases{$_}[0]) } sort keys %cases;
+my %ids = map { $_ => $t->enqueue($_ eq 'cpu' ? 'clip' : 'selftest', $cases{$_}[0]) } sort keys %cases;
 for my $case (sort keys %cases) {
-	my $job = $t->wait_job($ids{$case}, 30);
+	my $job = $t->wait_job($ids{$case}, 150);
 	is($job->{status}, 'failed', "$case: failed");
 	like($job->{error_message} // '', $cases{$case}[1], "$case: message");
 	ok(defined $job->{completed_at}, "$case: completed_at set");
@@ -41,10 +47,12 @@ is($t->psql(q{SELECT count(*) FROM pg_tables WHERE schemaname = 'analysis' AND t
    '... and leaves no output');
 
 kill 'USR1', $t->daemon_pid;
-$t->wait_for(sub { $t->log_text =~ /crashed since start/ }, 10);
+$t->wait_for(sub { $t->log_text =~ /type selftest: .*crashed since start/ && $t->log_text =~ /type clip: .*crashed since start/ }, 10);
 like($t->log_text, qr/type selftest: .*; 1 completed|crashed since start/, 'status dump after crashes');
 like($t->log_text, qr/(\d+) crashed since start/, 'crashes counted');
-my ($crashed) = $t->log_text =~ /(\d+) crashed since start/;
+my $crashed = 0;
+my $log = $t->log_text;
+$crashed += $1 while $log =~ /(\d+) crashed since start/g;
 is($crashed, 6, 'six crashes counted (segv, abort, memory, cpu, timeout, exit)');
 $t->stop_daemon;
 done_testing;
