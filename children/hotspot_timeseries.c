@@ -109,7 +109,8 @@ struct ts {
 	double		*z, *p;
 	signed char	*bin;
 	int		*nnbr;
-	struct mk_result *trend;
+	struct mk_result *trend;	/* of the Gi* z-scores */
+	struct mk_result *vtrend;	/* of the values (counts) */
 	unsigned char	*category;
 	long long	 ncat[EHS_NCATEGORIES];
 	struct mk_result overall;
@@ -853,6 +854,7 @@ analyse(struct ts *ts)
 	    (ts->bin = calloc(n, sizeof(*ts->bin))) == NULL ||
 	    (ts->nnbr = calloc(c->nloc, sizeof(*ts->nnbr))) == NULL ||
 	    (ts->trend = calloc(c->nloc, sizeof(*ts->trend))) == NULL ||
+	    (ts->vtrend = calloc(c->nloc, sizeof(*ts->vtrend))) == NULL ||
 	    (ts->category = calloc(c->nloc, sizeof(*ts->category))) == NULL ||
 	    (total = calloc(T, sizeof(*total))) == NULL) {
 		gw_job_error(job, "out of memory");
@@ -891,7 +893,8 @@ analyse(struct ts *ts)
 
 	gw_progress(job, 0.7, "trends of %zu locations", c->nloc);
 	for (i = 0; i < c->nloc; i++) {
-		if (mk_test(ts->z + i * T, T, &ts->trend[i]) == -1) {
+		if (mk_test(ts->z + i * T, T, &ts->trend[i]) == -1 ||
+		    mk_test(c->val + i * T, T, &ts->vtrend[i]) == -1) {
 			gw_job_error(job, "out of memory");
 			goto done;
 		}
@@ -1142,6 +1145,8 @@ static const struct gw_colspec loc_cols[] = {
 	{ "cold_bins", "integer" },
 	{ "n_neighbors", "integer" },
 	{ "total", "double precision" },
+	{ "count_trend_zscore", "double precision" },
+	{ "count_trend_pvalue", "double precision" },
 };
 #define NLOCCOLS	(sizeof(loc_cols) / sizeof(loc_cols[0]))
 
@@ -1191,6 +1196,8 @@ write_output(struct ts *ts, json_t *result)
 		/* Other locations, as hotspot_analysis counts them. */
 		snprintf(vb[6], sizeof(vb[6]), "%d", ts->nnbr[i] - 1);
 		snprintf(vb[7], sizeof(vb[7]), "%.17g", total);
+		snprintf(vb[8], sizeof(vb[8]), "%.17g", ts->vtrend[i].z);
+		snprintf(vb[9], sizeof(vb[9]), "%.17g", ts->vtrend[i].p);
 		vals[0] = vb[0];
 		for (t = 2; t < NLOCCOLS; t++)
 			vals[t] = vb[t];
@@ -1309,6 +1316,7 @@ ts_free(struct ts *ts)
 	free(ts->bin);
 	free(ts->nnbr);
 	free(ts->trend);
+	free(ts->vtrend);
 	free(ts->category);
 }
 

@@ -58,7 +58,8 @@ is($r->{time_steps}, $want_steps, "$want_steps weekly steps back from the last t
 
 # Locations and their cell centres, bins.
 my $locs = $dbh->selectall_hashref('SELECT location_id, ST_X(ST_Centroid(geom)) AS x,
-    ST_Y(ST_Centroid(geom)) AS y, trend_zscore, trend_pvalue, n_neighbors
+    ST_Y(ST_Centroid(geom)) AS y, trend_zscore, trend_pvalue, n_neighbors,
+    count_trend_zscore, count_trend_pvalue
     FROM analysis.calls_ehsa', 'location_id');
 my $bins = $dbh->selectall_arrayref('SELECT location_id, time_step, value,
     gi_zscore, gi_pvalue, gi_bin FROM analysis.calls_ehsa_bins
@@ -163,8 +164,13 @@ write.csv(data.frame(loc = d$loc, step = d$step, g = sprintf("%.17g", g), bin = 
 mk <- do.call(rbind, lapply(split(d, d$loc), function(s) {
 	s <- s[order(s$step), ]
 	r <- cor.test(s$z, seq_along(s$z), method = "kendall", exact = FALSE)
+	# Counts tie a lot: a constant series has no test (z 0, p 1 here).
+	v <- if (length(unique(s$value)) > 1)
+		cor.test(s$value, seq_along(s$value), method = "kendall", exact = FALSE)
+	    else list(statistic = 0, p.value = 1)
 	data.frame(loc = s$loc[1], z = sprintf("%.17g", r$statistic),
-	    p = sprintf("%.17g", r$p.value))
+	    p = sprintf("%.17g", r$p.value), vz = sprintf("%.17g", v$statistic),
+	    vp = sprintf("%.17g", v$p.value))
 }))
 write.csv(mk, file.path(dir, "mk.csv"), row.names = FALSE)
 tot <- tapply(d$value, d$step, sum)
@@ -196,12 +202,14 @@ ok(scalar(grep { $_->{gi_bin} > 0 } @$bins) > 0, 'the growing cluster makes hot 
 
 open($fh, '<', "$dir/mk.csv") or die;
 <$fh>;
-my ($mz, $mp, $mrows) = (0, 0, 0);
+my ($mz, $mp, $mrows, $vz, $vp) = (0, 0, 0, 0, 0);
 while (<$fh>) {
 	chomp;
 	s/"//g;
-	my ($loc, $z, $p) = split /,/;
+	my ($loc, $z, $p, $cz, $cp) = split /,/;
 	$mrows++;
+	$vz = abs($cz - $locs->{$loc}{count_trend_zscore}) if abs($cz - $locs->{$loc}{count_trend_zscore}) > $vz;
+	$vp = abs($cp - $locs->{$loc}{count_trend_pvalue}) if abs($cp - $locs->{$loc}{count_trend_pvalue}) > $vp;
 	$mz = abs($z - $locs->{$loc}{trend_zscore}) if abs($z - $locs->{$loc}{trend_zscore}) > $mz;
 	$mp = abs($p - $locs->{$loc}{trend_pvalue}) if abs($p - $locs->{$loc}{trend_pvalue}) > $mp;
 }
@@ -209,6 +217,8 @@ close $fh;
 is($mrows, $L, 'R tested every location');
 cmp_ok($mz, '<', 1e-9, "trend z equals cor.test Kendall (max diff $mz)");
 cmp_ok($mp, '<', 1e-9, "trend p equals cor.test Kendall (max diff $mp)");
+cmp_ok($vz, '<', 1e-9, "count trend z per location equals cor.test Kendall, ties corrected (max diff $vz)");
+cmp_ok($vp, '<', 1e-9, "count trend p per location equals cor.test Kendall (max diff $vp)");
 
 my ($tz, $tp) = split ' ', GW::slurp("$dir/total.txt");
 ok(abs($r->{count_trend}{zscore} - $tz) < 1e-9, "count trend z $r->{count_trend}{zscore} = R $tz");
