@@ -533,6 +533,7 @@ run_dissolve(struct gw_job *job, json_t **result)
 		if (d.stats[i].stat == ST_FIRST || d.stats[i].stat == ST_LAST)
 			rd.order_by_id = 1;
 	rd.repair = 1;
+	rd.prefetch = 1;
 	rd.progress_from = 0;
 	rd.progress_to = 0.4;
 	if (gw_layer_read(job, in, &rd, dissolve_feature, &d) == -1)

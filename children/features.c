@@ -805,6 +805,40 @@ gw_centroid(GEOSContextHandle_t ctx, const GEOSGeometry *g, double *x,
 	return rv;
 }
 
+/*
+ * Prefetching: while a feature batch is worked on, the next FETCH is already
+ * on its way (fetch_pending), so the server reads and sends while GEOS
+ * computes.  Meanwhile the connection cannot run a COPY: an output flush
+ * waits (deferred) until the reader has the batch.
+ */
+static int		 fetch_pending;
+static struct gw_output	*deferred;
+static int		 output_flush(struct gw_job *, struct gw_output *);
+
+static int
+send_fetch(struct gw_job *job, const struct gw_layer *l, const char *fetch)
+{
+	if (!PQsendQueryParams(job->conn, fetch, 0, NULL, NULL, NULL, NULL,
+	    1))
+		return gw_job_error(job, "%s: %s", l->param,
+		    PQerrorMessage(job->conn));
+	fetch_pending = 1;
+	return 0;
+}
+
+/* The result of the pending FETCH (NULL if the connection failed). */
+static PGresult *
+fetch_result(struct gw_job *job)
+{
+	PGresult	*res, *extra;
+
+	res = PQgetResult(job->conn);
+	while ((extra = PQgetResult(job->conn)) != NULL)
+		PQclear(extra);
+	fetch_pending = 0;
+	return res;
+}
+
 /* "input fid = 12" or "input row 12": a feature, for messages. */
 static void
 feature_name(const struct gw_layer *l, const struct gw_feature *f, char *buf,
@@ -908,15 +942,28 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 		goto done;
 	}
 	snprintf(fetch, sizeof(fetch), "FETCH %d FROM %s", GW_FETCH_ROWS, cur);
+	if (r->prefetch && send_fetch(job, l, fetch) == -1)
+		goto done;
 	for (;;) {
-		res = PQexecParams(job->conn, fetch, 0, NULL, NULL, NULL, NULL,
-		    1);
+		if (r->prefetch)
+			res = fetch_result(job);
+		else
+			res = PQexecParams(job->conn, fetch, 0, NULL, NULL,
+			    NULL, NULL, 1);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			gw_job_pgerror(job, l->param, res);
 			goto done;
 		}
 		if ((n = PQntuples(res)) == 0)
 			break;
+		if (r->prefetch) {
+			/* The connection is free: flush what waited, then
+			 * ask for the next batch while this one is worked. */
+			if (deferred != NULL && output_flush(job, deferred) == -1)
+				goto done;
+			if (send_fetch(job, l, fetch) == -1)
+				goto done;
+		}
 		for (i = 0; i < n; i++) {
 			memset(&f, 0, sizeof(f));
 			f.seq = r->nread++;
@@ -990,6 +1037,13 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	    (unsigned long long)(now_ms() - t0));
  done:
 	PQclear(res);
+	if (fetch_pending) {
+		/* A failure while a batch was on its way: drop it. */
+		while ((res = PQgetResult(job->conn)) != NULL)
+			PQclear(res);
+		fetch_pending = 0;
+	}
+	res = NULL;
 	if (open) {
 		snprintf(fetch, sizeof(fetch), "CLOSE %s", cur);
 		res = PQexec(job->conn, fetch);
@@ -1027,6 +1081,8 @@ gw_output_free(struct gw_output *o)
 {
 	if (o == NULL)
 		return;
+	if (deferred == o)
+		deferred = NULL;
 	free(o->fullname);
 	free(o->copy);
 	free(o->qualified);
@@ -1247,6 +1303,12 @@ output_flush(struct gw_job *job, struct gw_output *o)
 	PGresult	*res;
 	int		 rv = 0;
 
+	if (fetch_pending) {
+		deferred = o;	/* gw_layer_read() flushes it */
+		return 0;
+	}
+	if (deferred == o)
+		deferred = NULL;
 	if (o->buf.len == 0)
 		return 0;
 	if (o->binary) {

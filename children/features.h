@@ -118,6 +118,9 @@ struct gw_read {
 	int		 to_srid;	/* transform to this SRID; 0: keep */
 	int		 repair;	/* GEOSMakeValid invalid geometries */
 	int		 keep_empty;	/* hand NULL/empty geometries as NULL geom */
+	int		 prefetch;	/* fetch the next batch while the callback
+					 * works: it may then run no SQL but
+					 * gw_output_row*() (whose flushes wait) */
 	int		 use_envelope;	/* only features whose bounding box meets */
 	double		 envelope[4];	/* xmin, ymin, xmax, ymax (layer's SRID) */
 	int		 binary;	/* values in the types' binary send format

@@ -507,6 +507,7 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 
 	memset(&rd, 0, sizeof(rd));
 	rd.binary = ov.binary;
+	rd.prefetch = 1;
 	rd.columns = all;
 	rd.ncolumns = in->ncolumns;
 	rd.repair = 0;		/* overlay_feature() repairs what it keeps */

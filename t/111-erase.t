@@ -104,4 +104,25 @@ is($job->{status}, 'completed', 'points: completed') or diag($job->{error_messag
 is($dbh->selectrow_array(q{SELECT string_agg(name, ',') FROM analysis.pts_erase}), 'out',
     'only the point outside is kept (the boundary belongs to the polygon)');
 
+# A larger layer: 20,000 grid cells (several MB of output, so rows are sent
+# in several COPY batches while the input is still being read).
+$t->psql(q{
+CREATE TABLE grid (id serial PRIMARY KEY, label text, geom geometry(Polygon, 32633));
+INSERT INTO grid (label, geom) SELECT 'cell ' || x || ',' || y,
+    ST_MakeEnvelope(x * 10, y * 10, x * 10 + 10, y * 10 + 10, 32633)
+FROM generate_series(0, 199) x, generate_series(0, 99) y;
+CREATE TABLE hole (id serial PRIMARY KEY, geom geometry(Polygon, 32633));
+INSERT INTO hole (geom) VALUES (ST_Buffer('SRID=32633;POINT(1000 500)'::geometry, 333.3, 64));
+});
+$job = $t->run_job('erase_analysis', { input => 'grid', erase => 'hole', output => 'grid_erase' });
+is($job->{status}, 'completed', 'grid: completed') or diag($job->{error_message});
+check_erase('grid', 'grid_erase', 'grid', 'id', '(SELECT geom FROM hole)', 3, 'ST_Area');
+is($dbh->selectrow_array(q{SELECT count(*) FROM analysis.grid_erase o JOIN grid i USING (id)
+    WHERE o.label IS DISTINCT FROM i.label}), 0, 'grid: labels kept');
+$job = $t->run_job('clip', { input => 'grid', clip => 'hole', output => 'grid_clip' });
+is($job->{status}, 'completed', 'grid clip: completed') or diag($job->{error_message});
+rel_close(scalar $dbh->selectrow_array(q{SELECT (SELECT sum(ST_Area(geom)) FROM analysis.grid_erase)
+    + (SELECT sum(ST_Area(geom)) FROM analysis.grid_clip)}), 2000 * 1000, 1e-12,
+    'grid: clip + erase = the grid\'s area');
+
 done_testing;
