@@ -8,13 +8,16 @@
 # The raster is terra's elev.tif (Luxembourg, Int16 with nodata) resampled
 # to SIZE x SIZE (bilinear, tiled GTiff); the clip polygons are terra's
 # lux.shp cantons: all 12 (most of the raster) and the one of Clervaux (a
-# corner).  Each case runs RUNS times (default 3) and the fastest run is
-# kept, for the job (the program run by hand with -j: start, database
-# connection, claim, polygons read from PostGIS, warp, COG, statistics,
-# commit) and for
+# corner).  Each case runs RUNS times (default 3), alternating, and the
+# fastest run is kept, for the job (the program run by hand with -j: start,
+# database connection, claim, polygons read from PostGIS, warp, COG,
+# statistics, commit) and for
 #   gdalwarp -q -of COG -cutline lux.shp [-cwhere ...] -crop_to_cutline \
 #       -co BIGTIFF=IF_SAFER big.tif out.tif
-# The two outputs are compared with gdalinfo -checksum.
+# Both wall-clock and CPU (user + system, of the process and its children)
+# times are reported, with their ratios job / gdalwarp: on a shared machine
+# the CPU ratio is the steadier one.  The two outputs are compared with
+# gdalinfo -checksum.
 set -eu
 if [ $# -lt 1 ]; then
 	echo "usage: $0 BUILDDIR [SIZE]" >&2
@@ -53,50 +56,53 @@ output_schema = analysis
 EOF
 
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-now_ms() { date +%s%3N; }
+# Runs a command; prints "wall_ms cpu_ms" (cpu: user + system of children).
+timed() {
+	perl -MTime::HiRes=time -e '$t = time; system(@ARGV) == 0 or exit 1;
+	    @c = times; printf "%d %d\n", (time - $t) * 1000, ($c[2] + $c[3]) * 1000' "$@"
+}
 
-# Runs the job once; prints "wall_ms elapsed_ms path".
+# Runs the job once; prints "wall_ms cpu_ms elapsed_ms path".
 job1() {
 	id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('raster_clip', '$1') RETURNING id")
-	t0=$(now_ms)
-	"$BUILDDIR/children/raster_clip" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true
-	t1=$(now_ms)
+	tm=$(timed "$BUILDDIR/children/raster_clip" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true)
 	st=$(q "SELECT status FROM background_jobs WHERE id = $id")
 	if [ "$st" != completed ]; then
 		echo "job $id $st: $(q "SELECT error_message FROM background_jobs WHERE id = $id")" >&2
 		exit 1
 	fi
-	echo "$((t1 - t0)) $(q "SELECT (result->>'elapsed_ms') || ' ' || (result->>'path') FROM background_jobs WHERE id = $id")"
+	echo "$tm $(q "SELECT (result->>'elapsed_ms') || ' ' || (result->>'path') FROM background_jobs WHERE id = $id")"
 }
 
-# Runs gdalwarp once with "$@" as the cutline options; prints wall_ms.
+# Runs gdalwarp once with "$@" as the cutline options; prints "wall cpu".
 warp1() {
 	rm -f "$TMP/ref/out.tif"
-	t0=$(now_ms)
-	gdalwarp -q -of COG "$@" -crop_to_cutline -co BIGTIFF=IF_SAFER \
+	timed gdalwarp -q -of COG "$@" -crop_to_cutline -co BIGTIFF=IF_SAFER \
 	    "$TMP/rasters/big.tif" "$TMP/ref/out.tif"
-	t1=$(now_ms)
-	echo $((t1 - t0))
 }
 
 checksums() { gdalinfo -checksum "$1" | sed -n 's/.*Checksum=//p' | tr '\n' ' '; }
 
-printf '%-10s %9s %9s %11s %6s  %s\n' case job_ms job_own gdalwarp_ms ratio pixels
+ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
+printf '%-9s %8s %8s %8s %8s %8s %6s %6s  %s\n' case job_wall job_cpu job_own \
+    gw_wall gw_cpu r_wall r_cpu pixels
 bench() {
 	name=$1 params=$2
 	shift 2
-	best= own= path= wbest=
+	jw= jc= own= path= ww= wc=
 	i=0
 	while [ $i -lt "$RUNS" ]; do
 		r=$(job1 "$params")
-		w=${r%% *}
-		if [ -z "$best" ] || [ "$w" -lt "$best" ]; then
-			best=$w
-			own=$(echo "$r" | cut -d' ' -f2)
-			path=$(echo "$r" | cut -d' ' -f3)
-		fi
-		w=$(warp1 "$@")
-		if [ -z "$wbest" ] || [ "$w" -lt "$wbest" ]; then wbest=$w; fi
+		set -- $r "$@"
+		if [ -z "$jw" ] || [ "$1" -lt "$jw" ]; then jw=$1; fi
+		if [ -z "$jc" ] || [ "$2" -lt "$jc" ]; then jc=$2; own=$3; fi
+		path=$4
+		shift 4
+		r=$(warp1 "$@")
+		set -- $r "$@"
+		if [ -z "$ww" ] || [ "$1" -lt "$ww" ]; then ww=$1; fi
+		if [ -z "$wc" ] || [ "$2" -lt "$wc" ]; then wc=$2; fi
+		shift 2
 		i=$((i + 1))
 	done
 	if [ "$(checksums "$path")" = "$(checksums "$TMP/ref/out.tif")" ]; then
@@ -104,8 +110,8 @@ bench() {
 	else
 		same=DIFFERENT
 	fi
-	printf '%-10s %9s %9s %11s %6s  %s\n' "$name" "$best" "$own" "$wbest" \
-	    "$(awk "BEGIN { printf \"%.2f\", $best / $wbest }")" "$same"
+	printf '%-9s %8s %8s %8s %8s %8s %6s %6s  %s\n' "$name" "$jw" "$jc" "$own" \
+	    "$ww" "$wc" "$(ratio "$jw" "$ww")" "$(ratio "$jc" "$wc")" "$same"
 }
 
 bench all12 '{"raster": "big.tif", "clip": "lux"}' -cutline "$TERRA/lux.shp"

@@ -16,10 +16,10 @@
  *   memory) with their CRS, so that GDALWarp reprojects them to the
  *   raster's CRS exactly as gdalwarp does with a cutline file (densified to
  *   about one source pixel per segment first, then transformed), warp into
- *   a virtual dataset, read that once into memory (or, past mem_budget(),
- *   into a temporary GTiff in the job's directory), copy it with the COG
- *   driver under a temporary name, compute the band statistics from that
- *   file, and only then rename it to its final name.
+ *   memory (or, past mem_budget(), into a temporary GTiff in the job's
+ *   directory), copy that with the COG driver under a temporary name,
+ *   compute the band statistics, and only then rename the file to its
+ *   final name.
  *   The job's directory is registered with gw_job_on_failure() before any
  *   file is made: a failed job (bad input, GDAL error, disk full, EFBIG from
  *   file_size_limit) or a job whose transaction does not commit leaves no
@@ -776,7 +776,9 @@ run_raster_clip(struct gw_job *job, json_t **result)
 	char				 path[PATH_MAX], defname[64], ndbuf[64];
 	char				 final[PATH_MAX], tmp[PATH_MAX];
 	char				 warptmp[PATH_MAX], **argv = NULL;
-	double				 nodata = 0, gt[6], x[4], y[4];
+	char				**probe_argv = NULL;
+	const char			*dest;
+	double				 nodata = 0, gt[6], x[4], y[4], bytes;
 	double				 minx, miny, maxx, maxy;
 	int				 crop, all_touched, usage = 0, b, nb;
 	int				 width, height, i, srid, rv = -1;
@@ -877,15 +879,16 @@ run_raster_clip(struct gw_job *job, json_t **result)
 	}
 
 	/*
-	 * The warp: the options gdalwarp is given on the command line, into a
-	 * virtual (VRT) dataset, which computes the output's size and grid
-	 * and warps block by block when read.  It is read once, into memory
-	 * when the output is small enough (no temporary file to write and read
-	 * back), else into a temporary tiled GeoTIFF; the COG driver then
-	 * copies that (it reads it twice: overviews, then the image).
+	 * The warp: the options gdalwarp is given on the command line.  A
+	 * first GDALWarp into a virtual (VRT) dataset only computes the
+	 * output's grid (no pixel is read), to choose where the pixels go:
+	 * for a COG, into memory when they fit in mem_budget(), else into a
+	 * temporary tiled GeoTIFF, which the COG driver then copies (reading
+	 * it twice: overviews, then the image); for a GTiff, straight into
+	 * the output.  The real warp is GDALWarp into that dataset, which
+	 * warps in large chunks: copying from the VRT instead would warp (and
+	 * burn the cutline) once per 512x128 block, many times slower.
 	 */
-	argv = CSLAddString(argv, "-of");
-	argv = CSLAddString(argv, "VRT");
 	argv = CSLAddString(argv, "-cutline");
 	argv = CSLAddString(argv, c.cutpath);
 	if (crop)
@@ -901,8 +904,10 @@ run_raster_clip(struct gw_job *job, json_t **result)
 		argv = CSLAddString(argv, "-dstnodata");
 		argv = CSLAddString(argv, ndbuf);
 	}
-	if (argv == NULL || (wopts = GDALWarpAppOptionsNew(argv, NULL)) ==
-	    NULL) {
+	if (argv == NULL || (probe_argv = CSLDuplicate(argv)) == NULL ||
+	    (probe_argv = CSLAddString(probe_argv, "-of")) == NULL ||
+	    (probe_argv = CSLAddString(probe_argv, "VRT")) == NULL ||
+	    (wopts = GDALWarpAppOptionsNew(probe_argv, NULL)) == NULL) {
 		gw_job_error(job, "GDALWarp options: %s", raster_gdal_error());
 		goto done;
 	}
@@ -917,37 +922,56 @@ run_raster_clip(struct gw_job *job, json_t **result)
 			    raster_gdal_error());
 		goto done;
 	}
-	log_info("output grid %dx%d, %d bands", GDALGetRasterXSize(warped),
-	    GDALGetRasterYSize(warped), GDALGetRasterCount(warped));
+	bytes = raster_bytes(warped);
+	log_info("output grid %dx%d, %d bands, %.0f MiB", GDALGetRasterXSize(
+	    warped), GDALGetRasterYSize(warped), GDALGetRasterCount(warped),
+	    bytes / 1048576);
+	GDALClose(warped);
+	warped = NULL;
+	GDALWarpAppOptionsFree(wopts);
+	wopts = NULL;
 
+	argv = CSLAddString(argv, "-of");
+	if (strcasecmp(format, "COG") == 0 && bytes <= mem_budget()) {
+		argv = CSLAddString(argv, "MEM");
+		dest = "";
+	} else {
+		argv = CSLAddString(argv, "GTiff");
+		argv = CSLAddString(argv, "-co");
+		argv = CSLAddString(argv, "TILED=YES");
+		argv = CSLAddString(argv, "-co");
+		argv = CSLAddString(argv, "BIGTIFF=IF_SAFER");
+		if (strcasecmp(format, "GTiff") == 0) {
+			argv = CSLAddString(argv, "-co");
+			argv = CSLAddString(argv, "COMPRESS=DEFLATE");
+			dest = tmp;
+		} else
+			dest = warptmp;
+	}
+	if (argv == NULL || (wopts = GDALWarpAppOptionsNew(argv, NULL)) ==
+	    NULL) {
+		gw_job_error(job, "GDALWarp options: %s", raster_gdal_error());
+		goto done;
+	}
 	prog.job = job;
 	prog.from = 0.1;
+	prog.to = strcasecmp(format, "COG") == 0 ? 0.6 : 0.9;
 	prog.what = "warping";
+	GDALWarpAppOptionsSetProgress(wopts, raster_progress_fn, &prog);
+	raster_gdal_reset();
+	if ((warped = GDALWarp(dest, NULL, 1, &c.src, wopts, &usage)) ==
+	    NULL) {
+		write_error(job, "clipping the raster");
+		goto done;
+	}
+
 	if (strcasecmp(format, "COG") == 0) {
 		if ((cog = GDALGetDriverByName("COG")) == NULL) {
 			gw_job_error(job, "GDAL has no COG driver");
 			goto done;
 		}
-		prog.to = 0.6;
-		raster_gdal_reset();
-		if (raster_bytes(warped) <= mem_budget()) {
-			inter = GDALCreateCopy(GDALGetDriverByName("MEM"), "",
-			    warped, FALSE, NULL, raster_progress_fn, &prog);
-			if (inter == NULL) {
-				gw_job_error(job, "clipping the raster: %s",
-				    raster_gdal_error());
-				goto done;
-			}
-		} else {
-			inter = GDALCreateCopy(GDALGetDriverByName("GTiff"),
-			    warptmp, warped, FALSE, (char *[]){ "TILED=YES",
-			    "BIGTIFF=IF_SAFER", NULL }, raster_progress_fn,
-			    &prog);
-			if (inter == NULL) {
-				write_error(job, "clipping the raster");
-				goto done;
-			}
-		}
+		inter = warped;
+		warped = NULL;
 		prog.from = 0.6;
 		prog.to = 0.9;
 		prog.what = "writing the COG";
@@ -960,30 +984,20 @@ run_raster_clip(struct gw_job *job, json_t **result)
 			goto done;
 		}
 	} else {
-		prog.to = 0.9;
-		raster_gdal_reset();
-		out = GDALCreateCopy(GDALGetDriverByName("GTiff"), tmp, warped,
-		    FALSE, (char *[]){ "TILED=YES", "COMPRESS=DEFLATE",
-		    "BIGTIFF=IF_SAFER", NULL }, raster_progress_fn, &prog);
-		if (out == NULL) {
-			write_error(job, "clipping the raster");
-			goto done;
-		}
+		out = warped;
+		warped = NULL;
 	}
 	i = close_checked(job, out, "writing the output");
 	out = NULL;
 	if (i == -1)
 		goto done;
-	if (inter != NULL) {
-		GDALClose(inter);
-		inter = NULL;
-		if (access(warptmp, F_OK) == 0 && unlink(warptmp) == -1)
-			log_warn("unlink %s", warptmp);
-	}
-	GDALClose(warped);
-	warped = NULL;
 
-	/* What was written, read back from the file itself. */
+	/*
+	 * What was written: the grid read back from the file itself; the
+	 * statistics from the pixels the COG driver copied (in memory or an
+	 * uncompressed temporary file: the same values, cheaper to read than
+	 * the compressed output), else from the file.
+	 */
 	if ((out = GDALOpenEx(tmp, GDAL_OF_RASTER | GDAL_OF_READONLY,
 	    (const char *const []){ "GTiff", NULL }, NULL, NULL)) == NULL) {
 		gw_job_error(job, "reading the output back: %s",
@@ -1008,8 +1022,15 @@ run_raster_clip(struct gw_job *job, json_t **result)
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
-	if (raster_stats(job, out, nb, st, 0.9, 1.0) == -1)
+	if (raster_stats(job, inter != NULL ? inter : out, nb, st, 0.9,
+	    1.0) == -1)
 		goto done;
+	if (inter != NULL) {
+		GDALClose(inter);
+		inter = NULL;
+		if (access(warptmp, F_OK) == 0 && unlink(warptmp) == -1)
+			log_warn("unlink %s", warptmp);
+	}
 	if (st[0].count == 0) {
 		gw_job_error(job, "clip: no pixel centre of the raster lies in "
 		    "the clip polygons (all_touched: true keeps every pixel "
@@ -1085,6 +1106,7 @@ run_raster_clip(struct gw_job *job, json_t **result)
 	if (wopts != NULL)
 		GDALWarpAppOptionsFree(wopts);
 	CSLDestroy(argv);
+	CSLDestroy(probe_argv);
 	if (c.cut != NULL)
 		OGR_G_DestroyGeometry(c.cut);
 	if (c.rsrs != NULL)
