@@ -867,9 +867,9 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	char			 cur[32], fetch[64], what[128];
 	long long		 total = 0;
 	uint64_t		 t0;
-	char			 envbuf[5][32];
-	const char		*envvals[5];
-	int			 nenv = 0;
+	char			 envbuf[4 * GW_MAX_ENVELOPES + 1][32];
+	const char		*envvals[4 * GW_MAX_ENVELOPES + 1];
+	int			 nenv = 0, k;
 	int			 i, j, n, ncol, rv = -1, idcol, open = 0;
 
 	r->nread = r->nrepaired = r->nskipped = 0;
@@ -878,7 +878,7 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	/* (With an envelope, the whole layer's estimate: progress then
 	 * undercounts, which is better than a second scan.) */
 	if (r->progress_to > r->progress_from && estimate_rows(job, l,
-	    r->use_envelope ? NULL : r->where, &total) == -1)
+	    r->nenvelopes > 0 ? NULL : r->where, &total) == -1)
 		return -1;
 	if (r->to_srid > 0 && l->srid > 0 && r->to_srid != l->srid &&
 	    gw_transform_new(job, l->srid, r->to_srid, &tr) == -1)
@@ -903,19 +903,29 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	sb_printf(&q, " FROM %s AS gw_t", l->qualified);
 	if (r->where != NULL)
 		sb_printf(&q, " WHERE (%s)", r->where);
-	if (r->use_envelope) {
-		/* The GiST index of the layer, if any, serves this. */
-		sb_printf(&q, " %s gw_t.", r->where != NULL ? "AND" : "WHERE");
-		sb_ident(job, &q, l->geom_column);
-		sb_puts(&q, " && ST_MakeEnvelope($1, $2, $3, $4, $5)");
-		for (i = 0; i < 4; i++) {
-			snprintf(envbuf[i], sizeof(envbuf[i]), "%.17g",
-			    r->envelope[i]);
-			envvals[i] = envbuf[i];
+	if (r->nenvelopes > 0) {
+		/* The GiST index of the layer, if any, serves this (a
+		 * BitmapOr of one index scan per envelope). */
+		int ne = r->nenvelopes > GW_MAX_ENVELOPES ? GW_MAX_ENVELOPES :
+		    r->nenvelopes;
+
+		sb_printf(&q, " %s (", r->where != NULL ? "AND" : "WHERE");
+		for (k = 0; k < ne; k++) {
+			sb_printf(&q, "%sgw_t.", k ? " OR " : "");
+			sb_ident(job, &q, l->geom_column);
+			sb_printf(&q, " && ST_MakeEnvelope($%d, $%d, $%d, $%d, "
+			    "$%d)", 4 * k + 1, 4 * k + 2, 4 * k + 3, 4 * k + 4,
+			    4 * ne + 1);
+			for (i = 0; i < 4; i++) {
+				snprintf(envbuf[4 * k + i], sizeof(envbuf[0]),
+				    "%.17g", r->envelopes[k][i]);
+				envvals[4 * k + i] = envbuf[4 * k + i];
+			}
 		}
-		snprintf(envbuf[4], sizeof(envbuf[4]), "%d", l->srid);
-		envvals[4] = envbuf[4];
-		nenv = 5;
+		sb_puts(&q, ")");
+		snprintf(envbuf[4 * ne], sizeof(envbuf[0]), "%d", l->srid);
+		envvals[4 * ne] = envbuf[4 * ne];
+		nenv = 4 * ne + 1;
 	}
 	if (r->order_by_id && idcol) {
 		sb_puts(&q, " ORDER BY gw_t.");

@@ -109,6 +109,8 @@ struct gw_feature {
 /* Returns 0 to go on, -1 to stop the read (after gw_job_error()). */
 typedef int (*gw_feature_fn)(struct gw_job *, struct gw_feature *, void *arg);
 
+#define GW_MAX_ENVELOPES	16
+
 struct gw_read {
 	const int	*columns;	/* indexes into layer->columns, or NULL */
 	int		 ncolumns;
@@ -121,8 +123,9 @@ struct gw_read {
 	int		 prefetch;	/* fetch the next batch while the callback
 					 * works: it may then run no SQL but
 					 * gw_output_row*() (whose flushes wait) */
-	int		 use_envelope;	/* only features whose bounding box meets */
-	double		 envelope[4];	/* xmin, ymin, xmax, ymax (layer's SRID) */
+	int		 nenvelopes;	/* > 0: only features whose bounding box
+					 * meets one of these (layer's SRID) */
+	double		 envelopes[GW_MAX_ENVELOPES][4];	/* xmin ymin xmax ymax */
 	int		 binary;	/* values in the types' binary send format
 					 * (all columns must have .binary), for
 					 * gw_output_row_raw(); else text */

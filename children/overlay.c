@@ -520,17 +520,32 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 	}
 	if (op == GW_OVERLAY_CLIP) {
 		/*
-		 * Clip reads only the features whose bounding box meets the
-		 * mask's (the input's GiST index finds them); the others are
-		 * dropped unread, and counted.
+		 * Clip reads only the features whose bounding box meets one
+		 * of the mask polygons' (the input's GiST index finds them;
+		 * one box for all when there are many polygons); the others
+		 * are dropped unread, and counted.
 		 */
-		rd.use_envelope = 1;
-		if (GEOSGeom_getExtent_r(gw_geos(), ov.mask->geom,
-		    &rd.envelope[0], &rd.envelope[1], &rd.envelope[2],
-		    &rd.envelope[3]) != 1) {
+		size_t k, n;
+
+		if (ov.mask->nparts <= GW_MAX_ENVELOPES) {
+			for (k = 0; k < ov.mask->nparts; k++)
+				if (GEOSGeom_getExtent_r(gw_geos(),
+				    ov.mask->parts[k], &rd.envelopes[k][0],
+				    &rd.envelopes[k][1], &rd.envelopes[k][2],
+				    &rd.envelopes[k][3]) != 1)
+					break;
+			n = k == ov.mask->nparts ? k : 0;
+		} else
+			n = 0;
+		if (n == 0 && GEOSGeom_getExtent_r(gw_geos(), ov.mask->geom,
+		    &rd.envelopes[0][0], &rd.envelopes[0][1],
+		    &rd.envelopes[0][2], &rd.envelopes[0][3]) == 1)
+			n = 1;
+		if (n == 0) {
 			gw_job_error(job, "GEOS: %s", gw_geos_error());
 			goto done;
 		}
+		rd.nenvelopes = (int)n;
 		if ((notnull = quoted_not_null(job, in->geom_column, 0)) ==
 		    NULL ||
 		    gw_layer_count(job, in, notnull, &ninput) == -1)
