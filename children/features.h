@@ -101,8 +101,9 @@ struct gw_feature {
 	long long	  seq;		/* 0, 1, ... in reading order */
 	const char	 *id;		/* id column as text; NULL if none/NULL */
 	GEOSGeometry	 *geom;		/* the callback may take it: set NULL */
-	const char *const *values;	/* the asked columns as text; NULL = NULL */
-	const int	 *lengths;
+	const char *const *values;	/* the asked columns as text (binary
+					 * with gw_read.binary); NULL = NULL */
+	const int	 *lengths;	/* their sizes in bytes */
 	int		  nvalues;
 };
 
@@ -114,7 +115,7 @@ typedef int (*gw_feature_fn)(struct gw_job *, struct gw_feature *, void *arg);
 struct gw_read {
 	const int	*columns;	/* indexes into layer->columns, or NULL */
 	int		 ncolumns;
-	const char	*where;		/* SQL boolean expression (gw_filter_sql
+	const char	*where;		/* SQL boolean expression (filter_sql()
 					 * output, built from the catalog), or NULL */
 	int		 order_by_id;	/* ORDER BY the id column (first/last) */
 	int		 to_srid;	/* transform to this SRID; 0: keep */
@@ -184,8 +185,8 @@ int	 gw_output_create(struct gw_job *, const char *name, int overwrite,
 /*
  * gw_output_row: queue one row: ncols text values (NULL: SQL NULL; text
  * input syntax of the column's type) and the geometry (NULL: SQL NULL; not
- * taken, the caller still owns it).  Flushed with COPY every few MB; must not
- * be called while another COPY is in progress on the connection.
+ * taken, the caller still owns it).  Flushed with COPY every megabyte; must
+ * not be called while another COPY is in progress on the connection.
  */
 int	 gw_output_row(struct gw_job *, struct gw_output *,
 	    const char *const *values, const GEOSGeometry *geom);
@@ -205,7 +206,8 @@ int	 gw_output_row_raw(struct gw_job *, struct gw_output *,
  * NULL) gets the number of rows written.  out is freed even on failure. */
 int	 gw_output_finish(struct gw_job *, struct gw_output *, long long *nrows);
 void	 gw_output_free(struct gw_output *);
-/* "schema"."table" of the output as text (not quoted), for the result. */
+/* schema.table of the output as text (not quoted), for the result; valid
+ * until gw_output_finish() or gw_output_free(). */
 const char *gw_output_fullname(const struct gw_output *);
 
 /* The process's GEOS context (created on first use) and its last error or
