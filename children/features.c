@@ -1648,6 +1648,15 @@ gw_union(struct gw_job *job, GEOSGeometry **geoms, size_t n, int *coverage)
 			sum += a;
 		}
 	}
+	if (n == 1 && polygonal) {
+		/* A valid (multi)polygon is its own union. */
+		if (gw_geom_quick_valid(ctx, geoms[0]) ||
+		    GEOSisValid_r(ctx, geoms[0]) == 1) {
+			if (coverage != NULL)
+				*coverage = 1;
+			return geoms[0];
+		}
+	}
 	if ((coll = GEOSGeom_createCollection_r(ctx, GEOS_GEOMETRYCOLLECTION,
 	    geoms, (unsigned int)n)) == NULL) {
 		for (i = 0; i < n; i++)

@@ -242,9 +242,10 @@ GEOSGeometry *gw_geom_extract(GEOSContextHandle_t, const GEOSGeometry *g,
  * much faster for adjacent, non-overlapping polygons such as counties); that
  * result is kept only if GEOS accepted the input, the result is valid and its
  * area equals the sum of the input areas (no overlap), else the general
- * GEOSUnaryUnion_r runs.  *coverage (may be NULL) is 1 if the coverage union
- * was kept.  Returns a new geometry with the SRID of geoms[0], or NULL after
- * a job error.
+ * GEOSUnaryUnion_r runs.  A single valid (multi)polygon is returned as it
+ * is.  *coverage (may be NULL) is 1 if the general union was not needed.
+ * Returns a new geometry with the SRID of geoms[0], or NULL after a job
+ * error.
  */
 GEOSGeometry *gw_union(struct gw_job *, GEOSGeometry **geoms, size_t n,
 	    int *coverage);
