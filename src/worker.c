@@ -682,8 +682,11 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 				PQfreemem(n);
 		}
 	}
-	/* From here on, SIGTERM kills: the master uses SIGKILL after the grace. */
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGINT, SIG_DFL);
+	/*
+	 * SIGTERM stays caught and is ignored from here on: the master may have
+	 * sent it to stop what it still took for an idle child, before it read
+	 * our "job" message.  A busy child is stopped only by SIGKILL (timeout,
+	 * cancel, the end of shutdown_grace), which the master words itself.
+	 */
 	run_job(&job, run);
 }

@@ -184,7 +184,9 @@ sub start_daemon {
 	if ($pid == 0) {
 		open(STDERR, '>>', $self->{log});
 		open(STDOUT, '>&', \*STDERR);
-		exec("$BUILDDIR/src/geoworkerd", '-f', '-d', '-c', $ini, @{ $o{args} // [] })
+		# GW_WRAP="valgrind --leak-check=full" runs the master under a tool.
+		exec(split(' ', $ENV{GW_WRAP} // ''), "$BUILDDIR/src/geoworkerd", '-f', '-d',
+		    '-c', $ini, @{ $o{args} // [] })
 		    or POSIX::_exit(127);
 	}
 	$self->{daemon} = $pid;
