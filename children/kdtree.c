@@ -18,6 +18,9 @@
 #define LEAF	8
 
 #define COORD(t, i, a)	((t)->pts[(size_t)(i) * (size_t)(t)->dim + (size_t)(a)])
+/* Coordinate a of the point at tree position p (a copy in tree order, so
+ * that a query reads neighbouring memory as it descends). */
+#define TCOORD(t, p, a)	((t)->tp[(size_t)(p) * (size_t)(t)->dim + (size_t)(a)])
 
 /* Quickselect: reorders perm[lo, hi) so that the element of rank k is at k,
  * smaller coordinates on axis a before it, larger after. */
@@ -113,13 +116,17 @@ gw_kdtree_build(struct gw_kdtree *t, const double *pts, size_t n, int dim)
 	t->dim = dim;
 	t->pts = pts;
 	if ((t->perm = calloc(n ? n : 1, sizeof(*t->perm))) == NULL ||
-	    (t->axis = calloc(n ? n : 1, sizeof(*t->axis))) == NULL) {
+	    (t->axis = calloc(n ? n : 1, sizeof(*t->axis))) == NULL ||
+	    (t->tp = calloc(n ? n * (size_t)dim : 1, sizeof(*t->tp))) == NULL) {
 		gw_kdtree_free(t);
 		return -1;
 	}
 	for (i = 0; i < n; i++)
 		t->perm[i] = (uint32_t)i;
 	build(t, 0, n);
+	for (i = 0; i < n; i++)
+		memcpy(t->tp + i * (size_t)dim, t->pts + (size_t)t->perm[i] *
+		    (size_t)dim, (size_t)dim * sizeof(*t->tp));
 	return 0;
 }
 
@@ -128,6 +135,7 @@ gw_kdtree_free(struct gw_kdtree *t)
 {
 	free(t->perm);
 	free(t->axis);
+	free(t->tp);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -161,14 +169,15 @@ hits_grow(struct gw_kdhits *h, size_t need)
 	return 0;
 }
 
+/* Squared distance from q to the point at tree position p. */
 static double
-dist2(const struct gw_kdtree *t, uint32_t i, const double *q)
+dist2(const struct gw_kdtree *t, size_t p, const double *q)
 {
 	double	 s = 0, d;
 	int	 a;
 
 	for (a = 0; a < t->dim; a++) {
-		d = COORD(t, i, a) - q[a];
+		d = TCOORD(t, p, a) - q[a];
 		s += d * d;
 	}
 	return s;
@@ -206,14 +215,16 @@ heap_swap(struct gw_kdhits *h, size_t a, size_t b)
 }
 
 static void
-knn_offer(struct knn *s, uint32_t i)
+knn_offer(struct knn *s, size_t pos)
 {
 	struct gw_kdhits	*h = s->h;
-	double			 d = dist2(s->t, i, s->q);
+	uint32_t		 i = s->t->perm[pos];
+	double			 d;
 	size_t			 c, p;
 
 	if ((size_t)i == s->skip)
 		return;
+	d = dist2(s->t, pos, s->q);
 	if (h->n < s->k) {
 		c = h->n++;
 		h->idx[c] = i;
@@ -253,13 +264,13 @@ knn_rec(struct knn *s, size_t lo, size_t hi)
 
 	if (hi - lo <= LEAF) {
 		for (i = lo; i < hi; i++)
-			knn_offer(s, t->perm[i]);
+			knn_offer(s, i);
 		return;
 	}
 	mid = lo + (hi - lo) / 2;
 	a = t->axis[mid];
-	diff = s->q[a] - COORD(t, t->perm[mid], a);
-	knn_offer(s, t->perm[mid]);
+	diff = s->q[a] - TCOORD(t, mid, a);
+	knn_offer(s, mid);
 	if (diff < 0) {
 		knn_rec(s, lo, mid);
 		if (s->h->n < s->k || diff * diff <= s->h->d2[0])
@@ -322,13 +333,14 @@ struct rad {
 };
 
 static void
-rad_offer(struct rad *s, uint32_t i)
+rad_offer(struct rad *s, size_t pos)
 {
-	double	 d;
+	uint32_t	 i = s->t->perm[pos];
+	double		 d;
 
 	if ((size_t)i == s->skip || s->oom)
 		return;
-	d = dist2(s->t, i, s->q);
+	d = dist2(s->t, pos, s->q);
 	if (d > s->r2)
 		return;
 	if (hits_grow(s->h, s->h->n + 1) == -1) {
@@ -349,13 +361,13 @@ rad_rec(struct rad *s, size_t lo, size_t hi)
 
 	if (hi - lo <= LEAF) {
 		for (i = lo; i < hi; i++)
-			rad_offer(s, t->perm[i]);
+			rad_offer(s, i);
 		return;
 	}
 	mid = lo + (hi - lo) / 2;
 	a = t->axis[mid];
-	diff = s->q[a] - COORD(t, t->perm[mid], a);
-	rad_offer(s, t->perm[mid]);
+	diff = s->q[a] - TCOORD(t, mid, a);
+	rad_offer(s, mid);
 	if (diff <= 0 || diff * diff <= s->r2)
 		rad_rec(s, lo, mid);
 	if (diff >= 0 || diff * diff <= s->r2)

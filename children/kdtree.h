@@ -9,7 +9,9 @@
  *   a k-nearest query O(k log n) on average.  The coordinates stay the
  *   caller's and must outlive the tree.  Distances are squared Euclidean in
  *   the tree's space (planar metres, or 3D chords on the ellipsoid: see
- *   weights.c).
+ *   weights.c).  Queries read a copy of the coordinates in tree order, and
+ *   gw_kdtree_order() gives that order for callers that query every point:
+ *   consecutive queries then touch the same memory.
  */
 #ifndef GW_KDTREE_H
 #define GW_KDTREE_H
@@ -23,6 +25,7 @@ struct gw_kdtree {
 	const double	*pts;		/* n * dim coordinates, point after point */
 	uint32_t	*perm;		/* tree order */
 	uint8_t		*axis;		/* split axis of the node at each position */
+	double		*tp;		/* the coordinates in tree order */
 };
 
 /* Hits of a query: indexes and squared distances, grown as needed. */
@@ -53,5 +56,9 @@ int	 gw_kdtree_radius(const struct gw_kdtree *, const double *q, double r,
 	    size_t skip, struct gw_kdhits *hits);
 
 void	 gw_kdhits_free(struct gw_kdhits *);
+
+/* The point at tree position p (0 <= p < n): iterating p visits the points
+ * in spatial order. */
+#define gw_kdtree_order(t, p)	((size_t)(t)->perm[(p)])
 
 #endif

@@ -18,6 +18,10 @@
 
 #include "stats.h"
 
+/* Up to this many neighbours, permutation draws are checked for repeats
+ * by scanning the draws so far; above, with a stamp per feature. */
+#define SMALL_K	32
+
 int
 gw_nbr_alloc(struct gw_nbr *nb, size_t n, size_t nnz)
 {
@@ -336,15 +340,21 @@ gw_rng_next(struct gw_rng *r)
 uint64_t
 gw_rng_below(struct gw_rng *r, uint64_t bound)
 {
-	uint64_t	 x, lim;
+	__uint128_t	 m;
+	uint64_t	 l, t;
 
-	/* Rejection of the top partial range keeps every value equally
-	 * likely (no modulo bias). */
-	lim = UINT64_MAX - UINT64_MAX % bound;
-	do
-		x = gw_rng_next(r);
-	while (x >= lim);
-	return x % bound;
+	/* Lemire's multiply-shift with rejection: every value equally
+	 * likely, and no division in the common case. */
+	m = (__uint128_t)gw_rng_next(r) * bound;
+	l = (uint64_t)m;
+	if (l < bound) {
+		t = -bound % bound;
+		while (l < t) {
+			m = (__uint128_t)gw_rng_next(r) * bound;
+			l = (uint64_t)m;
+		}
+	}
+	return (uint64_t)(m >> 64);
 }
 
 int
@@ -354,7 +364,7 @@ gw_local_moran_perm(size_t n, const double *x, const struct gw_nbr *nb,
 {
 	struct gw_rng	 rng;
 	double		*d = NULL, *draw = NULL;
-	uint64_t	*stamp = NULL, cur = 0;
+	uint64_t	*stamp = NULL, *picks = NULL, cur = 0;
 	double		 mean, ss, lobs, lperm, di;
 	size_t		 i, j, k, kmax = 0, c, above, below;
 	unsigned	 m;
@@ -370,7 +380,8 @@ gw_local_moran_perm(size_t n, const double *x, const struct gw_nbr *nb,
 			kmax = GW_NBR_COUNT(nb, i);
 	if ((d = calloc(n, sizeof(*d))) == NULL ||
 	    (stamp = calloc(n, sizeof(*stamp))) == NULL ||
-	    (draw = calloc(kmax ? kmax : 1, sizeof(*draw))) == NULL)
+	    (draw = calloc(kmax ? kmax : 1, sizeof(*draw))) == NULL ||
+	    (picks = calloc(SMALL_K, sizeof(*picks))) == NULL)
 		goto done;
 	for (i = 0; i < n; i++)
 		d[i] = x[i] - mean;
@@ -393,14 +404,30 @@ gw_local_moran_perm(size_t n, const double *x, const struct gw_nbr *nb,
 		for (m = 0; m < nperm; m++) {
 			/* k distinct features other than i, by rejection:
 			 * stamp[] marks those already drawn this round. */
-			cur++;
-			stamp[i] = cur;
-			for (c = 0; c < k; c++) {
-				do
+			if (k <= SMALL_K) {
+				/* Few neighbours: look for a repeat among the
+				 * picks so far, which stay in cache. */
+				for (c = 0; c < k; c++) {
+				again:
 					pick = gw_rng_below(&rng, n);
-				while (stamp[pick] == cur);
-				stamp[pick] = cur;
-				draw[c] = d[pick];
+					if (pick == i)
+						goto again;
+					for (j = 0; j < c; j++)
+						if (picks[j] == pick)
+							goto again;
+					picks[c] = pick;
+					draw[c] = d[pick];
+				}
+			} else {
+				cur++;
+				stamp[i] = cur;
+				for (c = 0; c < k; c++) {
+					do
+						pick = gw_rng_below(&rng, n);
+					while (stamp[pick] == cur);
+					stamp[pick] = cur;
+					draw[c] = d[pick];
+				}
 			}
 			lperm = 0;
 			for (c = 0, j = nb->start[i]; c < k; c++, j++)
@@ -423,6 +450,7 @@ done:
 	free(d);
 	free(stamp);
 	free(draw);
+	free(picks);
 	return rc;
 }
 

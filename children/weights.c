@@ -259,11 +259,12 @@ gw_ptset_min_band(const struct gw_ptset *s, double *band)
 {
 	struct gw_kdhits h = { 0 };
 	uint32_t	 idx;
-	double		 d, x, y;
-	size_t		 i, nf;
+	double		 d = 0, x, y;
+	size_t		 i, p, nf;
 
 	*band = 0;
-	for (i = 0; i < s->n; i++) {
+	for (p = 0; p < s->n; p++) {
+		i = gw_kdtree_order(&s->tree, p);
 		point_xy(s, i, &x, &y);
 		if (s->geographic) {
 			if (gw_ptset_knn(s, x, y, 1, i, 0, &idx, &d, &nf,
@@ -334,14 +335,16 @@ gw_weights_distance(const struct gw_ptset *s, enum gw_concept c, double band,
 	struct csr_builder	 b;
 	struct gw_kdhits	 h = { 0 };
 	uint32_t		*kidx = NULL;
+	size_t			*rowat = NULL, *rowlen = NULL;
 	double			*kd = NULL, q[3], d, w, x, y;
-	size_t			 i, j, nf;
+	size_t			 i, j, p, nf, row;
 
 	memset(&b, 0, sizeof(b));
 	memset(out, 0, sizeof(*out));
 	*band_used = 0;
 	b.nb.n = s->n;
-	if ((b.nb.start = calloc(s->n + 1, sizeof(*b.nb.start))) == NULL)
+	if ((rowat = calloc(s->n + 1, sizeof(*rowat))) == NULL ||
+	    (rowlen = calloc(s->n + 1, sizeof(*rowlen))) == NULL)
 		goto oom;
 	if (c == GW_W_KNN) {
 		if (k == 0) {
@@ -357,7 +360,14 @@ gw_weights_distance(const struct gw_ptset *s, enum gw_concept c, double band,
 	}
 	*band_used = c == GW_W_KNN ? 0 : band;
 
-	for (i = 0; i < s->n; i++) {
+	/*
+	 * Rows are searched in the tree's spatial order, so that
+	 * consecutive searches read the same part of the tree, and put in
+	 * feature order afterwards.
+	 */
+	for (p = 0; p < s->n; p++) {
+		i = gw_kdtree_order(&s->tree, p);
+		row = b.nnz;
 		if (c == GW_W_KNN) {
 			point_xy(s, i, &x, &y);
 			if (gw_ptset_knn(s, x, y, k, i, 0, kidx, kd, &nf,
@@ -398,12 +408,25 @@ gw_weights_distance(const struct gw_ptset *s, enum gw_concept c, double band,
 			    "data", max_pairs, band);
 			goto fail;
 		}
-		b.nb.start[i + 1] = b.nnz;
+		rowat[i] = row;
+		rowlen[i] = b.nnz - row;
 	}
-	*out = b.nb;
+
+	if (gw_nbr_alloc(out, s->n, b.nnz) == -1)
+		goto oom;
+	for (i = 0; i < s->n; i++) {
+		out->start[i + 1] = out->start[i] + rowlen[i];
+		memcpy(out->idx + out->start[i], b.nb.idx + rowat[i],
+		    rowlen[i] * sizeof(*out->idx));
+		memcpy(out->w + out->start[i], b.nb.w + rowat[i],
+		    rowlen[i] * sizeof(*out->w));
+	}
+	gw_nbr_free(&b.nb);
 	gw_kdhits_free(&h);
 	free(kidx);
 	free(kd);
+	free(rowat);
+	free(rowlen);
 	return 0;
 oom:
 	snprintf(err, errlen, "out of memory building spatial weights");
@@ -412,6 +435,8 @@ fail:
 	gw_kdhits_free(&h);
 	free(kidx);
 	free(kd);
+	free(rowat);
+	free(rowlen);
 	return -1;
 }
 
