@@ -14,16 +14,18 @@
 # covered and untouched features short-cut by ST_Covers / ST_Intersects; and,
 # as clip_naive, the plain ST_Intersection most people write),
 # including CREATE TABLE, the GiST index and ANALYZE, timed by
-# clock_timestamp() in the same session.  Each is run RUNS times (default 3)
-# and the fastest run kept.  Ratio = PostGIS time / job time (above 1: the
-# job is faster).
+# clock_timestamp() in the same session.  CPU time too: the job's own plus
+# its backend's, against the PostGIS session's backend (see pm_ticks below);
+# on a loaded machine the CPU ratio is the steadier figure.  Each is run RUNS
+# times (default 3) and the smallest wall and CPU times kept.  Ratios =
+# PostGIS / job (above 1: the job is faster).
 set -eu
 if [ $# -lt 1 ]; then
 	echo "usage: $0 BUILDDIR [SIZE ...]" >&2
 	exit 2
 fi
 if [ -z "${PGHOST:-}" ]; then
-	exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off \
+	exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off -o autovacuum=off \
 	    -o shared_buffers=256MB -o work_mem=64MB "$0" "$@"
 fi
 BUILDDIR=$(cd "$1" && pwd)
@@ -49,47 +51,68 @@ EOF
 
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
-# Best of $RUNS runs (the machine may be shared): the job with the smallest
-# elapsed_ms, the SQL with the smallest time.
-RUNS=${RUNS:-3}
-runjob() {
-	best=
-	i=0
-	while [ $i -lt "$RUNS" ]; do
-		r=$(runjob1 "$@")
-		if [ -z "$best" ] || [ "${r%% *}" -lt "${best%% *}" ]; then best=$r; fi
-		i=$((i + 1))
-	done
-	echo "$best"
-}
-runsql() {
-	best=
-	i=0
-	while [ $i -lt "$RUNS" ]; do
-		r=$(runsql1 "$@")
-		if [ -z "$best" ] || [ "${r%% *}" -lt "${best%% *}" ]; then best=$r; fi
-		i=$((i + 1))
-	done
-	echo "$best"
+# CPU time, steadier than wall-clock time on a shared machine: the job's
+# own (user + system, /usr/bin/time) plus that of the PostgreSQL backends
+# that exited meanwhile (the postmaster's cutime + cstime grow by their CPU
+# when it reaps them): the job's backend, or the psql session's running the
+# PostGIS SQL.  Run on a server with nothing else on it.
+PMPID=$(head -1 "$(q 'SHOW data_directory')/postmaster.pid" 2>/dev/null || true)
+HZ=$(getconf CLK_TCK)
+pm_ticks() {
+	if [ -n "$PMPID" ] && [ -r "/proc/$PMPID/stat" ]; then
+		sed 's/.*) //' "/proc/$PMPID/stat" | awk '{print $14 + $15}'
+	else
+		echo 0
+	fi
 }
 
-# Runs job TYPE with PARAMS (JSON); prints "elapsed_ms peak_kib features".
+# Best of $RUNS runs (the machine may be shared): the smallest wall-clock
+# time and the smallest CPU time, each over the runs.
+RUNS=${RUNS:-3}
+best_of() {
+	fn=$1
+	shift
+	bw= bc= rest=
+	i=0
+	while [ $i -lt "$RUNS" ]; do
+		r=$($fn "$@")
+		w=${r%% *}
+		r=${r#* }
+		c=${r%% *}
+		rest=${r#* }
+		if [ -z "$bw" ] || [ "$w" -lt "$bw" ]; then bw=$w; fi
+		if [ -z "$bc" ] || [ "$c" -lt "$bc" ]; then bc=$c; fi
+		i=$((i + 1))
+	done
+	echo "$bw $bc $rest"
+}
+runjob() { best_of runjob1 "$@"; }
+runsql() { best_of runsql1 "$@"; }
+
+# Runs job TYPE with PARAMS (JSON) once; prints
+# "elapsed_ms cpu_ms peak_kib features".
 runjob1() {
 	id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('$1', '$2') RETURNING id")
-	"$BUILDDIR/children/$1" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true
+	t0=$(pm_ticks)
+	/usr/bin/time -f '%U %S' -o "$TMP/time" \
+	    "$BUILDDIR/children/$1" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true
+	sleep 0.3
+	t1=$(pm_ticks)
 	st=$(q "SELECT status FROM background_jobs WHERE id = $id")
 	if [ "$st" != completed ]; then
 		echo "job $id ($1) $st: $(q "SELECT error_message FROM background_jobs WHERE id = $id")" >&2
 		exit 1
 	fi
 	kib=$(sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p' "$TMP/job.log" | tail -1)
-	q "SELECT (result->>'elapsed_ms') || ' ${kib:-?} ' || (result->>'feature_count') FROM background_jobs WHERE id = $id"
+	cpu=$(awk -v t="$((t1 - t0))" -v hz="$HZ" '{printf "%d", ($1 + $2) * 1000 + t * 1000 / hz}' "$TMP/time")
+	q "SELECT (result->>'elapsed_ms') || ' $cpu ${kib:-0} ' || (result->>'feature_count') FROM background_jobs WHERE id = $id"
 }
 
-# Runs SQL (statements creating table analysis.T) in one session; prints
-# "ms rows".
+# Runs SQL (statements creating table analysis.T) in one session once;
+# prints "ms cpu_ms rows 0".
 runsql1() {
-	psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" <<EOF | tail -1
+	t0=$(pm_ticks)
+	out=$(psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" <<EOF | tail -1
 \\set QUIET on
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS analysis.$1;
@@ -100,9 +123,22 @@ ANALYZE analysis.$1;
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000)::bigint
     || ' ' || (SELECT count(*) FROM analysis.$1);
 EOF
+)
+	sleep 0.3
+	t1=$(pm_ticks)
+	set -- $out
+	echo "$1 $(( (t1 - t0) * 1000 / HZ )) $2 0"
 }
 
-printf '%-10s %7s %9s %9s %7s %9s %9s %10s\n' job polygons job_ms postgis_ms ratio job_rows pg_rows peak_KiB
+# report NAME PG_WALL PG_CPU PG_ROWS: one line of the table.
+report() {
+	printf '%-10s %7s %7s %7s %6.2f %7s %7s %6.2f %7s %7s %8s\n' "$1" "$npoly" \
+	    "$jms" "$2" "$(echo "$2 / $jms" | bc -l)" \
+	    "$jcpu" "$3" "$(echo "$3 / ($jcpu + 0.001)" | bc -l)" "$jrows" "$4" "$kib"
+}
+
+printf '%-10s %7s %7s %7s %6s %7s %7s %6s %7s %7s %8s\n' job polygons \
+    job_ms pg_ms ratio job_cpu pg_cpu ratio job_out pg_out peak_KiB
 for n in "$@"; do
 	q "SET client_min_messages = warning; DROP TABLE IF EXISTS cov, clipper;
 	   SELECT setseed(0.42);
@@ -127,28 +163,25 @@ for n in "$@"; do
 	npoly=$(q "SELECT count(*) FROM cov")
 
 	set -- $(runjob dissolve '{"input":"cov","fields":["grp"],"statistics":[{"field":"v","stat":"sum"},{"field":"v","stat":"mean"}],"output":"d_job","overwrite":true}')
-	jms=$1 kib=$2 jrows=$3
+	jms=$1 jcpu=$2 kib=$3 jrows=$4
 	set -- $(runsql d_pg "CREATE TABLE analysis.d_pg AS SELECT grp, sum(v) AS sum_v, avg(v) AS mean_v,
 	    ST_Multi(ST_Union(geom))::geometry(MultiPolygon, 32119) AS geom FROM cov GROUP BY grp")
-	printf '%-10s %7s %9s %9s %7.2f %9s %9s %10s\n' dissolve "$npoly" "$jms" "$1" \
-	    "$(echo "$1 / $jms" | bc -l)" "$jrows" "$2" "$kib"
+	report dissolve "$@"
 
 	set -- $(runjob dissolve '{"input":"cov","output":"d1_job","overwrite":true}')
-	jms=$1 kib=$2 jrows=$3
+	jms=$1 jcpu=$2 kib=$3 jrows=$4
 	set -- $(runsql d1_pg "CREATE TABLE analysis.d1_pg AS SELECT ST_Multi(ST_Union(geom))::geometry(MultiPolygon, 32119) AS geom FROM cov")
-	printf '%-10s %7s %9s %9s %7.2f %9s %9s %10s\n' dissolve1 "$npoly" "$jms" "$1" \
-	    "$(echo "$1 / $jms" | bc -l)" "$jrows" "$2" "$kib"
+	report dissolve1 "$@"
 
 	set -- $(runjob clip '{"input":"cov","clip":"clipper","output":"c_job","overwrite":true}')
-	jms=$1 kib=$2 jrows=$3
+	jms=$1 jcpu=$2 kib=$3 jrows=$4
 	set -- $(runsql c_pg "CREATE TABLE analysis.c_pg AS
 	    WITH m AS (SELECT ST_Union(ST_Transform(geom, 32119)) AS g FROM clipper)
 	    SELECT * FROM (SELECT c.id, c.grp, c.v, c.name,
 	        CASE WHEN ST_Covers(m.g, c.geom) THEN ST_Multi(c.geom)
 	        ELSE ST_Multi(ST_CollectionExtract(ST_Intersection(c.geom, m.g), 3)) END AS geom
 	    FROM cov c, m WHERE ST_Intersects(c.geom, m.g)) s WHERE NOT ST_IsEmpty(geom)")
-	printf '%-10s %7s %9s %9s %7.2f %9s %9s %10s\n' clip "$npoly" "$jms" "$1" \
-	    "$(echo "$1 / $jms" | bc -l)" "$jrows" "$2" "$kib"
+	report clip "$@"
 
 	# What most people write: ST_Intersection for every intersecting
 	# feature, no ST_Covers short cut.
@@ -157,18 +190,16 @@ for n in "$@"; do
 	    SELECT * FROM (SELECT c.id, c.grp, c.v, c.name,
 	        ST_Multi(ST_CollectionExtract(ST_Intersection(c.geom, m.g), 3)) AS geom
 	    FROM cov c, m WHERE ST_Intersects(c.geom, m.g)) s WHERE NOT ST_IsEmpty(geom)")
-	printf '%-10s %7s %9s %9s %7.2f %9s %9s %10s\n' clip_naive "$npoly" "$jms" "$1" \
-	    "$(echo "$1 / $jms" | bc -l)" "$jrows" "$2" "$kib"
+	report clip_naive "$@"
 
 	set -- $(runjob erase_analysis '{"input":"cov","erase":"clipper","output":"e_job","overwrite":true}')
-	jms=$1 kib=$2 jrows=$3
+	jms=$1 jcpu=$2 kib=$3 jrows=$4
 	set -- $(runsql e_pg "CREATE TABLE analysis.e_pg AS
 	    WITH m AS (SELECT ST_Union(ST_Transform(geom, 32119)) AS g FROM clipper)
 	    SELECT * FROM (SELECT c.id, c.grp, c.v, c.name,
 	        CASE WHEN NOT ST_Intersects(m.g, c.geom) THEN ST_Multi(c.geom)
 	        ELSE ST_Multi(ST_CollectionExtract(ST_Difference(c.geom, m.g), 3)) END AS geom
 	    FROM cov c, m WHERE NOT ST_Covers(m.g, c.geom)) s WHERE NOT ST_IsEmpty(geom)")
-	printf '%-10s %7s %9s %9s %7.2f %9s %9s %10s\n' erase "$npoly" "$jms" "$1" \
-	    "$(echo "$1 / $jms" | bc -l)" "$jrows" "$2" "$kib"
+	report erase "$@"
 done
 dropdb "$DB"

@@ -440,25 +440,26 @@ gw_layer_resolve(struct gw_job *job, const char *param, const char *name,
 		res = NULL;
 	}
 
+	res = gw_exec(job, param,
+	    "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
+	    " ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
+	    " WHERE i.indrelid = $1 AND i.indisprimary"
+	    " AND i.indnatts = 1", 1, vals);
+	if (res == NULL)
+		goto fail;
+	k = PQntuples(res) == 1 ? gw_layer_column(l, PQgetvalue(res, 0, 0)) :
+	    -1;
+	PQclear(res);
+	res = NULL;
 	if (id_column != NULL) {
 		if ((l->id_index = gw_layer_column(l, id_column)) == -1) {
 			gw_job_error(job, "id_column: %s.%s has no column "
 			    "\"%s\"", l->schema, l->table, id_column);
 			goto fail;
 		}
-	} else {
-		res = gw_exec(job, param,
-		    "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
-		    " ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
-		    " WHERE i.indrelid = $1 AND i.indisprimary"
-		    " AND i.indnatts = 1", 1, vals);
-		if (res == NULL)
-			goto fail;
-		if (PQntuples(res) == 1)
-			l->id_index = gw_layer_column(l, PQgetvalue(res, 0, 0));
-		PQclear(res);
-		res = NULL;
-	}
+	} else
+		l->id_index = k;
+	l->id_pkey = l->id_index >= 0 && l->id_index == k;
 	if (l->id_index >= 0 &&
 	    (l->id_column = strdup(l->columns[l->id_index].name)) == NULL) {
 		gw_job_error(job, "out of memory");
@@ -1511,6 +1512,80 @@ gw_output_row_raw(struct gw_job *job, struct gw_output *o,
 	if (o->buf.len >= GW_COPY_FLUSH)
 		return output_flush(job, o);
 	return 0;
+}
+
+/* Appends s to sb as a double-quoted element of an array literal. */
+static void
+sb_array_elem(struct strbuf *sb, const char *s)
+{
+	const char	*p;
+
+	sb_add(sb, "\"", 1);
+	for (p = s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			sb_add(sb, "\\", 1);
+		sb_add(sb, p, 1);
+	}
+	sb_add(sb, "\"", 1);
+}
+
+int
+gw_output_copy_rows(struct gw_job *job, struct gw_output *o,
+    const struct gw_layer *l, const char *const *ids, size_t n)
+{
+	struct strbuf	 q = { 0 }, arr = { 0 };
+	PGresult	*res = NULL;
+	const char	*vals[1];
+	size_t		 i;
+	int		 k, rv = -1;
+
+	if (n == 0)
+		return 0;
+	if (!l->id_pkey || o->ncols != l->ncolumns)
+		return gw_job_error(job, "output: rows can be copied by id "
+		    "only from a layer keyed by its primary key");
+	if (output_flush(job, o) == -1)
+		return -1;
+	sb_add(&arr, "{", 1);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			sb_add(&arr, ",", 1);
+		sb_array_elem(&arr, ids[i]);
+	}
+	sb_add(&arr, "}", 1);
+	sb_printf(&q, "INSERT INTO %s (", o->qualified);
+	for (k = 0; k < l->ncolumns; k++) {
+		sb_ident(job, &q, l->columns[k].name);
+		sb_puts(&q, ", ");
+	}
+	sb_printf(&q, "%s) SELECT ", o->geom_column);
+	for (k = 0; k < l->ncolumns; k++) {
+		sb_puts(&q, "gw_t.");
+		sb_ident(job, &q, l->columns[k].name);
+		sb_puts(&q, ", ");
+	}
+	sb_printf(&q, "%sST_Force2D(gw_t.", o->multi ? "ST_Multi(" : "");
+	sb_ident(job, &q, l->geom_column);
+	sb_printf(&q, ")%s FROM %s AS gw_t WHERE gw_t.", o->multi ? ")" : "",
+	    l->qualified);
+	sb_ident(job, &q, l->columns[l->id_index].name);
+	/* The type is the catalog's format_type of the key column. */
+	sb_printf(&q, " = ANY ($1::%s[])", l->columns[l->id_index].type);
+	if (q.failed || arr.failed) {
+		gw_job_error(job, "out of memory");
+		goto done;
+	}
+	vals[0] = arr.data;
+	if ((res = gw_exec(job, "output: copying unchanged features", q.data,
+	    1, vals)) == NULL)
+		goto done;
+	o->nrows += strtoll(PQcmdTuples(res), NULL, 10);
+	rv = 0;
+ done:
+	PQclear(res);
+	sb_free(&q);
+	sb_free(&arr);
+	return rv;
 }
 
 int

@@ -70,6 +70,7 @@ struct gw_layer {
 	double		 to_metre;	/* linear unit to metres (1 if geographic) */
 	char		*id_column;	/* NULL: none given and no 1-column pkey */
 	int		 id_index;	/* in columns[], or -1 */
+	int		 id_pkey;	/* the id column is the primary key */
 	struct gw_column *columns;	/* every column except the geometry one */
 	int		 ncolumns;
 };
@@ -201,6 +202,16 @@ void	 gw_output_binary(struct gw_output *);
 int	 gw_output_row_raw(struct gw_job *, struct gw_output *,
 	    const char *const *values, const int *lengths,
 	    const GEOSGeometry *geom);
+
+/*
+ * gw_output_copy_rows: append to out, inside the server, the rows of layer
+ * whose primary key (layer->id_pkey) is one of ids[0..n-1] (text): every
+ * column as it is and the geometry 2D (and Multi* if out is), with no
+ * round trip of their data.  out's columns must be the layer's, in order.
+ * For features that go to the output unchanged.
+ */
+int	 gw_output_copy_rows(struct gw_job *, struct gw_output *,
+	    const struct gw_layer *layer, const char *const *ids, size_t n);
 
 /* Flush, CREATE INDEX ... USING gist, ANALYZE, free out.  *nrows (may be
  * NULL) gets the number of rows written.  out is freed even on failure. */

@@ -53,6 +53,9 @@ struct overlay {
 	int			 dim;		/* of the output column */
 	int			 single_point;	/* output column is Point */
 	int			 binary;	/* attributes pass through binary */
+	int			 byid;		/* unchanged features: ids only */
+	char			**ids;		/* ... which gw_output_copy_rows() */
+	size_t			 nids, capids;	/* copies inside the server */
 	/* Scratch for tree queries. */
 	size_t			*cand;
 	size_t			 ncand;
@@ -299,6 +302,27 @@ write_feature(struct gw_job *job, struct overlay *ov, struct gw_feature *f,
 	return 0;
 }
 
+/* Notes the id of a feature that goes out unchanged (and valid as read):
+ * the server copies it at the end, without its data travelling twice. */
+static int
+keep_id(struct gw_job *job, struct overlay *ov, const char *id)
+{
+	char	**n;
+
+	if (ov->nids == ov->capids) {
+		ov->capids = ov->capids ? ov->capids * 2 : 1024;
+		if ((n = reallocarray(ov->ids, ov->capids, sizeof(*n))) ==
+		    NULL)
+			return gw_job_error(job, "out of memory");
+		ov->ids = n;
+	}
+	if ((ov->ids[ov->nids] = strdup(id)) == NULL)
+		return gw_job_error(job, "out of memory");
+	ov->nids++;
+	ov->written++;
+	return 0;
+}
+
 static int
 overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 {
@@ -309,6 +333,7 @@ overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 	GEOSGeometry		**clones = NULL;
 	size_t			 i, k = 0;
 	char			 what[128];
+	long long		 repaired = ov->nrepaired;
 	int			 dim, covered = 0, touches = 0, rv = -1;
 
 	ov->ncand = 0;
@@ -353,6 +378,9 @@ overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 		/* Decided without an overlay. */
 		if ((ov->op == GW_OVERLAY_CLIP) == (covered != 0)) {
 			ov->whole++;
+			if (ov->byid && f->id != NULL &&
+			    repaired == ov->nrepaired)
+				return keep_id(job, ov, f->id);
 			return write_feature(job, ov, f, f->geom);
 		}
 		ov->dropped++;
@@ -504,6 +532,7 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 			ov.binary = 0;
 	if (ov.binary)
 		gw_output_binary(ov.out);
+	ov.byid = in->id_pkey;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.binary = ov.binary;
@@ -577,6 +606,9 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 		    in->schema, in->table);
 		goto done;
 	}
+	if (gw_output_copy_rows(job, ov.out, in, (const char *const *)ov.ids,
+	    ov.nids) == -1)
+		goto done;
 	gw_progress(job, 0.95, "indexing %lld features", ov.written);
 	*result = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 	    "s:I, s:b}",
@@ -608,9 +640,23 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 		goto done;
 	}
 	ov.out = NULL;
+	/* What the table holds (rows copied by id included). */
+	if (json_object_set_new(*result, "feature_count",
+	    json_integer(nrows)) == -1) {
+		json_decref(*result);
+		*result = NULL;
+		gw_job_error(job, "out of memory");
+		goto done;
+	}
+	if (nrows != ov.written)
+		log_warnx("%lld rows written, %lld expected: input rows changed "
+		    "meanwhile?", nrows, ov.written);
 	rv = 0;
  done:
 	gw_output_free(ov.out);
+	for (i = 0; (size_t)i < ov.nids; i++)
+		free(ov.ids[i]);
+	free(ov.ids);
 	free(notnull);
 	free(ov.cand);
 	mask_free(ov.mask);
