@@ -446,6 +446,8 @@ run_job(struct gw_job *job, gw_job_fn run)
 
 	to_master("job %lld %d", job->id, job->attempts);
 	log_setjob(job->type, job->id);
+	if (simple(job->conn, "SET synchronous_commit = on") == -1)
+		db_lost(job->conn, "SET");
 	setproctitle("%s job %lld", job->type, job->id);
 	ptext = job->params ? json_dumps(job->params, JSON_COMPACT |
 	    JSON_REAL_PRECISION(15)) : NULL;
@@ -592,7 +594,7 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	PGnotify	*n;
 	const char	*confpath = NULL;
 	long long	 want = 0;
-	char		 listen[GW_NAMELEN + 32], buf[64];
+	char		 listen[GW_NAMELEN + 64], buf[64];
 	static char	 typebuf[GW_NAMELEN];
 	int		 ch, debug = 0, r, nfd;
 
@@ -633,7 +635,14 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	setproctitle("%s connecting", type);
 	if ((conn = db_connect(type)) == NULL)
 		exit(GW_EXIT_DBLOST);
-	snprintf(listen, sizeof(listen), "LISTEN \"geoworkerd_%s\"", type);
+	/*
+	 * The claim commits asynchronously: if the server crashes before it
+	 * is flushed, the job is simply queued again, and this child, whose
+	 * connection died with the server, exits without running it.  The
+	 * job's outcome is committed synchronously (run_job sets it back).
+	 */
+	snprintf(listen, sizeof(listen), "LISTEN \"geoworkerd_%s\"; "
+	    "SET synchronous_commit = off", type);
 	if (simple(conn, listen) == -1)
 		db_lost(conn, "LISTEN");
 	to_master("ready");
