@@ -21,6 +21,8 @@
 #     against CREATE TABLE AS ... CROSS JOIN LATERAL (... ORDER BY <-> LIMIT
 #     1) with the same columns and line, plus the GiST index and ANALYZE
 #     (the near table has its GiST index before timing starts).
+# Jobs and the PostGIS query run three times each and the best time is
+# shown (the machine may be shared); R runs once (its runs are long).
 # Ratio = reference time / job time (above 1: the job is faster).
 set -eu
 if [ $# -lt 1 ]; then
@@ -56,8 +58,21 @@ EOF
 
 q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
-# Runs job TYPE with PARAMS (JSON); prints "elapsed_ms peak_kib".
+# Runs job TYPE with PARAMS (JSON) three times; prints the best
+# "elapsed_ms peak_kib" (the machine may be shared: the best run is the one
+# least disturbed).
 runjob() {
+	best=
+	for rep in 1 2 3; do
+		r1=$(runjob1 "$1" "$2")
+		if [ -z "$best" ] || [ "${r1% *}" -lt "${best% *}" ]; then
+			best=$r1
+		fi
+	done
+	echo "$best"
+}
+
+runjob1() {
 	id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('$1', '$2') RETURNING id")
 	"$BUILDDIR/children/$1" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true
 	st=$(q "SELECT status FROM background_jobs WHERE id = $id")
@@ -131,7 +146,9 @@ EOF
 
 	r=$(runjob nearest_analysis '{"input": "pts", "near": "nearpts", "k": 1, "output": "b_near", "overwrite": true}')
 	jn=${r% *}; kn=${r#* }
-	pn=$(psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" <<EOF | tail -1
+	pn=
+	for rep in 1 2 3; do
+	p1=$(psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" <<EOF | tail -1
 \\set QUIET on
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS analysis.pg_near;
@@ -148,6 +165,10 @@ ANALYZE analysis.pg_near;
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000)::bigint;
 EOF
 )
+	if [ -z "$pn" ] || [ "$p1" -lt "$pn" ]; then
+		pn=$p1
+	fi
+	done
 	same=$(q "SELECT count(*) FROM analysis.b_near b JOIN analysis.pg_near p USING (in_id)
 	    WHERE b.near_id <> p.near_id AND abs(b.near_dist - p.near_dist) > 1e-9")
 	printf '%-22s %8s %9d %9d %7s %9s  %s\n' "nearest k=1 vs PostGIS" "${n}x$m" "$jn" "$pn" "$(ratio "$pn" "$jn")" "$kn" "$same differ"
