@@ -35,8 +35,6 @@ ts_id=$(ts_psql -A -t -c "INSERT INTO background_jobs (job_type, params)
     VALUES ('hotspot_timeseries', '$ts_params') RETURNING id")
 echo "== hotspot_timeseries (job $ts_id): $ts_params"
 gw_wait_job "$ts_id"
-ts_psql -c "SELECT status, error_message, jsonb_pretty(result) AS result
-    FROM background_jobs WHERE id = $ts_id"
 
 echo "== locations by category"
 ts_psql -c "SELECT category, count(*) AS locations, sum(total) AS nests,
