@@ -16,7 +16,8 @@
 #       -co BIGTIFF=IF_SAFER big.tif out.tif
 # Both wall-clock and CPU (user + system, of the process and its children)
 # times are reported, with their ratios job / gdalwarp: on a shared machine
-# the CPU ratio is the steadier one.  The two outputs are compared with
+# the CPU ratio is the steadier one.  job_own is the job's own elapsed_ms
+# (claim to output written) in its fastest run.  The two outputs are compared with
 # gdalinfo -checksum.
 set -eu
 if [ $# -lt 1 ]; then
@@ -94,8 +95,8 @@ bench() {
 	while [ $i -lt "$RUNS" ]; do
 		r=$(job1 "$params")
 		set -- $r "$@"
-		if [ -z "$jw" ] || [ "$1" -lt "$jw" ]; then jw=$1; fi
-		if [ -z "$jc" ] || [ "$2" -lt "$jc" ]; then jc=$2; own=$3; fi
+		if [ -z "$jw" ] || [ "$1" -lt "$jw" ]; then jw=$1; own=$3; fi
+		if [ -z "$jc" ] || [ "$2" -lt "$jc" ]; then jc=$2; fi
 		path=$4
 		shift 4
 		r=$(warp1 "$@")

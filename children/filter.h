@@ -14,6 +14,8 @@
  * = != < <= > >= (V a scalar), in not_in (V a non-empty array), like ilike
  * (V a string, the field a string column), between (V [low, high]),
  * is_null not_null (no V).  A JSON null is never a value: use is_null.
+ * A LIKE pattern may not end with its escape character (a lone trailing
+ * backslash), which PostgreSQL would only reject when the view is read.
  *
  * NOTES
  *   No part of a parameter is pasted into SQL as text.  Every field is looked

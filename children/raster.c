@@ -40,9 +40,15 @@
 
 #include "raster.h"
 
+/*
+ * Formats held in one file.  Formats whose header, CRS or georeferencing
+ * lives in a sidecar (.hdr, .prj, .gri, world files) are left out: with
+ * GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR most cannot be opened at all, and
+ * those that probe for the sidecar by name would open a link planted next to
+ * the raster before GDALGetFileList() could be checked.
+ */
 const char *const raster_allowed_drivers[] = {
-	"GTiff", "HFA", "AAIGrid", "EHdr", "ENVI", "RRASTER", "PNG", "JPEG",
-	"JP2OpenJPEG", "GIF", "BMP", NULL
+	"GTiff", "JP2OpenJPEG", NULL
 };
 
 static char	gdal_error[1024];	/* first failure since the reset */
@@ -230,8 +236,7 @@ raster_open(struct gw_job *job, const char *param, const char *root,
 	    GDAL_OF_VERBOSE_ERROR, raster_allowed_drivers, NULL, NULL);
 	if (ds == NULL)
 		return gw_job_error(job, "%s: cannot open the raster with GDAL "
-		    "(drivers allowed: GTiff, HFA, AAIGrid, EHdr, ENVI, RRASTER, "
-		    "PNG, JPEG, JP2OpenJPEG, GIF, BMP): %s", param,
+		    "(formats allowed: GeoTIFF / COG, JPEG 2000): %s", param,
 		    raster_gdal_error());
 
 	files = GDALGetFileList(ds);

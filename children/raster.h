@@ -20,9 +20,9 @@
 
 #include "gwworker.h"
 
-/* The drivers a raster parameter may be opened with, NULL-terminated.
- * None of them reads from the network or refers to files elsewhere (no VRT,
- * no WMS/WCS, no subdataset syntax). */
+/* The drivers a raster parameter may be opened with, NULL-terminated:
+ * single-file formats that neither read from the network nor refer to other
+ * files (no VRT, no WMS/WCS, no subdataset syntax, no sidecar headers). */
 extern const char *const raster_allowed_drivers[];
 
 /* Registers the drivers and locks GDAL down (see raster.c).  Call once. */

@@ -39,6 +39,12 @@ symlink("$dir/outside/elev.tif", "$root/link-elev.tif") or die;
 symlink("$dir/outside", "$root/linkdir") or die;
 mkdir "$root/sub";
 system('gdalbuildvrt', '-q', "$root/out.vrt", "$dir/outside/elev.tif") == 0 or die;
+# An ASCII grid whose .prj sidecar is a link to a FIFO outside: a format
+# with sidecars is not allowed, so the .prj is never opened.
+system('gdal_translate', '-q', '-of', 'AAIGrid', "$root/elev.tif", "$root/grid.asc") == 0 or die;
+unlink("$root/grid.prj");
+mkfifo("$dir/outside/grid.prj", 0644) or die;
+symlink("$dir/outside/grid.prj", "$root/grid.prj") or die;
 
 my $listener = IO::Socket::INET->new(Listen => 5, LocalAddr => '127.0.0.1',
     LocalPort => 0, Proto => 'tcp', Blocking => 0) or die "listen: $!";
@@ -65,6 +71,7 @@ my @refused = (
 	['<VRTDataset rasterXSize="1"/>', qr/raster: inline datasets are refused/, 'inline VRT XML'],
 	["elev\n.tif", qr/raster: control characters/, 'newline in the name'],
 	['out.vrt', qr/raster: cannot open the raster with GDAL/, 'a VRT inside the root (driver not allowed)'],
+	['grid.asc', qr/raster: cannot open the raster with GDAL/, 'an ASCII grid with a .prj linked to a FIFO'],
 	['sub', qr/raster: "sub" is not a regular file/, 'a directory'],
 	['missing.tif', qr/raster: no file "missing.tif" in raster_root/, 'a missing file'],
 	['', qr/raster: /, 'empty path'],
