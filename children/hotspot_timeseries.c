@@ -670,6 +670,19 @@ default_cell(struct ts *ts)
 	return 0;
 }
 
+/* The job error for an allocation of the cube that failed: what it holds
+ * and what to change (memory_limit is RLIMIT_AS, so this is the usual way
+ * a too large cube ends). */
+static int
+cube_nomem(struct ts *ts)
+{
+	return gw_job_error(ts->job, "out of memory for a cube of %zu "
+	    "locations x %d time steps (about %.0f MB); raise memory_limit of "
+	    "[hotspot_timeseries], or use a larger cell_size or time_step",
+	    ts->cube.nloc, ts->nsteps,
+	    (double)ts->cube.nloc * ts->nsteps * 40 / 1e6 + 20);
+}
+
 /* A float8 column of a binary result (network byte order); NAN if it is
  * not 8 bytes (a NULL, which the cursor's WHERE excludes). */
 static double
@@ -794,7 +807,7 @@ aggregate(struct ts *ts)
 				goto done;
 			}
 			if (cube_add(&ts->cube, x, y, step, val) == -1) {
-				gw_job_error(job, "out of memory");
+				cube_nomem(ts);
 				goto done;
 			}
 		}
@@ -857,13 +870,13 @@ analyse(struct ts *ts)
 	    (ts->vtrend = calloc(c->nloc, sizeof(*ts->vtrend))) == NULL ||
 	    (ts->category = calloc(c->nloc, sizeof(*ts->category))) == NULL ||
 	    (total = calloc(T, sizeof(*total))) == NULL) {
-		gw_job_error(job, "out of memory");
+		cube_nomem(ts);
 		goto done;
 	}
 	gw_progress(job, 0.55, "Gi* of %zu bins", n);
 	if ((r = cube_gistar(c, ts->dist, ts->ksteps, ts->z, ts->p,
 	    ts->nnbr)) == -1) {
-		gw_job_error(job, "out of memory");
+		cube_nomem(ts);
 		goto done;
 	}
 	if (r == 1) {
@@ -884,7 +897,7 @@ analyse(struct ts *ts)
 	if ((t90 = gw_fdr_threshold(n, ts->p, 0.10)) < 0 ||
 	    (t95 = gw_fdr_threshold(n, ts->p, 0.05)) < 0 ||
 	    (t99 = gw_fdr_threshold(n, ts->p, 0.01)) < 0) {
-		gw_job_error(job, "out of memory");
+		cube_nomem(ts);
 		goto done;
 	}
 	for (i = 0; i < n; i++)
@@ -895,7 +908,7 @@ analyse(struct ts *ts)
 	for (i = 0; i < c->nloc; i++) {
 		if (mk_test(ts->z + i * T, T, &ts->trend[i]) == -1 ||
 		    mk_test(c->val + i * T, T, &ts->vtrend[i]) == -1) {
-			gw_job_error(job, "out of memory");
+			cube_nomem(ts);
 			goto done;
 		}
 		ts->category[i] = (unsigned char)ehs_classify(ts->bin + i * T,
@@ -905,7 +918,7 @@ analyse(struct ts *ts)
 			total[t] += c->val[i * T + (size_t)t];
 	}
 	if (mk_test(total, T, &ts->overall) == -1) {
-		gw_job_error(job, "out of memory");
+		cube_nomem(ts);
 		goto done;
 	}
 	ret = 0;
