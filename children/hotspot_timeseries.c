@@ -21,9 +21,9 @@
  *
  *   Cells are measured in metres: a projected CRS in metres (or feet: its
  *   unit is converted) is used as it is; a geographic CRS, or Mercator
- *   (whose metres are not metres away from the equator), is projected by
- *   PostGIS (PROJ) into a Lambert azimuthal equal-area projection centred
- *   on the data, and the cell polygons are projected back.
+ *   (whose metres are not metres away from the equator), is projected with
+ *   PROJ, here, into a Lambert azimuthal equal-area plane centred on the
+ *   data, and the cell polygons are projected back.
  *
  *   Points are streamed by a cursor; memory is the cube (locations x steps
  *   doubles, and three arrays of that size for Gi*), not the points.
@@ -1248,6 +1248,7 @@ done:
 	return ret;
 }
 
+/* The JSON of a Mann-Kendall result, with its direction in words. */
 static json_t *
 trend_json(const struct mk_result *mk)
 {
@@ -1256,6 +1257,8 @@ trend_json(const struct mk_result *mk)
 	    "no significant trend" : mk->z > 0 ? "increasing" : "decreasing");
 }
 
+/* Fills the result JSON r: the cube's dimensions, the defaults used, the
+ * count per category and the trend of the whole cube's counts. */
 static int
 make_result(struct ts *ts, json_t *r)
 {

@@ -91,7 +91,7 @@ test_classify(void)
 	const signed char nine_hot[10] = { 0, 1, 1, 1, 1, 1, 1, 1, 1, 1 };
 	const signed char eight_hot[10] = { 0, 0, 1, 1, 1, 1, 1, 1, 1, 1 };
 	const signed char cold_then_new[10] = { -1, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
-	const signed char nine_of_ten_then_off[10] =
+	const signed char eight_of_ten_then_off[10] =
 	    { 1, 1, 1, 0, 1, 1, 1, 1, 1, 0 };
 
 	memset(seen, 0, sizeof(seen));
@@ -120,7 +120,7 @@ test_classify(void)
 	    "cold then hot at the end: oscillating, not new");
 	/* Final step not hot with 90 % hot before: historical, whatever
 	 * the trend. */
-	ok(ehs_classify(nine_of_ten_then_off, 10, 0, 1) == EHS_NO_PATTERN,
+	ok(ehs_classify(eight_of_ten_then_off, 10, 0, 1) == EHS_NO_PATTERN,
 	    "8 hot of 10 and the final not: no pattern");
 	ok(ehs_classify(plants[8].sig, 10, 3, 0.001) == EHS_HISTORICAL_HOT,
 	    "historical hot whatever the trend");
