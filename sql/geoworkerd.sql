@@ -85,7 +85,10 @@ CREATE INDEX IF NOT EXISTS background_jobs_running_idx
 CREATE OR REPLACE FUNCTION geoworkerd_notify() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF NEW.status = 'queued' AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM 'queued') THEN
+    -- A channel name is at most 63 bytes: a job type too long to be one of
+    -- ours (a typo in the application) must not make its INSERT fail.
+    IF NEW.status = 'queued' AND (TG_OP = 'INSERT' OR OLD.status IS DISTINCT FROM 'queued')
+       AND octet_length(NEW.job_type) <= 52 THEN
         PERFORM pg_notify('geoworkerd_' || NEW.job_type, NEW.id::text);
     ELSIF TG_OP = 'UPDATE' AND NEW.status = 'cancelled' AND OLD.status = 'running' THEN
         PERFORM pg_notify('geoworkerd_cancel', NEW.id::text);

@@ -63,6 +63,7 @@ $dbh->do(q{UPDATE background_jobs SET status = 'cancelled' WHERE id = ?}, undef,
 $n = $dbh->pg_notifies;
 is_deeply([$n->[0], $n->[2]], ['geoworkerd_cancel', $id], 'cancelling a running job notifies the master');
 
+ok(eval { $t->enqueue('x' x 200, {}) }, 'a job type too long for a channel name is still accepted');
 eval { $dbh->do(q{INSERT INTO background_jobs (job_type, status) VALUES ('clip', 'bogus')}) };
 like($@, qr/background_jobs_status_check/, 'an unknown status is refused');
 
