@@ -46,6 +46,29 @@ test_mk(void)
 	ok(mk_test(flat, 3, &r) == 0 && r.constant && r.z == 0 && r.p == 1,
 	    "a constant series has no trend (z 0, p 1)");
 	ok(mk_test(up, 1, &r) == -1, "one value: no test");
+
+	/* S by the merge sort equals S over all pairs, on series of every
+	 * length up to 300 with many ties (values 0..6). */
+	{
+		double		 x[300], S;
+		size_t		 n, i, j;
+		unsigned	 seed = 7;
+		int		 bad = 0;
+
+		for (n = 2; n <= 300; n++) {
+			for (i = 0; i < n; i++) {
+				seed = seed * 1103515245 + 12345;
+				x[i] = (seed >> 16) % 7;
+			}
+			S = 0;
+			for (i = 0; i + 1 < n; i++)
+				for (j = i + 1; j < n; j++)
+					S += (x[j] > x[i]) - (x[j] < x[i]);
+			if (mk_test(x, n, &r) == -1 || r.s != S)
+				bad++;
+		}
+		ok(bad == 0, "S by merge sort equals S over all pairs (n 2..300)");
+	}
 }
 
 struct plant {
