@@ -35,6 +35,7 @@ run_hotspot(struct gw_job *job, json_t **result)
 	char			 bz[32], bp[32], bb[8], bn[16], outname[256];
 	long long		 bins[7] = { 0 }, nrows;
 	size_t			 i, j;
+	uint64_t		 t0, ms_stat, ms_write;
 	json_t			*r = NULL, *jb;
 	int			 rv = -1, rc, bin = 0;
 
@@ -43,6 +44,7 @@ run_hotspot(struct gw_job *job, json_t **result)
 	    gw_sjob_init(job, &sj) == -1 || gw_sjob_load(job, &sj) == -1)
 		goto done;
 
+	t0 = now_ms();
 	if ((z = calloc(sj.nv, sizeof(*z))) == NULL ||
 	    (p = calloc(sj.nv, sizeof(*p))) == NULL) {
 		gw_job_error(job, "out of memory");
@@ -69,6 +71,8 @@ run_hotspot(struct gw_job *job, json_t **result)
 		t99 = 0.01;
 	}
 	gw_progress(job, 0.6, "Gi* computed; writing the output");
+	ms_stat = now_ms() - t0;
+	t0 = now_ms();
 
 	cols[0].name = sj.layer->id_column;
 	cols[0].type = sj.layer->columns[sj.layer->id_index].type;
@@ -118,6 +122,7 @@ run_hotspot(struct gw_job *job, json_t **result)
 	out = NULL;	/* freed by gw_output_finish, even on failure */
 	if (rc == -1)
 		goto done;
+	ms_write = now_ms() - t0;
 
 	if ((r = json_object()) == NULL || (jb = json_object()) == NULL) {
 		gw_job_error(job, "out of memory");
@@ -139,7 +144,7 @@ run_hotspot(struct gw_job *job, json_t **result)
 	}
 	json_object_set_new(r, "field",
 	    json_string(sj.layer->columns[sj.field].name));
-	if (gw_sjob_result(&sj, r) == -1) {
+	if (gw_sjob_result(&sj, r, ms_stat, ms_write) == -1) {
 		gw_job_error(job, "out of memory");
 		goto done;
 	}

@@ -48,6 +48,7 @@ run_outlier(struct gw_job *job, json_t **result)
 	char			 bi[32], bz[32], bp[32], bn[16], outname[256];
 	long long		 nperm, seed, nrows, counts[4] = { 0 };
 	size_t			 i, j;
+	uint64_t		 t0, ms_stat, ms_write;
 	json_t			*r = NULL;
 	int			 rv = -1, rc, rowstd;
 
@@ -71,6 +72,7 @@ run_outlier(struct gw_job *job, json_t **result)
 	if (rowstd)
 		gw_nbr_row_standardize(&sj.nb);
 
+	t0 = now_ms();
 	if ((I = calloc(sj.nv, sizeof(*I))) == NULL ||
 	    (z = calloc(sj.nv, sizeof(*z))) == NULL ||
 	    (p = calloc(sj.nv, sizeof(*p))) == NULL) {
@@ -98,6 +100,8 @@ run_outlier(struct gw_job *job, json_t **result)
 		mean += sj.x[j];
 	mean /= (double)sj.nv;
 	gw_progress(job, 0.85, "writing the output");
+	ms_stat = now_ms() - t0;
+	t0 = now_ms();
 
 	cols[0].name = sj.layer->id_column;
 	cols[0].type = sj.layer->columns[sj.layer->id_index].type;
@@ -151,6 +155,7 @@ run_outlier(struct gw_job *job, json_t **result)
 	out = NULL;	/* freed by gw_output_finish, even on failure */
 	if (rc == -1)
 		goto done;
+	ms_write = now_ms() - t0;
 
 	if ((r = json_object()) == NULL) {
 		gw_job_error(job, "out of memory");
@@ -171,7 +176,7 @@ run_outlier(struct gw_job *job, json_t **result)
 	json_object_set_new(r, "LL", json_integer(counts[1]));
 	json_object_set_new(r, "HL", json_integer(counts[2]));
 	json_object_set_new(r, "LH", json_integer(counts[3]));
-	if (gw_sjob_result(&sj, r) == -1) {
+	if (gw_sjob_result(&sj, r, ms_stat, ms_write) == -1) {
 		gw_job_error(job, "out of memory");
 		goto done;
 	}

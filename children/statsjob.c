@@ -261,10 +261,12 @@ gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
 	double			*px = NULL, *py = NULL;
 	size_t			 i, j;
 	char			 err[256];
+	uint64_t		 t0;
 	int			 rv = -1, constant = 1;
 
 	memset(&rd, 0, sizeof(rd));
 	memset(&ps, 0, sizeof(ps));
+	t0 = now_ms();
 	rd.columns = &sj->field;
 	rd.ncolumns = 1;
 	rd.progress_from = 0;
@@ -274,6 +276,8 @@ gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
 	sj->nskipped = rd.nskipped;
 	if (gw_layer_metric(job, sj->layer, &m) == -1)
 		return -1;
+	sj->ms_read = now_ms() - t0;
+	t0 = now_ms();
 
 	/* The analysis: features with a value. */
 	sj->nv = sj->n - (size_t)sj->nnull;
@@ -340,6 +344,7 @@ gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
 	}
 	gw_progress(job, 0.5, "weights: %zu neighbour pairs",
 	    sj->nb.start[sj->nv]);
+	sj->ms_weights = now_ms() - t0;
 	rv = 0;
  done:
 	gw_ptset_free(&ps);
@@ -359,8 +364,10 @@ gw_sjob_fmt(char *buf, size_t len, double v)
 }
 
 int
-gw_sjob_result(struct gw_sjob *sj, json_t *r)
+gw_sjob_result(struct gw_sjob *sj, json_t *r, uint64_t ms_stat,
+    uint64_t ms_write)
 {
+	json_t	*ph;
 	size_t	 i, nnz = sj->nb.start != NULL ? sj->nb.start[sj->nv] : 0;
 	size_t	 mn = SIZE_MAX, mx = 0, c;
 
@@ -385,6 +392,13 @@ gw_sjob_result(struct gw_sjob *sj, json_t *r)
 	    json_object_set_new(r, "neighbors_max", json_integer((json_int_t)mx)) ||
 	    json_object_set_new(r, "neighbors_mean", json_real(sj->nv ? (double)nnz / (double)sj->nv : 0)) ||
 	    json_object_set_new(r, "fdr", json_boolean(sj->fdr)))
+		return -1;
+	if ((ph = json_object()) == NULL ||
+	    json_object_set_new(r, "phase_ms", ph) ||
+	    json_object_set_new(ph, "read", json_integer((json_int_t)sj->ms_read)) ||
+	    json_object_set_new(ph, "weights", json_integer((json_int_t)sj->ms_weights)) ||
+	    json_object_set_new(ph, "statistic", json_integer((json_int_t)ms_stat)) ||
+	    json_object_set_new(ph, "write", json_integer((json_int_t)ms_write)))
 		return -1;
 	return 0;
 }

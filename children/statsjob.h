@@ -51,6 +51,8 @@ struct gw_sjob {
 	long long	 nrepaired;
 	long long	 nskipped;
 	long long	 nnull;
+	uint64_t	 ms_read;	/* time spent reading the input */
+	uint64_t	 ms_weights;	/* building the weights */
 };
 
 /* Reads and checks the common parameters and resolves the input layer and
@@ -65,8 +67,10 @@ int	 gw_sjob_load(struct gw_job *, struct gw_sjob *);
 /* Formats a double for COPY: NULL (SQL NULL) for NAN. */
 const char *gw_sjob_fmt(char *buf, size_t len, double v);
 
-/* Adds what every result holds (feature counts, weights, band) to result. */
-int	 gw_sjob_result(struct gw_sjob *, json_t *result);
+/* Adds what every result holds (feature counts, weights, band) to result,
+ * with "phase_ms": read and weights from sj, statistic and write given. */
+int	 gw_sjob_result(struct gw_sjob *, json_t *result, uint64_t ms_stat,
+	    uint64_t ms_write);
 
 void	 gw_sjob_free(struct gw_sjob *);
 
