@@ -235,16 +235,15 @@ mask_build(struct gw_job *job, const char *mp, const struct gw_layer *in,
 		}
 	}
 
-	/* One polygonal union, then its polygons indexed and prepared. */
-	if (ga.n == 1) {
-		m->geom = ga.geoms[0];
-		ga.n = 0;
-	} else {
-		m->geom = gw_union(job, ga.geoms, ga.n, &m->coverage);
-		ga.n = 0;
-		if (m->geom == NULL)
-			goto done;
-	}
+	/*
+	 * One polygonal union (also of a single geometry: the polygons of a
+	 * GeoJSON FeatureCollection may overlap), then its polygons indexed
+	 * and prepared.
+	 */
+	m->geom = gw_union(job, ga.geoms, ga.n, &m->coverage);
+	ga.n = 0;	/* gw_union() took them */
+	if (m->geom == NULL)
+		goto done;
 	m->nparts = (size_t)GEOSGetNumGeometries_r(ctx, m->geom);
 	if ((m->parts = calloc(m->nparts + 1, sizeof(*m->parts))) == NULL ||
 	    (m->prep = calloc(m->nparts + 1, sizeof(*m->prep))) == NULL ||

@@ -120,6 +120,20 @@ is($job->{status}, 'completed', 'clip_geometry as a string with clip_srid: compl
 check_clip('clip_srid', 'nc_clip_gj2', 'nc', 'fid', "ST_SetSRID(ST_GeomFromGeoJSON('$box'), 32119)",
     3, 'ST_Area');
 
+# ... and a FeatureCollection of two overlapping boxes (transformed, then
+# merged).
+my $fc = { type => 'FeatureCollection', features => [
+    { type => 'Feature', properties => { name => 'a' }, geometry =>
+      { type => 'Polygon', coordinates => [[[-81, 35], [-79, 35], [-79, 36], [-81, 36], [-81, 35]]] } },
+    { type => 'Feature', properties => { name => 'b' }, geometry =>
+      { type => 'Polygon', coordinates => [[[-80, 35.5], [-78, 35.5], [-78, 36.5], [-80, 36.5], [-80, 35.5]]] } } ] };
+$job = $t->run_job('clip', { input => 'nc', clip_geometry => $fc, output => 'nc_clip_fc' });
+is($job->{status}, 'completed', 'clip_geometry FeatureCollection: completed') or diag($job->{error_message});
+check_clip('FeatureCollection', 'nc_clip_fc', 'nc', 'fid',
+    q{ST_Union(ST_Transform(ST_GeomFromText('POLYGON((-81 35,-79 35,-79 36,-81 36,-81 35))', 4326), 32119),
+      ST_Transform(ST_GeomFromText('POLYGON((-80 35.5,-78 35.5,-78 36.5,-80 36.5,-80 35.5))', 4326), 32119))},
+    3, 'ST_Area');
+
 # 4. Lines and points.
 $job = $t->run_job('clip', { input => 'roads', clip => 'box', output => 'roads_clip' });
 is($job->{status}, 'completed', 'lines: completed') or diag($job->{error_message});
