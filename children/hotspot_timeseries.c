@@ -53,7 +53,7 @@
 #include "mannkendall.h"
 
 #define JOB_TYPE	"hotspot_timeseries"
-#define MAX_STEPS	2000		/* Mann-Kendall is quadratic in steps */
+#define MAX_STEPS	10000		/* time steps: far more than any trend needs */
 #define MAX_BINS	100000000LL	/* locations x steps */
 #define FETCH_ROWS	"50000"
 #define FETCH_N		50000

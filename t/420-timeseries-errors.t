@@ -59,7 +59,7 @@ my @cases = (
 	    qr/^time_step: .* is not a PostgreSQL interval/ ],
 	[ 'negative time_step', { %ok, time_step => '-1 day' }, qr/^time_step: "-1 day" is not a positive interval/ ],
 	[ 'zero time_step', { %ok, time_step => '0 days' }, qr/^time_step: "0 days" is not a positive interval/ ],
-	[ 'time_step too small', { %ok, time_step => '1 second' }, qr/^time_step: .*more than 2000 time steps/ ],
+	[ 'time_step too small', { %ok, time_step => '1 second' }, qr/^time_step: .*more than 10000 time steps/ ],
 	[ 'negative cell_size', { %ok, cell_size => -5 }, qr/cell_size/ ],
 	[ 'string cell_size', { %ok, cell_size => 'big' }, qr/cell_size/ ],
 	[ 'zero neighborhood_distance', { %ok, neighborhood_distance => 0 }, qr/neighborhood_distance/ ],
