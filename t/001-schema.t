@@ -63,7 +63,6 @@ $dbh->do(q{UPDATE background_jobs SET status = 'cancelled' WHERE id = ?}, undef,
 $n = $dbh->pg_notifies;
 is_deeply([$n->[0], $n->[2]], ['geoworkerd_cancel', $id], 'cancelling a running job notifies the master');
 
-ok(eval { $t->enqueue('x' x 200, {}) }, 'a job type too long for a channel name is still accepted');
 eval { $dbh->do(q{INSERT INTO background_jobs (job_type, status) VALUES ('clip', 'bogus')}) };
 like($@, qr/background_jobs_status_check/, 'an unknown status is refused');
 
@@ -71,4 +70,6 @@ like($@, qr/background_jobs_status_check/, 'an unknown status is refused');
 my $t2 = GW->new;
 is($t2->psql(q{SELECT count(*) FROM information_schema.columns WHERE table_name = 'background_jobs'}),
    18, 'fresh install has all 18 columns');
+ok(eval { $t2->enqueue('x' x 200, {}) }, 'a job type too long for a channel name is still accepted')
+    or diag $@;
 done_testing;
