@@ -359,6 +359,19 @@ overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 	dim = ov->in->dim;
 	if (dim == GW_DIM_UNKNOWN)
 		dim = GEOSGeom_getDimensions_r(ctx, f->geom);
+	else if (repaired != ov->nrepaired) {
+		/* MakeValid may return a collection (a polygon and the line
+		 * a collapsed part became): keep the layer's dimension. */
+		if ((x = gw_geom_extract(ctx, f->geom, dim)) == NULL)
+			goto geos;
+		GEOSGeom_destroy_r(ctx, f->geom);
+		f->geom = x;
+		x = NULL;
+		if (GEOSisEmpty_r(ctx, f->geom)) {
+			ov->dropped++;
+			return 0;
+		}
+	}
 	for (i = 0; i < ov->ncand && !covered; i++)
 		if (GEOSPreparedCovers_r(ctx, m->prep[ov->cand[i]], f->geom)
 		    == 1)

@@ -104,6 +104,34 @@ is($job->{status}, 'completed', 'points: completed') or diag($job->{error_messag
 is($dbh->selectrow_array(q{SELECT string_agg(name, ',') FROM analysis.pts_erase}), 'out',
     'only the point outside is kept (the boundary belongs to the polygon)');
 
+# Real data with invalid polygons: spData's NY8 tracts (5 are invalid; the
+# repair of some gives a polygon and a line), erased and clipped by a
+# triangle given as GeoJSON.  Reference: the same on ST_MakeValid(geom).
+my $ny_file = '/usr/lib/R/site-library/spData/shapes/NY8_utm18.shp';
+SKIP: {
+	skip 'spData not installed', 9 unless -r $ny_file;
+	$t->ogr2ogr($ny_file, 'ny8', '-nlt', 'PROMOTE_TO_MULTI');
+	my $tri = { type => 'Polygon', coordinates => [[[-76.2, 43.0], [-76.0, 43.0], [-76.0, 43.1], [-76.2, 43.0]]] };
+	# (ogr2ogr gives the shapefile's CRS an SRID of its own, 900914 or so:
+	# PROJ reads it from spatial_ref_sys.srtext)
+	my $mask = q{ST_Transform(ST_GeomFromText('POLYGON((-76.2 43,-76 43,-76 43.1,-76.2 43))', 4326),
+	    Find_SRID('public', 'ny8', 'geom'))};
+	for my $type (qw(erase_analysis clip)) {
+		my $p = $type eq 'clip' ? 'clip' : 'erase';
+		$job = $t->run_job($type, { input => 'ny8', "${p}_geometry" => $tri, output => "ny8_$p" });
+		is($job->{status}, 'completed', "ny8 $type: completed") or diag($job->{error_message});
+		# (clip drops the tracts far from its mask unread and unrepaired)
+		my $invalid = $dbh->selectrow_array(q{SELECT count(*) FROM ny8 WHERE NOT ST_IsValid(geom)});
+		ok($type eq 'clip' ? $job->{result}{repaired_geometries} <= $invalid
+		    : $job->{result}{repaired_geometries} == $invalid,
+		    "ny8 $type: invalid tracts repaired and counted ($job->{result}{repaired_geometries} of $invalid)");
+		is($dbh->selectrow_array("SELECT count(*) FROM analysis.ny8_$p WHERE NOT ST_IsValid(geom)
+		    OR GeometryType(geom) <> 'MULTIPOLYGON'"), 0, "ny8 $type: valid multipolygons only");
+	}
+	check_erase('ny8', 'ny8_erase', '(SELECT fid, ST_CollectionExtract(ST_MakeValid(geom), 3) AS geom FROM ny8)',
+	    'fid', $mask, 3, 'ST_Area');
+}
+
 # A larger layer: 20,000 grid cells (several MB of output, so rows are sent
 # in several COPY batches while the input is still being read).
 $t->psql(q{
