@@ -28,8 +28,8 @@
  *   Include this file as "features.h" from the children/ sources and never put
  *   children/ on the include path (-I): its name would shadow glibc's own
  *   <features.h>.
- *   Geometries read are 2D (Z and M are dropped); invalid ones are repaired
- *   with GEOSMakeValid when asked and counted.
+ *   Outputs are 2D (Z and M are dropped when written); invalid geometries
+ *   are repaired with GEOSMakeValid when asked and counted.
  */
 #ifndef GW_FEATURES_H
 #define GW_FEATURES_H
