@@ -593,8 +593,8 @@ orient_sure(const double *a, const double *b, const double *c)
 #define QUICK_MAXPOINTS	64
 
 /*
- * gw_geom_quick_valid: 1 if g is certainly valid, 0 if it cannot tell (then GEOS
- * decides).  It only accepts a polygon (or a one-part multipolygon) without
+ * gw_geom_quick_valid: 1 if g is certainly valid, 0 if it cannot tell (then
+ * GEOS decides).  It only accepts a polygon (or a one-part multipolygon) without
  * holes of at most QUICK_MAXPOINTS points whose ring is certainly simple:
  * finite coordinates, no repeated point, consecutive edges certainly not
  * collinear, and no two non-consecutive edges with overlapping bounding
@@ -1744,8 +1744,9 @@ gw_union(struct gw_job *job, GEOSGeometry **geoms, size_t n, int *coverage)
 		 * GEOS 3.11's coverage union matches shared edges; it throws
 		 * on most non-coverages, but check what it returns: one valid
 		 * polygon or multipolygon (a collection of overlapping
-		 * polygons is "valid" too), and no area lost to overlaps (a relative 1e-11 is far above
-		 * rounding in the area sums and far below any real overlap).
+		 * polygons is "valid" too), and no area lost to overlaps (a
+		 * relative 1e-11 is far above rounding in the area sums and
+		 * far below any real overlap).
 		 */
 		u = GEOSCoverageUnion_r(ctx, coll);
 		if (u != NULL && (((t = GEOSGeomTypeId_r(ctx, u)) !=
