@@ -594,8 +594,9 @@ orient_sure(const double *a, const double *b, const double *c)
 
 /*
  * gw_geom_quick_valid: 1 if g is certainly valid, 0 if it cannot tell (then
- * GEOS decides).  It only accepts a polygon (or a one-part multipolygon) without
- * holes of at most QUICK_MAXPOINTS points whose ring is certainly simple:
+ * GEOS decides).  It only accepts a polygon (or a one-part multipolygon)
+ * without holes of at most QUICK_MAXPOINTS points whose ring is certainly
+ * simple:
  * finite coordinates, no repeated point, consecutive edges certainly not
  * collinear, and no two non-consecutive edges with overlapping bounding
  * boxes (which cannot meet).  Such a ring bounds a valid polygon.  This
