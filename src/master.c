@@ -385,6 +385,10 @@ main(int argc, char *argv[])
 		config_free(conf);
 		return 1;
 	}
+	if (!foreground && conf->log_dir == NULL)
+		fprintf(stderr, "geoworkerd: warning: running in the background "
+		    "without log_dir: the log is discarded (use -f under systemd, "
+		    "or set log_dir)\n");
 	if (!foreground && daemon(0, 0) == -1) {
 		fprintf(stderr, "geoworkerd: daemon: %s\n", strerror(errno));
 		return 1;
