@@ -438,6 +438,15 @@ run_nearest(struct gw_job *job, json_t **result)
 			    nr.l->table);
 			goto done;
 		}
+		/* The input itself named as near: a feature is not its own
+		 * nearest, as when near is omitted. */
+		if (nr.l->relid == in.l->relid &&
+		    strcmp(nr.l->geom_column, in.l->geom_column) == 0 &&
+		    nr.l->id_index == in.l->id_index) {
+			gw_layer_free(nr.l);
+			nr.l = NULL;
+			c.self = 1;
+		}
 	} else if (ngcol != NULL || nidcol != NULL) {
 		gw_job_error(job, "near_geometry_column and near_id_column need "
 		    "a near table");

@@ -91,6 +91,10 @@ compare('input itself', 'n_self', q{SELECT i.id, n.id, n.rk, n.d FROM pin i CROS
     (SELECT id, ST_Distance(i.geom, p.geom) AS d, row_number() OVER (ORDER BY i.geom <-> p.geom, id) AS rk
      FROM pin p WHERE p.id <> i.id ORDER BY i.geom <-> p.geom, id LIMIT 2) n ORDER BY 1, 3}, 1e-9, 1e-12);
 
+$job = $t->run_job('nearest_analysis', { input => 'pin', near => 'pin', k => 2, output => 'n_self2' });
+is($t->psql(q{SELECT count(*) FROM analysis.n_self a FULL JOIN analysis.n_self2 b USING (in_id, near_rank)
+    WHERE a.near_id IS DISTINCT FROM b.near_id}), 0, 'near naming the input itself: a feature is not its own nearest');
+
 $job = $t->run_job('nearest_analysis', { input => 'gin', near => 'gnear', k => 2, output => 'n_geo' });
 is($job->{status}, 'completed', 'geodesic points: completed') or diag($job->{error_message});
 is($job->{result}{method}, 'geodesic', 'geographic CRS: geodesic by default');
