@@ -159,6 +159,7 @@ test_points(int geographic)
 		if (GW_NBR_COUNT(&nb, i) != 5)
 			cnt++;
 	ok(cnt == 0, "%s: k = 5 gives 5 neighbours each", what);
+	gw_nbr_free(&nb);
 	ok(gw_weights_distance(&s, GW_W_FIXED, 1e12, 0, 10000, &nb, &used,
 	    err, sizeof(err)) == -1 && strstr(err, "too wide") != NULL,
 	    "%s: a band that makes too many pairs is refused: %s", what, err);
