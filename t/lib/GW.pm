@@ -141,8 +141,10 @@ sub job {
 	my $row = $self->dbh->selectrow_hashref(
 	    'SELECT *, params::text AS params_text, result::text AS result_text
 	     FROM background_jobs WHERE id = ?', undef, $id) or return undef;
-	$row->{result} = defined $row->{result_text} ? decode_json($row->{result_text}) : undef;
-	$row->{params} = defined $row->{params_text} ? decode_json($row->{params_text}) : undef;
+	# DBD::Pg already decoded the text (pg_enable_utf8): parse characters.
+	my $chars = JSON::PP->new;
+	$row->{result} = defined $row->{result_text} ? $chars->decode($row->{result_text}) : undef;
+	$row->{params} = defined $row->{params_text} ? $chars->decode($row->{params_text}) : undef;
 	return $row;
 }
 
