@@ -289,6 +289,32 @@ write_lost(struct pending *p)
 	return 0;
 }
 
+/*
+ * A PostgreSQL array literal of the children's pids (JOB_IDS 0) or of the
+ * jobs they hold (1): "{812,813}".  The caller frees it.
+ */
+static char *
+children_array(int job_ids)
+{
+	struct child	*ch;
+	char		*out, num[24];
+	size_t		 len = 3;
+
+	TAILQ_FOREACH(ch, &gw->children, entry)
+		len += 22;
+	out = xcalloc(1, len);
+	strlcat(out, "{", len);
+	TAILQ_FOREACH(ch, &gw->children, entry) {
+		if (job_ids && ch->job_id == 0)
+			continue;
+		snprintf(num, sizeof(num), "%s%lld", out[1] ? "," : "",
+		    job_ids ? ch->job_id : (long long)ch->pid);
+		strlcat(out, num, len);
+	}
+	strlcat(out, "}", len);
+	return out;
+}
+
 /* Jobs this node left running when a previous master died. */
 static int
 write_sweep(void)
@@ -301,23 +327,12 @@ write_sweep(void)
 	    " WHERE status = 'running' AND worker_host = $1"
 	    " AND NOT (coalesce(worker_pid, 0) = ANY ($2::int[]))"
 	    " RETURNING id, job_type, status";
-	struct child	*ch;
-	char		*pids, *ma, *rd, num[16];
+	char		*pids, *ma, *rd;
 	const char	*v[4];
-	size_t		 len = 3;
 	PGresult	*res;
 	int		 i;
 
-	TAILQ_FOREACH(ch, &gw->children, entry)
-		len += 12;
-	pids = xcalloc(1, len);
-	strlcat(pids, "{", len);
-	TAILQ_FOREACH(ch, &gw->children, entry) {
-		snprintf(num, sizeof(num), "%s%d", pids[1] ? "," : "",
-		    (int)ch->pid);
-		strlcat(pids, num, len);
-	}
-	strlcat(pids, "}", len);
+	pids = children_array(0);
 	ma = type_map(0);
 	rd = type_map(1);
 	v[0] = gw->conf->node_name;
@@ -514,24 +529,12 @@ orphan_sweep(void)
 	    "  now() - $2 * interval '1 millisecond'"
 	    " AND NOT (worker_host = $1 AND id = ANY ($5::bigint[]))"
 	    " RETURNING id, job_type, status, worker_host";
-	struct child	*ch;
-	char		 timeout[24], *ma, *rd, *ids, num[24];
+	char		 timeout[24], *ma, *rd, *ids;
 	const char	*v[5];
 	PGresult	*res;
-	size_t		 len = 3;
 	int		 i;
 
-	TAILQ_FOREACH(ch, &gw->children, entry)
-		len += 22;
-	ids = xcalloc(1, len);
-	strlcat(ids, "{", len);
-	TAILQ_FOREACH(ch, &gw->children, entry)
-		if (ch->job_id != 0) {
-			snprintf(num, sizeof(num), "%s%lld", ids[1] ? "," : "",
-			    ch->job_id);
-			strlcat(ids, num, len);
-		}
-	strlcat(ids, "}", len);
+	ids = children_array(1);
 	snprintf(timeout, sizeof(timeout), "%" PRIu64, gw->conf->orphan_timeout);
 	ma = type_map(0);
 	rd = type_map(1);
