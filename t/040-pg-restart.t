@@ -18,8 +18,9 @@ ok($t->wait_for(sub { $t->psql(q{SELECT count(*) FROM background_jobs WHERE stat
    'jobs are being processed');
 $dbh->disconnect;
 delete $t->{dbh};
-my $restarted = system('timeout', '60', 'pg_ctlcluster', $ENV{PGVERSION}, 'regress',
-    'restart', '-m', 'fast') == 0;
+my $out = `timeout 60 pg_ctlcluster $ENV{PGVERSION} regress restart -m fast 2>&1`;
+my $restarted = $? == 0;
+diag "pg_ctlcluster restart: $out" unless $restarted;
 ok($restarted, 'the cluster restarted') or do {
 	# Never leave the cluster down for the tests that follow.
 	system('pg_ctlcluster', $ENV{PGVERSION}, 'regress', 'start');
