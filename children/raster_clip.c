@@ -20,10 +20,12 @@
  *   directory), copy that with the COG driver under a temporary name,
  *   compute the band statistics, and only then rename the file to its
  *   final name.
- *   The job's directory is registered with gw_job_on_failure() before any
- *   file is made: a failed job (bad input, GDAL error, disk full, EFBIG from
- *   file_size_limit) or a job whose transaction does not commit leaves no
- *   file behind.  SIGXFSZ is ignored so that file_size_limit shows as a
+ *   Every file is made in the attempt's staging directory
+ *   (gw_job_staging), which the runtime publishes as output_root/<job id>/
+ *   only after the job's completion has committed: a failed job (bad input,
+ *   GDAL error, disk full, EFBIG from file_size_limit), a job whose
+ *   transaction does not commit, a killed one or a stale attempt leaves no
+ *   file where readers look.  SIGXFSZ is ignored so that file_size_limit shows as a
  *   write error GDAL reports, not as a killed child with a partial file.
  *   The cutline is the multipolygon of all the clip polygons, as gdalwarp
  *   builds it from a layer (overlaps are burnt once, not cut out); an
@@ -69,12 +71,9 @@ struct clip {
 	OGRGeometryH		 cut;		/* multipolygon, in csrs */
 	long long		 nfeatures;	/* clip features read */
 	long long		 nrepaired;
-	char			 dir[PATH_MAX];	/* output_root/<job id> */
+	char			 dir[PATH_MAX];	/* this attempt's staging */
 	char			 cutpath[64];	/* /vsimem/ cutline */
 };
-
-/* What gw_job_on_failure() removes: the job's output directory. */
-static char	failure_dir[PATH_MAX];
 
 static int	run_raster_clip(struct gw_job *, json_t **);
 
@@ -86,37 +85,6 @@ main(int argc, char *argv[])
 	signal(SIGXFSZ, SIG_IGN);
 	raster_gdal_init();
 	return gw_worker_main(argc, argv, "raster_clip", run_raster_clip);
-}
-
-/* Removes the job's output directory and what is in it (our files only:
- * the directory is named for the job and made by it). */
-static void
-remove_outputs(void *arg)
-{
-	const char	*dir = arg;
-	DIR		*d;
-	struct dirent	*e;
-	int		 fd;
-
-	if (*dir == '\0')
-		return;
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)) == -1)
-		return;
-	if ((d = fdopendir(fd)) == NULL) {
-		close(fd);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (unlinkat(fd, e->d_name, 0) == -1)
-			log_warn("unlink %s/%s", dir, e->d_name);
-	}
-	closedir(d);
-	if (rmdir(dir) == -1)
-		log_warn("rmdir %s", dir);
-	else
-		log_info("removed %s", dir);
 }
 
 /* The output file name: one plain name, made of safe characters. */
@@ -774,7 +742,8 @@ run_raster_clip(struct gw_job *job, json_t **result)
 	json_t				*bands = NULL, *jnodata;
 	const char			*raster, *clip, *output, *format;
 	char				 path[PATH_MAX], defname[64], ndbuf[64];
-	char				 final[PATH_MAX], tmp[PATH_MAX];
+	char				 final[PATH_MAX], tmp[PATH_MAX], staged[PATH_MAX];
+	const char			*stage;
 	char				 warptmp[PATH_MAX], **argv = NULL;
 	char				**probe_argv = NULL;
 	const char			*dest;
@@ -783,7 +752,6 @@ run_raster_clip(struct gw_job *job, json_t **result)
 	int				 crop, all_touched, usage = 0, b, nb;
 	int				 width, height, i, srid, rv = -1;
 	char				 how = 0;
-	struct stat			 sb;
 	json_t				*gj;
 
 	memset(&c, 0, sizeof(c));
@@ -851,30 +819,23 @@ run_raster_clip(struct gw_job *job, json_t **result)
 	    write_cutline(&c) == -1)
 		goto done;
 
-	/* The job's directory; from here on a failure removes it. */
-	if (snprintf(c.dir, sizeof(c.dir), "%s/%lld",
-	    job->settings->output_root, job->id) >= (int)sizeof(c.dir) ||
-	    snprintf(final, sizeof(final), "%s/%s", c.dir, output) >=
-	    (int)sizeof(final) ||
+	/*
+	 * This attempt's own staging directory (see gw_job_staging): the
+	 * runtime renames it to output_root/<job id>/ once the job's
+	 * completion has committed, and removes it if the job fails.
+	 */
+	if ((stage = gw_job_staging(job)) == NULL)
+		goto done;
+	if (gw_job_output_path(job, output, final, sizeof(final)) == -1)
+		goto done;
+	if (snprintf(c.dir, sizeof(c.dir), "%s", stage) >= (int)sizeof(c.dir) ||
+	    snprintf(staged, sizeof(staged), "%s/%s", c.dir, output) >=
+	    (int)sizeof(staged) ||
 	    snprintf(tmp, sizeof(tmp), "%s/.%s.part", c.dir, output) >=
 	    (int)sizeof(tmp) ||
 	    snprintf(warptmp, sizeof(warptmp), "%s/.%s.warp.tif", c.dir,
 	    output) >= (int)sizeof(warptmp)) {
 		gw_job_error(job, "output: path too long");
-		goto done;
-	}
-	if (mkdir(c.dir, 0755) == -1 && errno != EEXIST) {
-		gw_job_error(job, "output: cannot make %s: %s", c.dir,
-		    strerror(errno));
-		goto done;
-	}
-	if (lstat(c.dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
-		gw_job_error(job, "output: %s is not a directory", c.dir);
-		goto done;
-	}
-	snprintf(failure_dir, sizeof(failure_dir), "%s", c.dir);
-	if (gw_job_on_failure(job, remove_outputs, failure_dir) == -1) {
-		gw_job_error(job, "out of memory");
 		goto done;
 	}
 
@@ -1063,8 +1024,8 @@ run_raster_clip(struct gw_job *job, json_t **result)
 	GDALClose(out);
 	out = NULL;
 
-	if (rename(tmp, final) == -1) {
-		gw_job_error(job, "output: rename to %s: %s", final,
+	if (rename(tmp, staged) == -1) {
+		gw_job_error(job, "output: rename to %s: %s", staged,
 		    strerror(errno));
 		goto done;
 	}

@@ -10,18 +10,27 @@
  *   {"exit": 7}              exit with a status while holding the job
  *   {"fail": "message"}      fail the job with that message
  *   {"result": {...}}        merged into the result JSON
+ *   {"kill_backend": 15}     send the signal to the job's own backend
+ *                            (as root: a connection lost by one job;
+ *                            9 crashes the whole cluster)
+ *   {"file": "name"}         write a file into the job's staging
+ *                            directory (published with the completion)
  *   {"table": "name"}        create output_schema.name in the job's
  *                            transaction (atomic output with the status)
  *   {"progress": 4}          report progress in that many steps
  *
- * Steps run in the order above, so {"sleep": 1, "signal": 9} sleeps first.
+ * Steps run in the order above, so {"sleep": 1, "signal": 9} sleeps first,
+ * except that "file" and "table" are written before "sleep" when
+ * "write_first" is true (a job killed while its output exists).
  * Its job type is the name it is run under, so that a test can make several
  * types of it with symbolic links.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -31,7 +40,7 @@
 
 static const char *const keys[] = {
 	"sleep", "spin", "allocate", "signal", "exit", "fail", "result",
-	"table", "progress", NULL
+	"table", "progress", "kill_backend", "file", "write_first", NULL
 };
 
 static void
@@ -45,60 +54,36 @@ sleep_ms(double ms)
 		;
 }
 
+/* Writes the file and the table the parameters ask for. */
 static int
-run_selftest(struct gw_job *job, json_t **result)
+write_outputs(struct gw_job *job, json_t *out)
 {
-	double		 secs, bytes;
-	long long	 sig, code, steps, i;
-	const char	*fail, *table;
-	json_t		*extra;
+	const char	*table, *file, *dir;
 	PGresult	*res;
-	char		*sql, *ident;
-	volatile unsigned char *p;
-	clock_t		 until;
+	char		*sql, *ident, path[4096], final[4096];
+	FILE		*fp;
 
-	if (gw_param_check_keys(job, keys) == -1)
+	if (gw_param_string(job, "file", 0, NULL, &file) == -1)
 		return -1;
-	if (gw_param_double(job, "sleep", 0, 0, 86400, &secs) == -1)
-		return -1;
-	if (gw_param_int(job, "progress", 0, 0, 1000, &steps) == -1)
-		return -1;
-	for (i = 1; i <= steps; i++) {
-		sleep_ms(secs * 1000 / steps);
-		gw_progress(job, (double)i / steps, "step %lld of %lld", i, steps);
+	if (file != NULL) {
+		if (strchr(file, '/') != NULL || file[0] == '.' || *file == '\0')
+			return gw_job_error(job, "parameter 'file' must be a "
+			    "plain file name");
+		if ((dir = gw_job_staging(job)) == NULL)
+			return -1;
+		snprintf(path, sizeof(path), "%s/%s", dir, file);
+		if ((fp = fopen(path, "w")) == NULL)
+			return gw_job_error(job, "file: %s: %s", path,
+			    strerror(errno));
+		fprintf(fp, "job %lld attempt %d pid %d\n", job->id,
+		    job->attempts, (int)getpid());
+		if (fclose(fp) != 0)
+			return gw_job_error(job, "file: %s: %s", path,
+			    strerror(errno));
+		if (gw_job_output_path(job, file, final, sizeof(final)) == -1)
+			return -1;
+		json_object_set_new(out, "path", json_string(final));
 	}
-	if (steps == 0 && secs > 0)
-		sleep_ms(secs * 1000);
-
-	if (gw_param_double(job, "spin", 0, 0, 86400, &secs) == -1)
-		return -1;
-	until = clock() + (clock_t)(secs * CLOCKS_PER_SEC);
-	while (clock() < until)
-		;
-
-	if (gw_param_double(job, "allocate", 0, 0, 1e15, &bytes) == -1)
-		return -1;
-	if (bytes > 0) {
-		if ((p = malloc((size_t)bytes)) == NULL)
-			gw_nomem();
-		for (i = 0; i < (long long)bytes; i += 4096)
-			p[i] = 1;
-		free((void *)p);
-	}
-
-	if (gw_param_int(job, "signal", 0, 0, 64, &sig) == -1)
-		return -1;
-	if (sig > 0)
-		raise((int)sig);
-	if (gw_param_int(job, "exit", -1, 0, 255, &code) == -1)
-		return -1;
-	if (code >= 0)
-		exit((int)code);
-
-	if (gw_param_string(job, "fail", 0, NULL, &fail) == -1)
-		return -1;
-	if (fail != NULL)
-		return gw_job_error(job, "%s", fail);
 
 	if (gw_param_string(job, "table", 0, NULL, &table) == -1)
 		return -1;
@@ -117,14 +102,90 @@ run_selftest(struct gw_job *job, json_t **result)
 			return -1;
 		PQclear(res);
 	}
+	return 0;
+}
 
-	if ((*result = json_object()) == NULL)
+static int
+run_selftest(struct gw_job *job, json_t **result)
+{
+	double		 secs, bytes;
+	long long	 sig, code, steps, i;
+	const char	*fail;
+	json_t		*extra, *out;
+	volatile unsigned char *p;
+	clock_t		 until;
+	int		 first;
+
+	if (gw_param_check_keys(job, keys) == -1)
+		return -1;
+	if ((out = json_object()) == NULL)
 		gw_nomem();
+	if (gw_param_bool(job, "write_first", 0, &first) == -1 ||
+	    (first && write_outputs(job, out) == -1)) {
+		json_decref(out);
+		return -1;
+	}
+	if (gw_param_double(job, "sleep", 0, 0, 86400, &secs) == -1)
+		goto fail;
+	if (gw_param_int(job, "progress", 0, 0, 1000, &steps) == -1)
+		goto fail;
+	for (i = 1; i <= steps; i++) {
+		sleep_ms(secs * 1000 / steps);
+		gw_progress(job, (double)i / steps, "step %lld of %lld", i, steps);
+	}
+	if (steps == 0 && secs > 0)
+		sleep_ms(secs * 1000);
+
+	if (gw_param_double(job, "spin", 0, 0, 86400, &secs) == -1)
+		goto fail;
+	until = clock() + (clock_t)(secs * CLOCKS_PER_SEC);
+	while (clock() < until)
+		;
+
+	if (gw_param_double(job, "allocate", 0, 0, 1e15, &bytes) == -1)
+		goto fail;
+	if (bytes > 0) {
+		if ((p = malloc((size_t)bytes)) == NULL)
+			gw_nomem();
+		for (i = 0; i < (long long)bytes; i += 4096)
+			p[i] = 1;
+		free((void *)p);
+	}
+
+	if (gw_param_int(job, "signal", 0, 0, 64, &sig) == -1)
+		goto fail;
+	if (sig > 0)
+		raise((int)sig);
+	if (gw_param_int(job, "exit", -1, 0, 255, &code) == -1)
+		goto fail;
+	if (code >= 0)
+		exit((int)code);
+
+	if (gw_param_int(job, "kill_backend", 0, 0, 64, &sig) == -1)
+		goto fail;
+	if (sig > 0) {
+		kill(PQbackendPID(job->conn), (int)sig);
+		sleep_ms(200);
+	}
+
+	if (gw_param_string(job, "fail", 0, NULL, &fail) == -1)
+		goto fail;
+	if (!first && write_outputs(job, out) == -1)
+		goto fail;
+	if (fail != NULL) {
+		gw_job_error(job, "%s", fail);
+		goto fail;
+	}
+
+	*result = out;
 	extra = json_object_get(job->params, "result");
 	if (extra != NULL && json_is_object(extra))
 		json_object_update(*result, extra);
 	json_object_set_new(*result, "pid", json_integer(getpid()));
 	return 0;
+fail:
+	json_decref(out);
+	return -1;
 }
 
 int

@@ -35,7 +35,9 @@ ALTER TABLE background_jobs
     ADD COLUMN IF NOT EXISTS worker_pid integer,
     ADD COLUMN IF NOT EXISTS heartbeat_at timestamptz,
     ADD COLUMN IF NOT EXISTS started_at timestamptz,
-    ADD COLUMN IF NOT EXISTS completed_at timestamptz;
+    ADD COLUMN IF NOT EXISTS completed_at timestamptz,
+    ADD COLUMN IF NOT EXISTS free_attempts integer NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS connection_losses integer NOT NULL DEFAULT 0;
 
 -- An older table keeps its rows as they are: defaults apply to new rows, and
 -- the checks below are added NOT VALID, so they bind new and updated rows
@@ -70,6 +72,12 @@ $$;
 
 COMMENT ON COLUMN background_jobs.max_attempts IS
     'NULL: the max_attempts of the job type''s section in geoworkerd.ini';
+COMMENT ON COLUMN background_jobs.attempts IS
+    'runs started; never goes down, so (id, attempts) names one run';
+COMMENT ON COLUMN background_jobs.free_attempts IS
+    'runs that do not count against max_attempts (shutdown, database outage)';
+COMMENT ON COLUMN background_jobs.connection_losses IS
+    'runs that lost their database connection';
 
 -- The claim query: queued jobs of a type, highest priority, then oldest.
 CREATE INDEX IF NOT EXISTS background_jobs_claim_idx

@@ -47,10 +47,16 @@ signal_text(int sig, char *buf, size_t len)
 	return buf;
 }
 
-static void
-set_limit(int resource, uint64_t value)
+/*
+ * Sets one limit.  Returns 0, or -1 with the reason in err (for the job's
+ * error_message, or geoworkerd -t).
+ */
+static int
+set_limit(int resource, const char *key, uint64_t value, char *err,
+    size_t errlen)
 {
 	struct rlimit	 rl;
+	char		 v[32];
 
 	if (value == GW_UNLIMITED)
 		rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
@@ -58,7 +64,51 @@ set_limit(int resource, uint64_t value)
 		rl.rlim_cur = rl.rlim_max = (rlim_t)value;
 	if (resource == RLIMIT_CPU && value != GW_UNLIMITED)
 		rl.rlim_max = rl.rlim_cur + 5;	/* SIGXCPU first, SIGKILL later */
-	(void)setrlimit(resource, &rl);
+	if (setrlimit(resource, &rl) == 0)
+		return 0;
+	if (value == GW_UNLIMITED)
+		strlcpy(v, "unlimited", sizeof(v));
+	else if (resource == RLIMIT_CPU || resource == RLIMIT_NOFILE)
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)value);
+	else
+		format_size(value, v, sizeof(v));
+	snprintf(err, errlen, "%s = %s cannot be applied: setrlimit failed "
+	    "(%d: %s)", key, v, errno, strerror(errno));
+	return -1;
+}
+
+/*
+ * Applies a type's limits and niceness to this process.  Returns 0, or -1
+ * with the first failure in err.  Used between fork and exec, and by
+ * geoworkerd -t in a throwaway process.
+ */
+int
+child_limits(const struct gw_typeconf *tc, char *err, size_t errlen)
+{
+	int	 bad = 0;
+
+	bad |= set_limit(RLIMIT_AS, "memory_limit", tc->memory_limit, err,
+	    errlen);
+	if (!bad)
+		bad |= set_limit(RLIMIT_CPU, "cpu_limit",
+		    tc->cpu_limit == GW_UNLIMITED ? GW_UNLIMITED :
+		    (tc->cpu_limit + 999) / 1000, err, errlen);
+	if (!bad)
+		bad |= set_limit(RLIMIT_FSIZE, "file_size_limit",
+		    tc->file_size_limit, err, errlen);
+	if (!bad)
+		bad |= set_limit(RLIMIT_NOFILE, "open_files", tc->open_files,
+		    err, errlen);
+	if (!bad)
+		bad |= set_limit(RLIMIT_CORE, "core size", 0, err, errlen);
+	errno = 0;
+	if (!bad && setpriority(PRIO_PROCESS, 0, tc->nice) == -1 && errno != 0) {
+		snprintf(err, errlen, "nice = %d cannot be applied: "
+		    "setpriority failed (%d: %s)", tc->nice, errno,
+		    strerror(errno));
+		bad = -1;
+	}
+	return bad ? -1 : 0;
 }
 
 /* Runs in the new child; never returns. */
@@ -67,17 +117,22 @@ child_exec(struct gw_type *t, int fd, pid_t master)
 {
 	struct gw_config	*c = gw->conf;
 	struct gw_typeconf	*tc = &t->conf;
-	char			 path[PATH_MAX], buf[64], *argv[3];
+	char			 path[PATH_MAX], buf[64], lim[512], *argv[3];
 	sigset_t		 set;
 	int			 logfd, sig;
 
-	setpgid(0, 0);
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != master)
-		_exit(GW_EXIT_ERROR);
+	/*
+	 * Signals arrive blocked (child_spawn blocks them across fork): the
+	 * master's handlers, which write to its self-pipe, must be gone
+	 * before any signal can be delivered here.
+	 */
 	for (sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);
+	setpgid(0, 0);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != master)
+		_exit(GW_EXIT_ERROR);
 
 	if (fd != CHILD_FD) {
 		if (dup2(fd, CHILD_FD) == -1)
@@ -95,15 +150,10 @@ child_exec(struct gw_type *t, int fd, pid_t master)
 	}
 	closefrom(CHILD_FD + 1);
 
-	set_limit(RLIMIT_AS, tc->memory_limit);
-	set_limit(RLIMIT_CPU, tc->cpu_limit == GW_UNLIMITED ? GW_UNLIMITED :
-	    (tc->cpu_limit + 999) / 1000);
-	set_limit(RLIMIT_FSIZE, tc->file_size_limit);
-	set_limit(RLIMIT_NOFILE, tc->open_files);
-	set_limit(RLIMIT_CORE, 0);
-	errno = 0;
-	if (setpriority(PRIO_PROCESS, 0, tc->nice) == -1 && errno != 0)
-		log_warn("%s: setpriority(%d) failed", t->name, tc->nice);
+	/* A limit that cannot be set fails the next job with the reason,
+	 * rather than letting it run without the limit. */
+	if (child_limits(tc, lim, sizeof(lim)) == -1)
+		setenv("GW_LIMIT_ERROR", lim, 1);
 
 	setenv("GW_CONNINFO", c->conninfo, 1);
 	setenv("GW_NODE_NAME", c->node_name, 1);
@@ -114,6 +164,9 @@ child_exec(struct gw_type *t, int fd, pid_t master)
 		setenv("GW_OUTPUT_ROOT", c->output_root, 1);
 	snprintf(buf, sizeof(buf), "%llums", (unsigned long long)c->poll_interval);
 	setenv("GW_POLL_INTERVAL", buf, 1);
+	snprintf(buf, sizeof(buf), "%llu",
+	    (unsigned long long)(c->db_timeout + 999) / 1000);
+	setenv("GW_CONNECT_TIMEOUT", buf, 1);
 	setenv("GW_MEMORY_LIMIT", format_size(tc->memory_limit, buf, sizeof(buf)), 1);
 	snprintf(buf, sizeof(buf), "%d", CHILD_FD);
 	setenv("GW_MASTER_FD", buf, 1);
@@ -127,6 +180,8 @@ child_exec(struct gw_type *t, int fd, pid_t master)
 	_exit(127);
 }
 
+static void	set_state(struct child *, enum child_state);
+
 /*
  * Forks and execs one child of type t.  Returns 0, or -1 if fork or the
  * socketpair failed (the type is then throttled like an early death).
@@ -135,6 +190,7 @@ int
 child_spawn(struct gw_type *t)
 {
 	struct child	*ch;
+	sigset_t	 all, old;
 	int		 sv[2];
 	pid_t		 pid;
 
@@ -148,8 +204,12 @@ child_spawn(struct gw_type *t)
 		close(sv[1]);
 		return -1;
 	}
+	/* Blocked across fork: see child_exec. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
 	switch (pid = fork()) {
 	case -1:
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		log_warn("%s: fork failed", t->name);
 		close(sv[0]);
 		close(sv[1]);
@@ -160,17 +220,20 @@ child_spawn(struct gw_type *t)
 		child_exec(t, sv[1], gw->pid);
 		_exit(127);
 	}
+	/* Its own process group, set on both sides so that a kill of the
+	 * group right after fork cannot miss it. */
+	setpgid(pid, pid);
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	ch->pid = pid;
 	ch->fd = sv[0];
 	ch->type = t;
-	ch->state = CHILD_STARTING;
+	ch->state = CHILD_NEW;
 	ch->forked_ms = now_ms();
 	ch->progress = -1;
 	TAILQ_INSERT_TAIL(&gw->children, ch, entry);
-	t->live++;
-	gw->nchildren++;
+	set_state(ch, CHILD_STARTING);
 	log_debug("%s: started child %d", t->name, (int)pid);
 	return 0;
 }
@@ -186,20 +249,57 @@ child_by_job(long long id)
 	return NULL;
 }
 
+static const char *const state_names[] = {
+	"new", "starting", "idle", "busy", "stopping", "dead"
+};
+
+/*
+ * Every change of a child's state goes through here, and so does every count
+ * that follows from it (the type's live, idle and busy, the master's
+ * nchildren): Postfix's master_spawn.c keeps its accounting so.  A
+ * transition that cannot happen is a bug that would make the counts drift:
+ * it stops the master.
+ */
 static void
 set_state(struct child *ch, enum child_state st)
 {
+	static const unsigned char allowed[CHILD_DEAD + 1] = {
+		[CHILD_NEW] = 1 << CHILD_STARTING,
+		[CHILD_STARTING] = 1 << CHILD_IDLE | 1 << CHILD_BUSY |
+		    1 << CHILD_STOPPING | 1 << CHILD_DEAD,
+		[CHILD_IDLE] = 1 << CHILD_BUSY | 1 << CHILD_STOPPING |
+		    1 << CHILD_DEAD,
+		/* A child told to stop may have claimed a job already. */
+		[CHILD_STOPPING] = 1 << CHILD_BUSY | 1 << CHILD_DEAD,
+		[CHILD_BUSY] = 1 << CHILD_DEAD,
+		[CHILD_DEAD] = 0,
+	};
 	struct gw_type	*t = ch->type;
 
+	if (!(allowed[ch->state] & (1 << st)))
+		fatalx("%s: child %d: impossible transition %s -> %s", t->name,
+		    (int)ch->pid, state_names[ch->state], state_names[st]);
 	if (ch->state == CHILD_IDLE)
 		t->idle--;
 	else if (ch->state == CHILD_BUSY)
 		t->busy--;
+	if (ch->state == CHILD_NEW) {
+		t->live++;
+		gw->nchildren++;
+	}
 	ch->state = st;
 	if (st == CHILD_IDLE)
 		t->idle++;
 	else if (st == CHILD_BUSY)
 		t->busy++;
+	else if (st == CHILD_DEAD) {
+		t->live--;
+		gw->nchildren--;
+	}
+	if (t->idle < 0 || t->busy < 0 || t->live < 0 || gw->nchildren < 0 ||
+	    t->idle + t->busy > t->live)
+		fatalx("%s: child accounting broken: live %d, idle %d, busy %d",
+		    t->name, t->live, t->idle, t->busy);
 }
 
 /* Asks an idle or starting child to exit; a busy one finishes its job. */
@@ -218,6 +318,9 @@ child_kill(struct child *ch, enum kill_reason why)
 {
 	if (ch->killed == KILL_NONE)
 		ch->killed = why;
+	/* The whole group: whatever the job started dies with it. */
+	if (kill(-ch->pid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("kill(-%d, SIGKILL) failed", (int)ch->pid);
 	if (kill(ch->pid, SIGKILL) == -1 && errno != ESRCH)
 		log_warn("kill(%d, SIGKILL) failed", (int)ch->pid);
 }
@@ -247,7 +350,8 @@ child_read(struct child *ch)
 			ch->ready_ms = now_ms();
 			if (ch->state == CHILD_STARTING)
 				set_state(ch, CHILD_IDLE);
-		} else if (sscanf(buf, "job %lld %d", &id, &att) == 2) {
+		} else if (sscanf(buf, "job %lld %d", &id, &att) == 2 &&
+		    ch->state != CHILD_BUSY) {
 			ch->job_id = id;
 			ch->attempts = att;
 			ch->job_start_ms = now_ms();
@@ -276,12 +380,14 @@ child_read(struct child *ch)
 
 /*
  * Words the death of a child holding a job for error_message, and says
- * whether the job may be retried (retry) or goes back without counting the
- * attempt (uncount).  Returns 0 if there is nothing to write.
+ * whether the job may be retried (retry), goes back without counting the
+ * attempt (uncount), or lost its database connection (dblost: db.c decides
+ * whether that was an outage, see GW_MAX_FREE_LOSSES).  Returns 0 if there is
+ * nothing to write.
  */
 static int
 word_death(struct child *ch, int status, const struct rusage *ru, char *msg,
-    size_t len, int *retry, int *uncount)
+    size_t len, int *retry, int *uncount, int *dblost)
 {
 	struct gw_typeconf	*tc = &ch->type->conf;
 	char			 sig[96], lim[32];
@@ -290,6 +396,7 @@ word_death(struct child *ch, int status, const struct rusage *ru, char *msg,
 
 	*retry = 1;
 	*uncount = 0;
+	*dblost = 0;
 	cpu_ms = (uint64_t)ru->ru_utime.tv_sec * 1000 + ru->ru_utime.tv_usec / 1000 +
 	    (uint64_t)ru->ru_stime.tv_sec * 1000 + ru->ru_stime.tv_usec / 1000;
 	switch (ch->killed) {
@@ -347,9 +454,9 @@ word_death(struct child *ch, int status, const struct rusage *ru, char *msg,
 		    format_size(tc->memory_limit, lim, sizeof(lim)));
 		return 1;
 	case GW_EXIT_DBLOST:
-		snprintf(msg, len, "the worker lost its database connection; "
-		    "re-queued");
-		*uncount = 1;
+		snprintf(msg, len, "the database connection was lost during "
+		    "the job");
+		*dblost = 1;
 		return 1;
 	default:
 		snprintf(msg, len, "worker exited with status %d",
@@ -376,7 +483,7 @@ child_gone(struct child *ch, int status, const struct rusage *ru)
 	struct gw_type	*t = ch->type;
 	char		 how[128], msg[512];
 	uint64_t	 now = now_ms(), delay;
-	int		 retry, uncount, held;
+	int		 retry, uncount, dblost, held, stopped, bad;
 
 	if (ch->fd != -1) {
 		child_read(ch);		/* a last "job" or "done" may be queued */
@@ -385,31 +492,40 @@ child_gone(struct child *ch, int status, const struct rusage *ru)
 	}
 	describe_exit(status, how, sizeof(how));
 	held = ch->state == CHILD_BUSY || ch->job_id != 0;
-	if (WIFSIGNALED(status) || (WEXITSTATUS(status) != GW_EXIT_OK &&
-	    WEXITSTATUS(status) != GW_EXIT_FENCED))
-		if (ch->killed != KILL_CANCEL && ch->killed != KILL_SHUTDOWN)
-			t->crashed++;
+	bad = WIFSIGNALED(status) || WEXITSTATUS(status) != GW_EXIT_OK;
+	/*
+	 * An idle or starting child told to stop (reload, shutdown, surplus)
+	 * exits, or dies of the SIGTERM if it had not yet set its handler:
+	 * neither is a crash, and it held nothing (it ignores SIGTERM once it
+	 * has claimed a job).
+	 */
+	stopped = ch->state == CHILD_STOPPING && !held &&
+	    ((WIFEXITED(status) && WEXITSTATUS(status) == GW_EXIT_OK) ||
+	    (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM));
+	if (bad && !stopped && WEXITSTATUS(status) != GW_EXIT_FENCED &&
+	    ch->killed != KILL_CANCEL && ch->killed != KILL_SHUTDOWN)
+		t->crashed++;
 
-	if (held || WIFSIGNALED(status) || WEXITSTATUS(status) != GW_EXIT_OK) {
-		/*
-		 * A child may hold a job the master never heard of (it died
-		 * between the claim and its message): the row is then found by
-		 * node and pid.  Nothing is written for an idle child that was
-		 * told to stop.
-		 */
-		if (word_death(ch, status, ru, msg, sizeof(msg), &retry,
-		    &uncount) && !(ch->state == CHILD_STOPPING && !held &&
-		    WIFEXITED(status) && WEXITSTATUS(status) == GW_EXIT_OK)) {
-			if (held)
-				log_warnx("%s: child %d holding job %lld %s",
-				    t->name, (int)ch->pid, ch->job_id, how);
-			if (!uncount && ch->killed != KILL_SHUTDOWN && held)
-				t->failed++;
-			db_child_lost(t->name, ch->job_id, ch->attempts, ch->pid,
-			    retry, uncount, msg);
-		}
+	/*
+	 * A child may hold a job the master never heard of (it died between
+	 * the claim and its message): the row is then found by node and pid.
+	 */
+	if ((held || bad) && !stopped && word_death(ch, status, ru, msg,
+	    sizeof(msg), &retry, &uncount, &dblost)) {
+		if (held)
+			log_warnx("%s: child %d holding job %lld %s",
+			    t->name, (int)ch->pid, ch->job_id, how);
+		if (!uncount && ch->killed != KILL_SHUTDOWN && held)
+			t->failed++;
+		db_child_lost(t->name, ch->job_id, ch->attempts, ch->pid,
+		    retry, uncount, dblost, dblost &&
+		    db_outage_since(ch->job_start_ms), msg);
 	}
-	if (!held && ch->state != CHILD_STOPPING && !gw->stopping) {
+	/* Files it staged: published if its completion committed, else
+	 * removed (see outputs.c). */
+	if (held && ch->job_id != 0)
+		db_staging_check(ch->job_id, ch->attempts);
+	if (!held && !stopped && ch->state != CHILD_STOPPING && !gw->stopping) {
 		/* Died before claiming anything: throttle the type. */
 		t->early_deaths++;
 		delay = 500ULL << (t->early_deaths > 16 ? 16 : t->early_deaths - 1);
@@ -421,12 +537,7 @@ child_gone(struct child *ch, int status, const struct rusage *ru)
 	} else
 		log_debug("%s: child %d %s", t->name, (int)ch->pid, how);
 
-	if (ch->state == CHILD_IDLE)
-		t->idle--;
-	else if (ch->state == CHILD_BUSY)
-		t->busy--;
-	t->live--;
-	gw->nchildren--;
+	set_state(ch, CHILD_DEAD);
 	TAILQ_REMOVE(&gw->children, ch, entry);
 	free(ch);
 }

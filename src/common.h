@@ -16,6 +16,8 @@
 #include <stdint.h>
 
 #define GW_NAMELEN	64	/* a job type or identifier, NUL included */
+#define GW_XSTR(x)	#x
+#define GW_STR(x)	GW_XSTR(x)	/* a macro's value as a string literal */
 
 /*
  * Exit codes of a job program, read by the master to word the failure of the
@@ -27,6 +29,13 @@
 #define GW_EXIT_NOMEM		3	/* an allocation failed: memory_limit */
 #define GW_EXIT_DBLOST		4	/* the database went away */
 #define GW_EXIT_FENCED		5	/* the job was taken away (cancelled, orphaned) */
+
+/*
+ * A database outage (the master lost its connection too) re-queues the jobs
+ * it interrupted without spending an attempt, but only this many times per
+ * job: a job whose own work crashes the server would otherwise run for ever.
+ */
+#define GW_MAX_FREE_LOSSES	3
 
 /* log.c */
 enum gw_loglevel { GW_LOG_DEBUG, GW_LOG_INFO, GW_LOG_WARN, GW_LOG_ERR };
@@ -54,6 +63,14 @@ int	 valid_type_name(const char *);
 void	*xcalloc(size_t, size_t);
 char	*xstrdup(const char *);
 
+/* outputs.c: a job's files (see the NOTES there) */
+#define GW_STAGING	".staging"	/* under output_root */
+int	 staging_dir(const char *root, long long id, int attempt, char *, size_t);
+int	 published_dir(const char *root, long long id, char *, size_t);
+int	 staging_parse(const char *name, long long *id, int *attempt);
+int	 staging_publish(const char *root, long long id, int attempt);
+int	 remove_tree(const char *path);	/* rm -r without following links */
+
 /* config.c */
 #define GW_UNLIMITED	UINT64_MAX
 
@@ -68,6 +85,7 @@ struct gw_typeconf {
 	uint64_t		 timeout;		/* ms, wall clock */
 	int			 max_attempts;
 	uint64_t		 retry_delay;		/* ms, doubled per attempt */
+	uint64_t		 max_retry_delay;	/* ms, cap of the back-off */
 	int			 nice;
 	int			 line;			/* where the section starts */
 	TAILQ_ENTRY(gw_typeconf) entry;
@@ -85,6 +103,7 @@ struct gw_config {
 	char			*raster_root;
 	char			*output_root;
 	char			*output_schema;
+	char			*user;			/* drop to it when root */
 	uint64_t		 poll_interval;		/* ms */
 	uint64_t		 heartbeat_interval;	/* ms */
 	uint64_t		 orphan_timeout;	/* ms */
@@ -102,7 +121,5 @@ struct gw_config {
 struct gw_config *config_load(const char *path, char *err, size_t errlen);
 void	 config_free(struct gw_config *);
 struct gw_typeconf *config_type(struct gw_config *, const char *name);
-int	 config_known_type(const char *name);
-extern const char *const gw_job_types[];
 
 #endif

@@ -25,15 +25,6 @@
 
 #include "common.h"
 
-/* The job types a section may name: a program of that name in child_dir. */
-const char *const gw_job_types[] = {
-	"hotspot_analysis", "outlier_analysis", "nearest_analysis",
-	"dissolve", "clip", "erase_analysis", "raster_clip", "create_view",
-	"hotspot_timeseries",
-	"selftest",		/* test-only; built by make check, not installed */
-	NULL
-};
-
 struct parse_state {
 	struct gw_config	*conf;
 	char			*err;
@@ -41,17 +32,6 @@ struct parse_state {
 	char			 seen[256][GW_NAMELEN * 2];	/* section.key */
 	int			 nseen;
 };
-
-int
-config_known_type(const char *name)
-{
-	int	 i;
-
-	for (i = 0; gw_job_types[i] != NULL; i++)
-		if (strcmp(gw_job_types[i], name) == 0)
-			return 1;
-	return 0;
-}
 
 struct gw_typeconf *
 config_type(struct gw_config *conf, const char *name)
@@ -76,6 +56,7 @@ type_defaults(struct gw_typeconf *t)
 	t->timeout = 7200ULL * 1000;
 	t->max_attempts = 1;
 	t->retry_delay = 30ULL * 1000;
+	t->max_retry_delay = 3600ULL * 1000;
 	t->nice = 10;
 }
 
@@ -126,7 +107,11 @@ type_key(struct gw_typeconf *t, const char *name, const char *value)
 		return 1;
 	}
 	if (strcmp(name, "retry_delay") == 0)
-		return parse_duration(value, &t->retry_delay) == 0 ? 1 : -1;
+		return parse_duration(value, &t->retry_delay) == 0 &&
+		    t->retry_delay <= 366ULL * 86400 * 1000 ? 1 : -1;
+	if (strcmp(name, "max_retry_delay") == 0)
+		return parse_duration(value, &t->max_retry_delay) == 0 &&
+		    t->max_retry_delay <= 366ULL * 86400 * 1000 ? 1 : -1;
 	if (strcmp(name, "nice") == 0) {
 		if (parse_int(value, -20, 19, &v) == -1)
 			return -1;
@@ -151,6 +136,7 @@ daemon_key(struct gw_config *c, const char *name, const char *value)
 		{ "raster_root", offsetof(struct gw_config, raster_root) },
 		{ "output_root", offsetof(struct gw_config, output_root) },
 		{ "output_schema", offsetof(struct gw_config, output_schema) },
+		{ "user", offsetof(struct gw_config, user) },
 	}, durations[] = {
 		{ "poll_interval", offsetof(struct gw_config, poll_interval) },
 		{ "heartbeat_interval",
@@ -250,11 +236,12 @@ scan_sections(FILE *fp, struct gw_config *c, char *err, size_t errlen,
 		if (strcmp(s, "database") == 0 || strcmp(s, "daemon") == 0 ||
 		    strcmp(s, "defaults") == 0)
 			continue;
-		if (!config_known_type(s)) {
-			snprintf(err, errlen, "unknown section [%s] (job types: "
-			    "hotspot_analysis, outlier_analysis, "
-			    "nearest_analysis, dissolve, clip, erase_analysis, "
-			    "raster_clip, create_view, hotspot_timeseries)", s);
+		/* Any other section is a job type: a program of that name
+		 * in child_dir (geoworkerd -t checks that it can run). */
+		if (!valid_type_name(s)) {
+			snprintf(err, errlen, "bad section name [%s]: a job "
+			    "type is a program name of letters, digits and _ "
+			    "(at most 52 characters)", s);
 			*errline = line;
 			return -1;
 		}
@@ -287,6 +274,7 @@ type_unset(struct gw_typeconf *t)
 	t->children = t->max_attempts = t->nice = UNSET_INT;
 	t->memory_limit = t->cpu_limit = t->file_size_limit = UNSET_U64;
 	t->open_files = t->timeout = t->retry_delay = UNSET_U64;
+	t->max_retry_delay = UNSET_U64;
 }
 
 static void
@@ -303,6 +291,7 @@ type_inherit(struct gw_typeconf *t, const struct gw_typeconf *d)
 	INHERIT(open_files, UNSET_U64);
 	INHERIT(timeout, UNSET_U64);
 	INHERIT(retry_delay, UNSET_U64);
+	INHERIT(max_retry_delay, UNSET_U64);
 #undef INHERIT
 }
 
@@ -440,5 +429,6 @@ config_free(struct gw_config *c)
 	free(c->raster_root);
 	free(c->output_root);
 	free(c->output_schema);
+	free(c->user);
 	free(c);
 }

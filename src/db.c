@@ -16,8 +16,10 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +30,7 @@
 
 #include "geoworkerd.h"
 
-enum pending_kind { PENDING_SWEEP, PENDING_LOST };
+enum pending_kind { PENDING_SWEEP, PENDING_LOST, PENDING_STAGING };
 
 struct pending {
 	enum pending_kind	 kind;
@@ -38,15 +40,25 @@ struct pending {
 	pid_t			 pid;
 	int			 retry;
 	int			 uncount;
+	int			 dblost;
+	int			 outage;
 	char			 message[512];
 	TAILQ_ENTRY(pending)	 entry;
 };
 static TAILQ_HEAD(, pending) pendings = TAILQ_HEAD_INITIALIZER(pendings);
 static int		 npending;
 
+static void
+pending_add(struct pending *p)
+{
+	TAILQ_INSERT_TAIL(&pendings, p, entry);
+	npending++;
+}
+
 static PGconn		*conn;
 static uint64_t		 retry_at_ms, retry_delay_ms = 1000;
 static uint64_t		 next_heartbeat_ms, next_sweep_ms, last_progress_ms;
+static uint64_t		 next_staging_ms, lost_at_ms;
 static int		 was_down;
 
 int
@@ -81,6 +93,7 @@ db_lost(const char *what)
 	log_warnx("database: %s: %s; retrying in %" PRIu64 " s", what,
 	    conn ? PQerrorMessage(conn) : "no connection", retry_delay_ms / 1000);
 	db_close();
+	lost_at_ms = now_ms();
 	retry_at_ms = now_ms() + retry_delay_ms;
 	if (retry_delay_ms < 30000)
 		retry_delay_ms *= 2;
@@ -151,10 +164,11 @@ done:
 static void
 db_connect(void)
 {
-	const char	*keys[] = { "dbname", "fallback_application_name",
-	    "connect_timeout", "options", "keepalives_idle",
-	    "keepalives_interval", "keepalives_count", NULL };
-	const char	*vals[8];
+	const char	*keys[] = { "gssencmode", "dbname",
+	    "fallback_application_name", "connect_timeout", "options",
+	    "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", NULL };
+	const char	*vals[10];
 	char		 timeout[24], options[64];
 	PGresult	*res;
 	struct gw_type	*t;
@@ -163,20 +177,24 @@ db_connect(void)
 	    (gw->conf->db_timeout + 999) / 1000);
 	snprintf(options, sizeof(options), "-c statement_timeout=%" PRIu64,
 	    gw->conf->db_timeout);
-	vals[0] = gw->conf->conninfo;
-	vals[1] = "geoworkerd master";
-	vals[2] = timeout;
-	vals[3] = options;
-	vals[4] = "10";
-	vals[5] = "5";
-	vals[6] = "3";
-	vals[7] = NULL;
+	vals[0] = "disable";	/* before dbname: the conninfo may say otherwise */
+	vals[1] = gw->conf->conninfo;
+	vals[2] = "geoworkerd master";
+	vals[3] = timeout;
+	vals[4] = options;
+	vals[5] = "10";
+	vals[6] = "5";
+	vals[7] = "3";
+	vals[8] = "30000";
+	vals[9] = NULL;
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		db_lost("cannot connect");
 		return;
 	}
-	if ((res = query("LISTEN", "LISTEN geoworkerd_cancel", 0, NULL)) == NULL) {
+	if ((res = query("LISTEN", "LISTEN geoworkerd_cancel", 0, NULL)) == NULL ||
+	    (PQclear(res), res = query("LISTEN", "LISTEN geoworkerd_done", 0,
+	    NULL)) == NULL) {
 		if (conn != NULL)
 			db_lost("LISTEN failed");
 		return;
@@ -204,19 +222,28 @@ db_init(void)
 	db_connect();
 }
 
-/* A JSON object {"type": value} of the types' max_attempts / retry_delay. */
+/*
+ * A JSON object of the types' retry settings, for the statements below:
+ * {"type": {"max_attempts": n, "retry_delay": ms, "max_retry_delay": ms}}.
+ * A type this node does not run falls back to the defaults in the SQL.
+ */
 static char *
-type_map(int which)
+type_map(void)
 {
 	struct gw_type	*t;
-	json_t		*o;
+	json_t		*o, *e;
 	char		*s;
 
 	if ((o = json_object()) == NULL)
 		fatalx("out of memory");
-	TAILQ_FOREACH(t, &gw->types, entry)
-		json_object_set_new(o, t->name, json_integer(which == 0 ?
-		    t->conf.max_attempts : (json_int_t)t->conf.retry_delay));
+	TAILQ_FOREACH(t, &gw->types, entry) {
+		e = json_pack("{s:i, s:I, s:I}", "max_attempts",
+		    t->conf.max_attempts, "retry_delay",
+		    (json_int_t)t->conf.retry_delay, "max_retry_delay",
+		    (json_int_t)t->conf.max_retry_delay);
+		if (e == NULL || json_object_set_new(o, t->name, e) == -1)
+			fatalx("out of memory");
+	}
 	if ((s = json_dumps(o, JSON_COMPACT)) == NULL)
 		fatalx("out of memory");
 	json_decref(o);
@@ -225,66 +252,90 @@ type_map(int which)
 
 /*
  * The SET clause shared by every write that takes a job away from a worker
- * that is gone: back to 'queued' with run_after backed off while attempts
- * remain ($A: retryable, $B: JSON max_attempts per type, $C: JSON
- * retry_delay in ms per type), else 'failed'.
+ * that is gone.  T: the type map above.  R: may it be retried.  F: does this
+ * run not count against max_attempts (shutdown; a database outage, at most
+ * GW_MAX_FREE_LOSSES times a job).  L: did the run lose its database
+ * connection.  MSG: the error message.
+ *
+ * attempts never goes down, so that (id, attempts) names one run for ever;
+ * the runs that do not count are counted in free_attempts, and the attempts
+ * that count are attempts - free_attempts.  Back-off: retry_delay doubled
+ * per counted attempt, capped at max_retry_delay (computed in float8 and
+ * capped before it becomes an interval, so no row can overflow); a free run
+ * goes back at once, except a repeated connection loss, which backs off too.
+ * Right-hand sides read the row as it was before the UPDATE.
  */
-#define LOST_SET(A, B, C, MSG) \
-	" SET status = CASE WHEN " A " AND attempts < coalesce(max_attempts," \
-	"   (" B "::jsonb ->> job_type)::int, 1) THEN 'queued' ELSE 'failed' END," \
-	" run_after = CASE WHEN " A " AND attempts < coalesce(max_attempts," \
-	"   (" B "::jsonb ->> job_type)::int, 1) THEN now() + coalesce((" C \
-	"   ::jsonb ->> job_type)::bigint, 30000) * power(2, greatest(attempts - 1, 0))" \
-	"   * interval '1 millisecond' ELSE run_after END," \
-	" completed_at = CASE WHEN " A " AND attempts < coalesce(max_attempts," \
-	"   (" B "::jsonb ->> job_type)::int, 1) THEN NULL ELSE now() END," \
-	" error_message = " MSG ", heartbeat_at = NULL "
+#define TYPEVAL(T, K, DEF) \
+	"coalesce((" T "::jsonb -> job_type ->> '" K "')::float8, " DEF ")"
+#define BACKOFF(T, N) \
+	"least(" TYPEVAL(T, "retry_delay", "30000") " * power(2, least(" \
+	"greatest(" N " - 1, 0), 40)), " TYPEVAL(T, "max_retry_delay", \
+	"3600000") ") * interval '1 millisecond'"
+#define FREE(F) "CASE WHEN " F " THEN 1 ELSE 0 END"
+#define REQUEUE(T, R, F) \
+	"((" R ") AND attempts - free_attempts - " FREE(F) " < coalesce(" \
+	"max_attempts, " TYPEVAL(T, "max_attempts", "1") "::int, 1))"
+#define LOST_SET(T, R, F, L, MSG) \
+	" SET status = CASE WHEN " REQUEUE(T, R, F) " THEN 'queued'" \
+	"   ELSE 'failed' END," \
+	" run_after = CASE WHEN NOT " REQUEUE(T, R, F) " THEN run_after" \
+	"   WHEN " F " AND NOT (" L " AND connection_losses > 0) THEN now()" \
+	"   WHEN " F " THEN now() + " BACKOFF(T, "connection_losses") \
+	"   ELSE now() + " BACKOFF(T, "(attempts - free_attempts)") " END," \
+	" completed_at = CASE WHEN " REQUEUE(T, R, F) " THEN NULL" \
+	"   ELSE clock_timestamp() END," \
+	" free_attempts = free_attempts + " FREE(F) "," \
+	" connection_losses = connection_losses + CASE WHEN " L \
+	"   THEN 1 ELSE 0 END," \
+	" error_message = CASE WHEN " L " THEN " MSG " || ' (' ||" \
+	"   (connection_losses + 1) || CASE WHEN connection_losses = 0" \
+	"   THEN ' time)' ELSE ' times)' END ELSE " MSG " END," \
+	" heartbeat_at = NULL "
 
+/*
+ * The job of a child that died.  Fenced on node, pid and, when the master
+ * knew the job, its id and attempt: a write replayed late never touches a
+ * later run.
+ */
 static int
 write_lost(struct pending *p)
 {
-	static const char *lost =
+	static const char *sql =
 	    "UPDATE background_jobs"
-	    LOST_SET("$6::boolean", "$7", "$8", "$5")
+	    LOST_SET("$5", "$6::boolean", "($7::boolean OR ($8::boolean AND"
+	    " $9::boolean AND connection_losses < " GW_STR(GW_MAX_FREE_LOSSES)
+	    "))", "$8::boolean", "$10")
 	    " WHERE status = 'running' AND worker_host = $1 AND"
-	    " (($2::bigint <> 0 AND id = $2::bigint AND attempts = $3::int) OR"
-	    "  ($2::bigint = 0 AND worker_pid = $4::int))"
-	    " RETURNING id, status";
-	static const char *requeue =
-	    "UPDATE background_jobs SET status = 'queued',"
-	    " attempts = greatest(attempts - 1, 0), run_after = now(),"
-	    " error_message = $5, heartbeat_at = NULL"
-	    " WHERE status = 'running' AND worker_host = $1 AND"
-	    " (($2::bigint <> 0 AND id = $2::bigint AND attempts = $3::int) OR"
-	    "  ($2::bigint = 0 AND worker_pid = $4::int))"
-	    " RETURNING id, status";
-	const char	*v[8];
-	char		 id[24], att[16], pid[16], *ma, *rd;
+	    " worker_pid = $4::int AND"
+	    " ($2::bigint = 0 OR (id = $2::bigint AND attempts = $3::int))"
+	    " RETURNING id, status, error_message";
+	const char	*v[10];
+	char		 id[24], att[16], pid[16], *tm;
 	PGresult	*res;
 	int		 i;
 
 	snprintf(id, sizeof(id), "%lld", p->job_id);
 	snprintf(att, sizeof(att), "%d", p->attempts);
 	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
-	ma = type_map(0);
-	rd = type_map(1);
+	tm = type_map();
 	v[0] = gw->conf->node_name;
 	v[1] = id;
 	v[2] = att;
 	v[3] = pid;
-	v[4] = p->message;
+	v[4] = tm;
 	v[5] = p->retry ? "true" : "false";
-	v[6] = ma;
-	v[7] = rd;
-	res = query("recording a lost job", p->uncount ? requeue : lost,
-	    p->uncount ? 5 : 8, v);
-	free(ma);
-	free(rd);
+	v[6] = p->uncount ? "true" : "false";
+	v[7] = p->dblost ? "true" : "false";
+	v[8] = p->outage ? "true" : "false";
+	v[9] = p->message;
+	res = query("recording a lost job", sql, 10, v);
+	free(tm);
 	if (res == NULL)
 		return conn == NULL ? -1 : 0;	/* a failed statement is dropped */
 	for (i = 0; i < PQntuples(res); i++)
 		log_info("%s: job %s is now %s: %s", p->type,
-		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), p->message);
+		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 2));
 	PQclear(res);
 	return 0;
 }
@@ -315,34 +366,119 @@ children_array(int job_ids)
 	return out;
 }
 
-/* Jobs this node left running when a previous master died. */
+/*
+ * Is pid a live process that was already running at epoch `since` (the
+ * job's started_at)?  A job run by hand (PROGRAM -j ID) on this node is such
+ * a process; a pid reused after the job's process died started later.
+ */
+static int
+process_alive_since(pid_t pid, double since)
+{
+	static double	 boot;
+	char		 path[64], buf[1024], *p, state;
+	unsigned long long start;
+	FILE		*fp;
+	int		 i;
+
+	if (pid <= 0 || kill(pid, 0) == -1)
+		return 0;
+	if (boot == 0 && (fp = fopen("/proc/stat", "r")) != NULL) {
+		while (fgets(buf, sizeof(buf), fp) != NULL)
+			if (sscanf(buf, "btime %lf", &boot) == 1)
+				break;
+		fclose(fp);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	p = fgets(buf, sizeof(buf), fp);
+	fclose(fp);
+	if (p == NULL || (p = strrchr(buf, ')')) == NULL)
+		return 0;
+	if (sscanf(p + 2, "%c", &state) != 1 || state == 'Z' || state == 'X')
+		return 0;
+	/* Field 22 is the start time in clock ticks since boot; p + 2 is
+	 * field 3. */
+	for (i = 3, p += 2; i < 22 && p != NULL; i++)
+		if ((p = strchr(p, ' ')) != NULL)
+			p++;
+	if (p == NULL || sscanf(p, "%llu", &start) != 1 || boot == 0)
+		return 1;
+	return boot + (double)start / sysconf(_SC_CLK_TCK) <= since + 1;
+}
+
+/*
+ * Jobs this node left running when a previous master died.  The children of
+ * that master died with it (PR_SET_PDEATHSIG); a job whose process still
+ * lives was run by hand and keeps its own heartbeat, so it is left to the
+ * orphan sweep.
+ */
 static int
 write_sweep(void)
 {
+	static const char *find =
+	    "SELECT id, attempts, coalesce(worker_pid, 0),"
+	    " extract(epoch FROM started_at) FROM background_jobs"
+	    " WHERE status = 'running' AND worker_host = $1"
+	    " AND NOT (coalesce(worker_pid, 0) = ANY ($2::int[]))";
 	static const char *sql =
 	    "UPDATE background_jobs"
-	    LOST_SET("true", "$3", "$4",
+	    LOST_SET("$3", "true", "false", "false",
 	    "'worker lost: geoworkerd on ' || $1 || ' restarted while the job"
 	    " ran (pid ' || coalesce(worker_pid::text, '?') || ')'")
 	    " WHERE status = 'running' AND worker_host = $1"
-	    " AND NOT (coalesce(worker_pid, 0) = ANY ($2::int[]))"
+	    " AND (id, attempts) IN (SELECT * FROM unnest($2::bigint[],"
+	    "  $4::int[]))"
 	    " RETURNING id, job_type, status";
-	char		*pids, *ma, *rd;
+	char		*pids, *tm, *ids, *atts;
 	const char	*v[4];
+	size_t		 len;
 	PGresult	*res;
-	int		 i;
+	int		 i, n = 0;
 
 	pids = children_array(0);
-	ma = type_map(0);
-	rd = type_map(1);
 	v[0] = gw->conf->node_name;
 	v[1] = pids;
-	v[2] = ma;
-	v[3] = rd;
-	res = query("start-up sweep", sql, 4, v);
+	res = query("start-up sweep", find, 2, v);
 	free(pids);
-	free(ma);
-	free(rd);
+	if (res == NULL)
+		return conn == NULL ? -1 : 0;
+	len = 3 + (size_t)PQntuples(res) * 24;
+	ids = xcalloc(1, len);
+	atts = xcalloc(1, len);
+	strlcat(ids, "{", len);
+	strlcat(atts, "{", len);
+	for (i = 0; i < PQntuples(res); i++) {
+		if (process_alive_since(atoi(PQgetvalue(res, i, 2)),
+		    strtod(PQgetvalue(res, i, 3), NULL))) {
+			log_info("job %s: its process %s still runs (by hand?); "
+			    "left to it", PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 2));
+			continue;
+		}
+		if (n++ > 0) {
+			strlcat(ids, ",", len);
+			strlcat(atts, ",", len);
+		}
+		strlcat(ids, PQgetvalue(res, i, 0), len);
+		strlcat(atts, PQgetvalue(res, i, 1), len);
+	}
+	strlcat(ids, "}", len);
+	strlcat(atts, "}", len);
+	PQclear(res);
+	if (n == 0) {
+		free(ids);
+		free(atts);
+		return 0;
+	}
+	tm = type_map();
+	v[1] = ids;
+	v[2] = tm;
+	v[3] = atts;
+	res = query("start-up sweep", sql, 4, v);
+	free(ids);
+	free(atts);
+	free(tm);
 	if (res == NULL)
 		return conn == NULL ? -1 : 0;
 	for (i = 0; i < PQntuples(res); i++)
@@ -353,12 +489,158 @@ write_sweep(void)
 	return 0;
 }
 
-static void
-pending_add(struct pending *p)
+/*
+ * Staged files of a run (see outputs.c): published if the run completed the
+ * job, left alone while the row still says the run is going on, else
+ * removed.  n pairs of (id, attempt).
+ */
+static int
+resolve_staging(const long long *ids, const int *atts, int n)
 {
-	TAILQ_INSERT_TAIL(&pendings, p, entry);
-	npending++;
+	static const char *sql =
+	    "SELECT s.id, s.att, CASE WHEN b.status = 'completed' AND"
+	    " b.attempts = s.att THEN 'publish' WHEN b.status = 'running' AND"
+	    " b.attempts = s.att THEN 'keep' ELSE 'remove' END"
+	    " FROM unnest($1::bigint[], $2::int[]) AS s(id, att)"
+	    " LEFT JOIN background_jobs b ON b.id = s.id";
+	const char	*root = gw->conf->output_root;
+	char		*idv, *attv, num[24], dir[4096];
+	const char	*v[2];
+	size_t		 len = 3 + (size_t)n * 24;
+	PGresult	*res;
+	long long	 id;
+	int		 i, att;
+
+	if (root == NULL || n == 0)
+		return 0;
+	idv = xcalloc(1, len);
+	attv = xcalloc(1, len);
+	strlcat(idv, "{", len);
+	strlcat(attv, "{", len);
+	for (i = 0; i < n; i++) {
+		snprintf(num, sizeof(num), "%s%lld", i ? "," : "", ids[i]);
+		strlcat(idv, num, len);
+		snprintf(num, sizeof(num), "%s%d", i ? "," : "", atts[i]);
+		strlcat(attv, num, len);
+	}
+	strlcat(idv, "}", len);
+	strlcat(attv, "}", len);
+	v[0] = idv;
+	v[1] = attv;
+	res = query("checking staged outputs", sql, 2, v);
+	free(idv);
+	free(attv);
+	if (res == NULL)
+		return conn == NULL ? -1 : 0;
+	for (i = 0; i < PQntuples(res); i++) {
+		id = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		att = atoi(PQgetvalue(res, i, 1));
+		if (staging_dir(root, id, att, dir, sizeof(dir)) == -1)
+			continue;
+		switch (PQgetvalue(res, i, 2)[0]) {
+		case 'p':
+			if (staging_publish(root, id, att) == -1)
+				log_warn("job %lld: publishing %s failed", id, dir);
+			else
+				log_info("job %lld: published the outputs its "
+				    "process staged before it died", id);
+			break;
+		case 'r':
+			if (access(dir, F_OK) == -1)
+				break;
+			if (remove_tree(dir) == -1)
+				log_warn("job %lld: removing %s failed", id, dir);
+			else
+				log_info("job %lld: removed the staged outputs "
+				    "of attempt %d", id, att);
+			break;
+		}
+	}
+	PQclear(res);
+	return 0;
 }
+
+static int
+write_staging(struct pending *p)
+{
+	char	 dir[4096];
+
+	if (gw->conf->output_root == NULL ||
+	    staging_dir(gw->conf->output_root, p->job_id, p->attempts, dir,
+	    sizeof(dir)) == -1 || access(dir, F_OK) == -1)
+		return 0;
+	return resolve_staging(&p->job_id, &p->attempts, 1);
+}
+
+/* Every staging directory under output_root: what dead processes left. */
+void
+db_staging_sweep(void)
+{
+	char		 top[4096];
+	DIR		*d;
+	struct dirent	*e;
+	long long	*ids = NULL, id;
+	int		*atts = NULL, n = 0, cap = 0, att;
+
+	if (gw->conf->output_root == NULL || conn == NULL)
+		return;
+	snprintf(top, sizeof(top), "%s/" GW_STAGING, gw->conf->output_root);
+	if ((d = opendir(top)) == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (staging_parse(e->d_name, &id, &att) == -1)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ids = reallocarray(ids, cap, sizeof(*ids));
+			atts = reallocarray(atts, cap, sizeof(*atts));
+			if (ids == NULL || atts == NULL)
+				fatalx("out of memory");
+		}
+		ids[n] = id;
+		atts[n++] = att;
+		if (n == 1000)
+			break;		/* the rest on the next sweep */
+	}
+	closedir(d);
+	resolve_staging(ids, atts, n);
+	free(ids);
+	free(atts);
+}
+
+void
+db_staging_check(long long job_id, int attempts)
+{
+	struct pending	*p;
+
+	if (gw->conf->output_root == NULL)
+		return;
+	p = xcalloc(1, sizeof(*p));
+	p->kind = PENDING_STAGING;
+	p->job_id = job_id;
+	p->attempts = attempts;
+	pending_add(p);
+	db_flush(0);
+}
+
+/*
+ * Was the database away for everyone since since_ms (the start of a job whose
+ * child lost its connection)?  Yes if the master's own connection went down
+ * since then, or is down, or fails a probe now.
+ */
+int
+db_outage_since(uint64_t since_ms)
+{
+	PGresult	*res;
+
+	if (conn == NULL || (lost_at_ms != 0 && lost_at_ms >= since_ms))
+		return 1;
+	if ((res = query("probing the database", "SELECT 1", 0, NULL)) == NULL)
+		return 1;
+	PQclear(res);
+	return 0;
+}
+
 
 void
 db_startup_sweep(void)
@@ -371,7 +653,7 @@ db_startup_sweep(void)
 
 void
 db_child_lost(const char *type, long long job_id, int attempts, pid_t pid,
-    int retry, int uncount, const char *message)
+    int retry, int uncount, int dblost, int outage, const char *message)
 {
 	struct pending	*p = xcalloc(1, sizeof(*p));
 
@@ -382,6 +664,8 @@ db_child_lost(const char *type, long long job_id, int attempts, pid_t pid,
 	p->pid = pid;
 	p->retry = retry;
 	p->uncount = uncount;
+	p->dblost = dblost;
+	p->outage = outage;
 	strlcpy(p->message, message, sizeof(p->message));
 	pending_add(p);
 	db_flush(0);
@@ -402,7 +686,19 @@ db_flush(uint64_t deadline_ms)
 			if (conn == NULL)
 				return;
 		}
-		r = p->kind == PENDING_SWEEP ? write_sweep() : write_lost(p);
+		switch (p->kind) {
+		case PENDING_SWEEP:
+			r = write_sweep();
+			break;
+		case PENDING_LOST:
+			r = write_lost(p);
+			break;
+		case PENDING_STAGING:
+			r = write_staging(p);
+			break;
+		default:
+			fatalx("unknown pending write %d", p->kind);
+		}
 		if (r == -1)
 			return;		/* connection lost: keep it for later */
 		TAILQ_REMOVE(&pendings, p, entry);
@@ -419,26 +715,32 @@ db_flush(uint64_t deadline_ms)
 static int
 taken_away(struct child *ch)
 {
-	const char	*v[3];
-	char		 id[24], att[16];
+	const char	*v[4];
+	char		 id[24], att[16], pid[16];
 	PGresult	*res;
 	int		 gone;
 
 	snprintf(id, sizeof(id), "%lld", ch->job_id);
 	snprintf(att, sizeof(att), "%d", ch->attempts);
+	snprintf(pid, sizeof(pid), "%d", (int)ch->pid);
 	v[0] = id;
 	v[1] = att;
 	v[2] = gw->conf->node_name;
-	res = query("checking a job", "SELECT status FROM background_jobs"
-	    " WHERE id = $1 AND NOT (status IN ('completed', 'failed') AND"
-	    " attempts = $2::int AND worker_host = $3)", 3, v);
+	v[3] = pid;
+	/* Still this run's: running, or just recorded by the child itself
+	 * (the master's own writes clear heartbeat_at).  A deleted row
+	 * (dismissed) is gone too. */
+	res = query("checking a job", "SELECT 1 FROM background_jobs"
+	    " WHERE id = $1 AND attempts = $2::int AND worker_host = $3"
+	    " AND worker_pid = $4::int AND (status IN ('running', 'completed')"
+	    " OR (status = 'failed' AND heartbeat_at IS NOT NULL))", 4, v);
 	if (res == NULL)
 		return 0;
-	gone = PQntuples(res) > 0;
+	gone = PQntuples(res) == 0;
 	if (gone)
-		log_warnx("%s: job %lld is %s, no longer running for this "
-		    "node; killing child %d", ch->type->name, ch->job_id,
-		    PQgetvalue(res, 0, 0), (int)ch->pid);
+		log_warnx("%s: job %lld is no longer running for this node "
+		    "(cancelled, dismissed or taken away); killing child %d",
+		    ch->type->name, ch->job_id, (int)ch->pid);
 	PQclear(res);
 	return gone;
 }
@@ -456,8 +758,9 @@ db_heartbeat(void)
 	    " progress = coalesce(p.progress, b.progress),"
 	    " progress_message = coalesce(p.msg, b.progress_message)"
 	    " FROM jsonb_to_recordset($2::jsonb)"
-	    "  AS p(id bigint, attempts int, progress real, msg text)"
+	    "  AS p(id bigint, attempts int, pid int, progress real, msg text)"
 	    " WHERE b.id = p.id AND b.attempts = p.attempts"
+	    " AND b.worker_pid = p.pid"
 	    " AND b.status = 'running' AND b.worker_host = $1"
 	    " RETURNING b.id";
 	struct child	*ch;
@@ -472,8 +775,8 @@ db_heartbeat(void)
 	TAILQ_FOREACH(ch, &gw->children, entry) {
 		if (ch->state != CHILD_BUSY || ch->job_id == 0)
 			continue;
-		row = json_pack("{s:I, s:i}", "id", (json_int_t)ch->job_id,
-		    "attempts", ch->attempts);
+		row = json_pack("{s:I, s:i, s:i}", "id", (json_int_t)ch->job_id,
+		    "attempts", ch->attempts, "pid", (int)ch->pid);
 		if (row == NULL)
 			fatalx("out of memory");
 		if (ch->progress_dirty) {
@@ -520,32 +823,29 @@ orphan_sweep(void)
 {
 	static const char *sql =
 	    "UPDATE background_jobs"
-	    LOST_SET("true", "$3", "$4",
+	    LOST_SET("$3", "true", "false", "false",
 	    "'worker lost: no heartbeat from ' || coalesce(worker_host, '?')"
 	    " || ' (pid ' || coalesce(worker_pid::text, '?') || ') for ' ||"
 	    " $2 || ' ms (orphan_timeout)'")
 	    " WHERE status = 'running'"
 	    " AND coalesce(heartbeat_at, started_at, created_at) <"
 	    "  now() - $2 * interval '1 millisecond'"
-	    " AND NOT (worker_host = $1 AND id = ANY ($5::bigint[]))"
+	    " AND NOT (worker_host = $1 AND id = ANY ($4::bigint[]))"
 	    " RETURNING id, job_type, status, worker_host";
-	char		 timeout[24], *ma, *rd, *ids;
-	const char	*v[5];
+	char		 timeout[24], *tm, *ids;
+	const char	*v[4];
 	PGresult	*res;
 	int		 i;
 
 	ids = children_array(1);
 	snprintf(timeout, sizeof(timeout), "%" PRIu64, gw->conf->orphan_timeout);
-	ma = type_map(0);
-	rd = type_map(1);
+	tm = type_map();
 	v[0] = gw->conf->node_name;
 	v[1] = timeout;
-	v[2] = ma;
-	v[3] = rd;
-	v[4] = ids;
-	res = query("orphan sweep", sql, 5, v);
-	free(ma);
-	free(rd);
+	v[2] = tm;
+	v[3] = ids;
+	res = query("orphan sweep", sql, 4, v);
+	free(tm);
 	free(ids);
 	if (res == NULL)
 		return;
@@ -556,7 +856,22 @@ orphan_sweep(void)
 	PQclear(res);
 }
 
-/* Reads cancel notifications. */
+/* The job id in a geoworkerd_done payload ({"id": 42, ...}); 0 if none. */
+static long long
+done_id(const char *payload)
+{
+	json_t		*o, *id;
+	long long	 v = 0;
+
+	if ((o = json_loads(payload, 0, NULL)) == NULL)
+		return 0;
+	if ((id = json_object_get(o, "id")) != NULL && json_is_integer(id))
+		v = json_integer_value(id);
+	json_decref(o);
+	return v;
+}
+
+/* Reads cancel and done notifications. */
 void
 db_read(void)
 {
@@ -575,6 +890,12 @@ db_read(void)
 		    ch->killed == KILL_NONE) {
 			log_info("%s: job %lld cancelled; killing child %d",
 			    ch->type->name, ch->job_id, (int)ch->pid);
+			child_kill(ch, KILL_CANCEL);
+		} else if (strcmp(n->relname, "geoworkerd_done") == 0 &&
+		    (ch = child_by_job(done_id(n->extra))) != NULL &&
+		    ch->killed == KILL_NONE && !ch->done && taken_away(ch)) {
+			/* Ended by someone else (a sweep, by hand): the child
+			 * is killed at once, not at the next heartbeat. */
 			child_kill(ch, KILL_CANCEL);
 		}
 		PQfreemem(n);
@@ -627,6 +948,10 @@ db_poll(uint64_t now, uint64_t *next)
 		orphan_sweep();
 		next_sweep_ms = now + (gw->conf->orphan_timeout / 4 > hb ?
 		    gw->conf->orphan_timeout / 4 : hb);
+	}
+	if (conn != NULL && now >= next_staging_ms) {
+		db_staging_sweep();
+		next_staging_ms = now + 60000;
 	}
 	if (next_heartbeat_ms < *next)
 		*next = next_heartbeat_ms;

@@ -22,10 +22,12 @@
 #include "common.h"
 
 enum child_state {
+	CHILD_NEW,		/* allocated, not yet counted */
 	CHILD_STARTING,		/* forked, not yet connected and listening */
 	CHILD_IDLE,		/* waiting for a job */
 	CHILD_BUSY,		/* holds job_id */
-	CHILD_STOPPING		/* told to exit (reload, shutdown, surplus) */
+	CHILD_STOPPING,		/* told to exit (reload, shutdown, surplus) */
+	CHILD_DEAD		/* reaped; about to be freed */
 };
 
 /* Why the master itself killed a child: words the job's failure. */
@@ -86,6 +88,7 @@ struct master {
 extern struct master	*gw;
 
 /* children.c */
+int	 child_limits(const struct gw_typeconf *, char *err, size_t errlen);
 int	 child_spawn(struct gw_type *);
 void	 child_reap(void);
 void	 child_read(struct child *);
@@ -106,7 +109,11 @@ void	 db_read(void);
 void	 db_heartbeat(void);
 void	 db_startup_sweep(void);
 void	 db_child_lost(const char *type, long long job_id, int attempts,
-	    pid_t pid, int retry, int uncount, const char *message);
+	    pid_t pid, int retry, int uncount, int dblost, int outage,
+	    const char *message);
+int	 db_outage_since(uint64_t since_ms);
+void	 db_staging_check(long long job_id, int attempts);
+void	 db_staging_sweep(void);
 long	 db_queued(const char *type);
 int	 db_pending(void);
 void	 db_flush(uint64_t deadline_ms);

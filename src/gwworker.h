@@ -90,6 +90,19 @@ int	 gw_param_int(struct gw_job *, const char *key, long long def,
 int	 gw_param_double(struct gw_job *, const char *key, double def,
 	    double min, double max, double *out);	/* def NAN: required */
 
+/*
+ * Files.  A job that writes files writes them only into the directory
+ * gw_job_staging() returns (made on the first call; owned by the runtime),
+ * which is this attempt's own.  After the job's 'completed' status has
+ * committed, the runtime renames it to output_root/<job id>/, the place
+ * readers look (gw_job_output_path() names a file there, for the result);
+ * if the job fails, is taken away or dies, the staging directory is removed
+ * (by the runtime, else by the master).  Returns NULL with a job error.
+ */
+const char *gw_job_staging(struct gw_job *);
+int	 gw_job_output_path(struct gw_job *, const char *name, char *buf,
+	    size_t len);
+
 /* Exits at once with GW_EXIT_NOMEM: the master records the job "out of
  * memory (memory_limit N)".  For allocation failures in job code. */
 void	 gw_nomem(void) __attribute__((noreturn));

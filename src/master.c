@@ -23,6 +23,8 @@
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -73,7 +75,40 @@ type_find(const char *name)
 	return NULL;
 }
 
-/* Checks what the INI cannot: the programs exist, the roots exist. */
+/* Applies tc's limits in a child process; -1 with the reason in err. */
+static int
+probe_limits(const struct gw_typeconf *tc, char *err, size_t errlen)
+{
+	int	 fd[2], status;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	if (pipe2(fd, O_CLOEXEC) == -1)
+		return 0;
+	switch (pid = fork()) {
+	case -1:
+		close(fd[0]);
+		close(fd[1]);
+		return 0;
+	case 0:
+		close(fd[0]);
+		if (child_limits(tc, err, errlen) == -1) {
+			(void)write(fd[1], err, strlen(err));
+			_exit(1);
+		}
+		_exit(0);
+	}
+	close(fd[1]);
+	n = read(fd[0], err, errlen - 1);
+	close(fd[0]);
+	waitpid(pid, &status, 0);
+	if (n <= 0)
+		return 0;
+	err[n] = '\0';
+	return -1;
+}
+
+/* Checks what the INI cannot: the programs run, the limits apply. */
 static int
 check_runtime(struct gw_config *c, int verbose)
 {
@@ -88,6 +123,15 @@ check_runtime(struct gw_config *c, int verbose)
 		if (access(path, X_OK) == -1) {
 			fprintf(stderr, "%s:%d: [%s]: cannot run %s: %s\n",
 			    c->path, tc->line, tc->name, path, strerror(errno));
+			bad = 1;
+		}
+	}
+	/* Each type's limits, applied in a throwaway process as a child
+	 * would apply them: what cannot be applied is refused here. */
+	TAILQ_FOREACH(tc, &c->types, entry) {
+		if (tc->enabled && probe_limits(tc, path, sizeof(path)) == -1) {
+			fprintf(stderr, "%s:%d: [%s]: %s\n", c->path, tc->line,
+			    tc->name, path);
 			bad = 1;
 		}
 	}
@@ -141,6 +185,35 @@ open_logs(struct gw_config *c)
 	return 0;
 }
 
+/*
+ * Started as root with user = NAME (not root): the pidfile is made, then the
+ * master becomes NAME for good.  Returns -1 after saying why on stderr.
+ */
+static int
+drop_privileges(struct gw_config *c, struct pidfh *pfh)
+{
+	struct passwd	*pw;
+
+	if (geteuid() != 0 || c->user == NULL || strcmp(c->user, "root") == 0)
+		return 0;
+	if ((pw = getpwnam(c->user)) == NULL) {
+		fprintf(stderr, "geoworkerd: user %s: no such user\n", c->user);
+		return -1;
+	}
+	if (pfh != NULL && c->pidfile != NULL &&
+	    chown(c->pidfile, pw->pw_uid, pw->pw_gid) == -1)
+		fprintf(stderr, "geoworkerd: chown %s: %s\n", c->pidfile,
+		    strerror(errno));
+	if (setgroups(1, &pw->pw_gid) == -1 || setresgid(pw->pw_gid,
+	    pw->pw_gid, pw->pw_gid) == -1 || setresuid(pw->pw_uid, pw->pw_uid,
+	    pw->pw_uid) == -1) {
+		fprintf(stderr, "geoworkerd: cannot become %s: %s\n", c->user,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static void
 reload(void)
 {
@@ -153,6 +226,16 @@ reload(void)
 	log_info("reloading %s", gw->conf->path);
 	if ((c = config_load(gw->conf->path, err, sizeof(err))) == NULL) {
 		log_warnx("reload: %s; keeping the old configuration", err);
+		sd_notify(0, "READY=1");
+		return;
+	}
+	/* The node's name fences every row its busy children hold. */
+	if (strcmp(c->node_name, gw->conf->node_name) != 0) {
+		log_warnx("reload: node_name cannot change from %s to %s while "
+		    "geoworkerd runs (it names the jobs its children hold); "
+		    "restart it; keeping the old configuration",
+		    gw->conf->node_name, c->node_name);
+		config_free(c);
 		sd_notify(0, "READY=1");
 		return;
 	}
@@ -332,7 +415,7 @@ main(int argc, char *argv[])
 	struct gw_config	*conf;
 	struct pidfh		*pfh = NULL;
 	const char		*confpath = GW_SYSCONFDIR "/geoworkerd.ini";
-	char			 err[1024];
+	char			 err[1024], abspath[PATH_MAX];
 	pid_t			 other;
 	int			 ch, foreground = 0, test = 0, debug = 0;
 
@@ -360,8 +443,18 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	/* Absolute: daemon() changes directory, and SIGHUP reads it again. */
+	if (realpath(confpath, abspath) != NULL)
+		confpath = abspath;
 	if ((conf = config_load(confpath, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "geoworkerd: %s\n", err);
+		return 1;
+	}
+	if (geteuid() == 0 && (conf->user == NULL || conf->user[0] == '\0')) {
+		fprintf(stderr, "geoworkerd: refusing to run as root: set "
+		    "user = in [daemon] (the unit runs it as User=geoworker; "
+		    "user = root insists)\n");
+		config_free(conf);
 		return 1;
 	}
 	/* A missing program fails the check, but not the start: its type is
@@ -382,6 +475,10 @@ main(int argc, char *argv[])
 		else
 			fprintf(stderr, "geoworkerd: cannot open pidfile %s: %s\n",
 			    conf->pidfile, strerror(errno));
+		config_free(conf);
+		return 1;
+	}
+	if (drop_privileges(conf, pfh) == -1) {
 		config_free(conf);
 		return 1;
 	}

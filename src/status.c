@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <sys/stat.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,7 @@ status_dump(void)
 	char		 tmp[4096], sz[32];
 	long		 queued;
 	FILE		*fp;
+	int		 fd = -1;
 
 	root = json_object();
 	types = json_array();
@@ -112,11 +114,18 @@ status_dump(void)
 	json_object_set_new(root, "types", types);
 	json_object_set_new(root, "busy", busy);
 
+	/* A fresh temporary name (mkstemp: O_EXCL, never a planted link)
+	 * beside the file, renamed over it. */
 	if (gw->conf->status_file != NULL) {
-		snprintf(tmp, sizeof(tmp), "%s.tmp", gw->conf->status_file);
-		if ((fp = fopen(tmp, "w")) == NULL)
+		snprintf(tmp, sizeof(tmp), "%s.XXXXXX", gw->conf->status_file);
+		if ((fd = mkstemp(tmp)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
 			log_warn("status: cannot write %s", tmp);
-		else {
+			if (fd != -1) {
+				close(fd);
+				unlink(tmp);
+			}
+		} else {
+			fchmod(fd, 0644);
 			json_dumpf(root, fp, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 			fputc('\n', fp);
 			if (fclose(fp) != 0 || rename(tmp, gw->conf->status_file) == -1) {

@@ -190,7 +190,7 @@ valid_type_name(const char *s)
 		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) ||
 		    *s == '_'))
 			return 0;
-	return n > 0 && n < GW_NAMELEN;
+	return n > 0 && n <= 52;	/* "geoworkerd_" + name is a channel */
 }
 
 void *

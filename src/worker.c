@@ -26,9 +26,12 @@
 
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +54,10 @@ static struct gw_settings	 settings;
 static struct gw_config		*manual_conf;
 static const char		*conninfo;
 static uint64_t			 poll_interval = 5000;
+static uint64_t			 heartbeat_interval = 10000;
+static char			 connect_timeout[24] = "5";
+static const char		*limit_error;	/* a limit the master could not set */
+static char			 staging[PATH_MAX];	/* this attempt's files */
 static const char		*memory_limit_text;
 static uint64_t			 progress_sent_ms, progress_logged_ms;
 static double			 progress_sent = -1, progress_logged = -1;
@@ -187,6 +194,71 @@ run_cleanups(struct gw_job *job, int failed)
 	}
 }
 
+/* Files: see src/outputs.c for the staging and publishing rule. */
+
+const char *
+gw_job_staging(struct gw_job *job)
+{
+	const char	*root = job->settings->output_root;
+	char		 top[PATH_MAX];
+
+	if (staging[0] != '\0')
+		return staging;
+	if (root == NULL || *root == '\0') {
+		gw_job_error(job, "no output_root is configured");
+		return NULL;
+	}
+	if (snprintf(top, sizeof(top), "%s/" GW_STAGING, root) >=
+	    (int)sizeof(top) || staging_dir(root, job->id, job->attempts,
+	    staging, sizeof(staging)) == -1) {
+		staging[0] = '\0';
+		gw_job_error(job, "output_root: path too long");
+		return NULL;
+	}
+	if ((mkdir(top, 0755) == -1 && errno != EEXIST) ||
+	    remove_tree(staging) == -1 || mkdir(staging, 0755) == -1) {
+		gw_job_error(job, "output_root: cannot make %s: %s", staging,
+		    strerror(errno));
+		staging[0] = '\0';
+		return NULL;
+	}
+	return staging;
+}
+
+int
+gw_job_output_path(struct gw_job *job, const char *name, char *buf,
+    size_t len)
+{
+	char	 dir[PATH_MAX];
+
+	if (job->settings->output_root == NULL ||
+	    published_dir(job->settings->output_root, job->id, dir,
+	    sizeof(dir)) == -1 ||
+	    snprintf(buf, len, "%s/%s", dir, name) >= (int)len)
+		return gw_job_error(job, "output: path too long");
+	return 0;
+}
+
+/* After the commit: the staged files become output_root/<id>/. */
+static void
+publish_files(struct gw_job *job)
+{
+	if (staging[0] == '\0')
+		return;
+	if (staging_publish(job->settings->output_root, job->id,
+	    job->attempts) == -1)
+		log_warn("publishing %s failed; the master retries when it "
+		    "reaps this process", staging);
+}
+
+static void
+discard_files(void)
+{
+	if (staging[0] != '\0' && remove_tree(staging) == -1)
+		log_warn("removing %s failed; the master's sweep retries",
+		    staging);
+}
+
 /* Parameters. */
 
 int
@@ -291,16 +363,26 @@ gw_param_double(struct gw_job *job, const char *key, double def, double min,
 
 /* Database. */
 
+/*
+ * Connects with what a job needs and nothing else: no GSSAPI probe, a
+ * connect timeout, TCP keepalives and a TCP user timeout, so that a database
+ * host that vanishes without resetting the connection is noticed within
+ * about 30 s (keepalives: 10 s idle + 3 probes 5 s apart; unacknowledged
+ * data: 30 s).  They come before the conninfo, which may override each.
+ */
 static PGconn *
 db_connect(const char *type)
 {
-	const char	*keys[] = { "dbname", "fallback_application_name", NULL };
-	const char	*vals[] = { conninfo, NULL, NULL };
+	const char	*keys[] = { "gssencmode", "connect_timeout",
+	    "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", "fallback_application_name", "dbname", NULL };
+	const char	*vals[] = { "disable", connect_timeout, "10", "5", "3",
+	    "30000", NULL, conninfo, NULL };
 	char		 app[GW_NAMELEN + 16];
 	PGconn		*conn;
 
 	snprintf(app, sizeof(app), "geoworkerd %s", type);
-	vals[1] = app;
+	vals[6] = app;
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		log_warnx("cannot connect to the database: %s",
@@ -390,7 +472,7 @@ record(struct gw_job *job, const char *status, const char *result,
 {
 	static const char *sql =
 	    "UPDATE background_jobs SET status = $2, result = $3::jsonb,"
-	    " error_message = $4, completed_at = now(),"
+	    " error_message = $4, completed_at = clock_timestamp(),"
 	    " progress = CASE WHEN $2 = 'completed' THEN 1 ELSE progress END"
 	    " WHERE id = $1 AND status = 'running' AND worker_host = $5"
 	    " AND worker_pid = $6 AND attempts = $7";
@@ -435,6 +517,80 @@ word_nomem(struct gw_job *job)
 	strlcpy(job->error, msg, sizeof(job->error));
 }
 
+/*
+ * A job run by hand has no master to refresh its heartbeat: a thread of its
+ * own does, over a connection of its own, fenced like every write.  If the
+ * row is no longer this run's (cancelled, swept, re-queued), the process
+ * exits at once as a killed child would.
+ */
+struct manual_hb {
+	long long	 id;
+	int		 attempts;
+	char		 type[GW_NAMELEN];
+};
+
+static void *
+manual_heartbeat(void *arg)
+{
+	static const char *sql =
+	    "UPDATE background_jobs SET heartbeat_at = now()"
+	    " WHERE id = $1 AND attempts = $2 AND status = 'running'"
+	    " AND worker_host = $3 AND worker_pid = $4";
+	struct manual_hb	*hb = arg;
+	const char		*v[4];
+	char			 id[24], att[16], pid[16];
+	PGconn			*c = NULL;
+	PGresult		*res;
+	struct timespec		 ts;
+
+	snprintf(id, sizeof(id), "%lld", hb->id);
+	snprintf(att, sizeof(att), "%d", hb->attempts);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	v[0] = id;
+	v[1] = att;
+	v[2] = settings.node_name;
+	v[3] = pid;
+	for (;;) {
+		ts.tv_sec = heartbeat_interval / 1000;
+		ts.tv_nsec = (heartbeat_interval % 1000) * 1000000L;
+		while (nanosleep(&ts, &ts) == -1)
+			;
+		if (c == NULL && (c = db_connect(hb->type)) == NULL)
+			continue;
+		res = PQexecParams(c, sql, 4, NULL, v, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			if (PQstatus(c) != CONNECTION_OK) {
+				PQfinish(c);
+				c = NULL;
+			}
+		} else if (strcmp(PQcmdTuples(res), "0") == 0) {
+			log_warnx("job %lld is no longer running for this "
+			    "process (cancelled or taken away); stopping", hb->id);
+			discard_files();
+			_exit(GW_EXIT_FENCED);
+		}
+		PQclear(res);
+	}
+	return NULL;
+}
+
+static void
+start_manual_heartbeat(struct gw_job *job)
+{
+	static struct manual_hb	 hb;
+	pthread_t		 tid;
+	pthread_attr_t		 attr;
+
+	hb.id = job->id;
+	hb.attempts = job->attempts;
+	strlcpy(hb.type, job->type, sizeof(hb.type));
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, manual_heartbeat, &hb) != 0)
+		fatalx("cannot start the heartbeat thread");
+	pthread_attr_destroy(&attr);
+}
+
 static _Noreturn void
 run_job(struct gw_job *job, gw_job_fn run)
 {
@@ -446,7 +602,15 @@ run_job(struct gw_job *job, gw_job_fn run)
 
 	to_master("job %lld %d", job->id, job->attempts);
 	log_setjob(job->type, job->id);
-	if (simple(job->conn, "SET synchronous_commit = on") == -1)
+	if (master_fd == -1)
+		start_manual_heartbeat(job);
+	/*
+	 * The outcome commits synchronously.  A DBA's
+	 * idle_in_transaction_session_timeout must not kill a job that is
+	 * computing between its reads and its writes.
+	 */
+	if (simple(job->conn, "SET synchronous_commit = on; "
+	    "SET idle_in_transaction_session_timeout = 0") == -1)
 		db_lost(job->conn, "SET");
 	setproctitle("%s job %lld", job->type, job->id);
 	ptext = job->params ? json_dumps(job->params, JSON_COMPACT |
@@ -455,7 +619,9 @@ run_job(struct gw_job *job, gw_job_fn run)
 	    ptext ? ptext : "{}");
 	free(ptext);
 
-	if (job->params == NULL || !json_is_object(job->params))
+	if (limit_error != NULL)
+		gw_job_error(job, "%s", limit_error);
+	else if (job->params == NULL || !json_is_object(job->params))
 		gw_job_error(job, "params must be a JSON object");
 	else if (simple(job->conn, "BEGIN") == -1)
 		db_lost(job->conn, "BEGIN");
@@ -476,6 +642,7 @@ run_job(struct gw_job *job, gw_job_fn run)
 			gw_nomem();
 		r = record(job, "completed", text, NULL);
 		if (r == 1 && simple(job->conn, "COMMIT") == 0) {
+			publish_files(job);
 			to_master("done completed");
 			getrusage(RUSAGE_SELF, &ru);
 			log_info("completed in %llu ms, peak memory %ld KiB: %.500s",
@@ -488,11 +655,14 @@ run_job(struct gw_job *job, gw_job_fn run)
 		free(text);
 		json_decref(result);
 		if (PQstatus(job->conn) != CONNECTION_OK) {
+			/* The commit may have happened: the master decides
+			 * whether these files are published or removed. */
 			run_cleanups(job, 1);
 			db_lost(job->conn, "completing the job");
 		}
 		if (r == 0) {
 			simple(job->conn, "ROLLBACK");
+			discard_files();
 			run_cleanups(job, 1);
 			log_warnx("the job was taken away while it ran (cancelled "
 			    "or re-queued); its output was discarded");
@@ -502,6 +672,7 @@ run_job(struct gw_job *job, gw_job_fn run)
 	}
 	if (PQtransactionStatus(job->conn) != PQTRANS_IDLE)
 		simple(job->conn, "ROLLBACK");
+	discard_files();
 	run_cleanups(job, 1);
 	if (PQstatus(job->conn) != CONNECTION_OK)
 		db_lost(job->conn, "running the job");
@@ -559,6 +730,9 @@ load_settings(const char *type, const char *confpath)
 		if ((s = getenv("GW_POLL_INTERVAL")) != NULL &&
 		    parse_duration(s, &v) == 0 && v >= 100)
 			poll_interval = v;
+		if ((s = getenv("GW_CONNECT_TIMEOUT")) != NULL)
+			strlcpy(connect_timeout, s, sizeof(connect_timeout));
+		limit_error = getenv("GW_LIMIT_ERROR");
 		if ((s = getenv("GW_MASTER_FD")) != NULL)
 			master_fd = atoi(s);
 	} else {
@@ -572,6 +746,9 @@ load_settings(const char *type, const char *confpath)
 		settings.raster_root = manual_conf->raster_root;
 		settings.output_root = manual_conf->output_root;
 		poll_interval = manual_conf->poll_interval;
+		heartbeat_interval = manual_conf->heartbeat_interval;
+		snprintf(connect_timeout, sizeof(connect_timeout), "%llu",
+		    (unsigned long long)(manual_conf->db_timeout + 999) / 1000);
 		if (config_type(manual_conf, type) != NULL) {
 			format_size(config_type(manual_conf, type)->memory_limit,
 			    buf, sizeof(buf));

@@ -69,7 +69,7 @@ like($@, qr/background_jobs_status_check/, 'an unknown status is refused');
 # A fresh database gets the same table from scratch.
 my $t2 = GW->new;
 is($t2->psql(q{SELECT count(*) FROM information_schema.columns WHERE table_name = 'background_jobs'}),
-   18, 'fresh install has all 18 columns');
+   20, 'fresh install has all 20 columns');
 ok(eval { $t2->enqueue('x' x 200, {}) }, 'a job type too long for a channel name is still accepted')
     or diag $@;
 done_testing;
