@@ -112,8 +112,8 @@ final class Client
      * JobCancelled (with the job) if it ended otherwise, Timeout if it is still
      * queued or running after $timeoutSeconds, NotFound if it does not exist
      * (or was dismissed meanwhile).  $onProgress, if given, is called with
-     * the Job each time wait() reads it while it runs (at least once a
-     * second, and at each notification).
+     * the Job each time wait() reads it while it is queued or running (at
+     * least once a second, and at each notification about it).
      */
     public function wait(int $id, float $timeoutSeconds, ?callable $onProgress = null): Job
     {
