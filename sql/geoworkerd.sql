@@ -33,6 +33,20 @@ CREATE TABLE IF NOT EXISTS background_jobs (
     created_at timestamptz NOT NULL DEFAULT now()
 );
 
+-- From here on, and in the functions below (SET search_path FROM CURRENT):
+-- the schema that holds background_jobs, then pg_catalog, and pg_temp last,
+-- so that the objects below are made next to the table, and neither the
+-- caller's search_path nor a temporary table can change what the functions
+-- touch (geoworkerd_dismiss runs as its owner: see doc/application.md).
+DO $$
+BEGIN
+    PERFORM set_config('search_path', quote_ident(n.nspname) ||
+        ', pg_catalog, pg_temp', true)
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = 'background_jobs'::regclass;
+END
+$$;
+
 ALTER TABLE background_jobs
     ADD COLUMN IF NOT EXISTS priority integer NOT NULL DEFAULT 0,
     ADD COLUMN IF NOT EXISTS run_after timestamptz NOT NULL DEFAULT now(),
@@ -114,19 +128,6 @@ CREATE TABLE IF NOT EXISTS geoworkerd_trash (
     path text NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
-
--- The functions below run with a fixed search_path: the schema that holds
--- background_jobs, then pg_catalog, and pg_temp last, so that neither the
--- caller's search_path nor a temporary table can change what they touch
--- (geoworkerd_dismiss runs as its owner: see doc/application.md).
-DO $$
-BEGIN
-    PERFORM set_config('search_path', quote_ident(n.nspname) ||
-        ', pg_catalog, pg_temp', true)
-    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE c.oid = 'background_jobs'::regclass;
-END
-$$;
 
 -- Notifications.  Each trigger's WHEN clause selects the transitions it
 -- reports, so that the writes a queue does most (a claim, queued ->

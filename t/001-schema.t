@@ -81,4 +81,20 @@ is($t2->psql(q{SELECT count(*) FROM information_schema.columns WHERE table_name 
    19, 'fresh install has all 19 columns');
 ok(eval { $t2->enqueue('x' x 200, {}) }, 'a job type too long for a channel name is still accepted')
     or diag $@;
+
+# An application that keeps background_jobs in a schema of its own: what the
+# script makes goes next to the table, and the functions find it whatever
+# the caller's search_path, a temporary table of the same name included.
+my $t3 = GW->new(no_schema => 1);
+$t3->psql('CREATE SCHEMA app');
+{
+	local $ENV{PGOPTIONS} = ($ENV{PGOPTIONS} // '') . ' -c search_path=app,public';
+	$t3->psql_file("$GW::SRCDIR/sql/geoworkerd.sql");
+}
+is($t3->psql(q{SELECT string_agg(DISTINCT relnamespace::regnamespace::text, ',') FROM pg_class WHERE relname IN ('background_jobs', 'geoworkerd_trash')}),
+   'app', 'in another schema, the trash table is made next to background_jobs');
+my $jid = $t3->psql(q{SET search_path = public; CREATE TEMP TABLE background_jobs (id bigint);
+	SELECT app.geoworkerd_enqueue('clip', '{}')});
+is($t3->psql(q{SELECT job_type FROM app.background_jobs WHERE id = } . ($jid =~ /^(\d+)$/ ? $1 : 0)),
+   'clip', 'the functions use it, not the caller\'s temporary table of that name');
 done_testing;
