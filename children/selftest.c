@@ -3,6 +3,9 @@
  * installed).  Its parameters make it behave like a job that succeeds,
  * fails, or dies in each way the master must report:
  *
+ *   {"sleeper": true}        first fork a grandchild that sleeps 300 s and
+ *                            report its pid as progress "sleeper <pid>"
+ *                            (a timeout or cancel must kill it too)
  *   {"sleep": 2.5}           wall-clock time (timeout, heartbeats, cancel)
  *   {"spin": 3}              CPU time (cpu_limit)
  *   {"allocate": 3e9}        bytes, touched (memory_limit)
@@ -40,7 +43,7 @@
 
 static const char *const keys[] = {
 	"sleep", "spin", "allocate", "signal", "exit", "fail", "result",
-	"table", "progress", "kill_backend", "file", "write_first", NULL
+	"table", "progress", "kill_backend", "file", "write_first", "sleeper", NULL
 };
 
 static void
@@ -114,7 +117,7 @@ run_selftest(struct gw_job *job, json_t **result)
 	json_t		*extra, *out;
 	volatile unsigned char *p;
 	clock_t		 until;
-	int		 first;
+	int		 first, sleeper;
 
 	if (gw_param_check_keys(job, keys) == -1)
 		return -1;
@@ -124,6 +127,17 @@ run_selftest(struct gw_job *job, json_t **result)
 	    (first && write_outputs(job, out) == -1)) {
 		json_decref(out);
 		return -1;
+	}
+	if (gw_param_bool(job, "sleeper", 0, &sleeper) == -1)
+		goto fail;
+	if (sleeper) {
+		pid_t	 kid = fork();
+
+		if (kid == 0) {
+			sleep(300);
+			_exit(0);
+		}
+		gw_progress(job, 0.01, "sleeper %d", (int)kid);
 	}
 	if (gw_param_double(job, "sleep", 0, 0, 86400, &secs) == -1)
 		goto fail;

@@ -601,6 +601,18 @@ children_spawn_due(uint64_t now, uint64_t *next)
 
 	if (gw->stopping)
 		return;
+	/*
+	 * No child starts while the master cannot write to the database, or
+	 * owes it writes: a job whose child just died is recorded (its
+	 * attempt, its connection losses, its back-off) before any child can
+	 * claim it again, and children do not die in a loop while the
+	 * database is away.
+	 */
+	if (!db_up() || db_pending() > 0) {
+		if (db_up() && now + 100 < *next)
+			*next = now + 100;
+		return;
+	}
 	TAILQ_FOREACH(t, &gw->types, entry) {
 		if (t->removed || !t->conf.enabled)
 			continue;

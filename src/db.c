@@ -42,6 +42,7 @@ struct pending {
 	int			 uncount;
 	int			 dblost;
 	int			 outage;
+	int			 seen;		/* connection losses seen */
 	char			 message[512];
 	TAILQ_ENTRY(pending)	 entry;
 };
@@ -255,7 +256,7 @@ type_map(void)
  * that is gone.  T: the type map above.  R: may it be retried.  F: does this
  * run not count against max_attempts (shutdown; a database outage, at most
  * GW_MAX_FREE_LOSSES times a job).  L: did the run lose its database
- * connection.  MSG: the error message.
+ * connection.  CL: the connection losses so far.  MSG: the error message.
  *
  * attempts never goes down, so that (id, attempts) names one run for ever;
  * the runs that do not count are counted in free_attempts, and the attempts
@@ -275,20 +276,19 @@ type_map(void)
 #define REQUEUE(T, R, F) \
 	"((" R ") AND attempts - free_attempts - " FREE(F) " < coalesce(" \
 	"max_attempts, " TYPEVAL(T, "max_attempts", "1") "::int, 1))"
-#define LOST_SET(T, R, F, L, MSG) \
+#define LOST_SET(T, R, F, L, CL, MSG) \
 	" SET status = CASE WHEN " REQUEUE(T, R, F) " THEN 'queued'" \
 	"   ELSE 'failed' END," \
 	" run_after = CASE WHEN NOT " REQUEUE(T, R, F) " THEN run_after" \
-	"   WHEN " F " AND NOT (" L " AND connection_losses > 0) THEN now()" \
-	"   WHEN " F " THEN now() + " BACKOFF(T, "connection_losses") \
+	"   WHEN " F " AND NOT (" L " AND " CL " > 0) THEN now()" \
+	"   WHEN " F " THEN now() + " BACKOFF(T, CL) \
 	"   ELSE now() + " BACKOFF(T, "(attempts - free_attempts)") " END," \
 	" completed_at = CASE WHEN " REQUEUE(T, R, F) " THEN NULL" \
 	"   ELSE clock_timestamp() END," \
 	" free_attempts = free_attempts + " FREE(F) "," \
-	" connection_losses = connection_losses + CASE WHEN " L \
-	"   THEN 1 ELSE 0 END," \
+	" connection_losses = " CL " + CASE WHEN " L " THEN 1 ELSE 0 END," \
 	" error_message = CASE WHEN " L " THEN " MSG " || ' (' ||" \
-	"   (connection_losses + 1) || CASE WHEN connection_losses = 0" \
+	"   (" CL " + 1) || CASE WHEN " CL " = 0" \
 	"   THEN ' time)' ELSE ' times)' END ELSE " MSG " END," \
 	" heartbeat_at = NULL "
 
@@ -297,23 +297,65 @@ type_map(void)
  * knew the job, its id and attempt: a write replayed late never touches a
  * later run.
  */
+/*
+ * The connection losses this master saw per job.  A job that crashes the
+ * server right after its claim can lose the claim itself (it commits
+ * asynchronously) and with it the count in the row: this memory is the
+ * floor of connection_losses, so such a job cannot run for ever either.
+ */
+#define NSEEN	256
+static struct { long long id; int n; } seen_losses[NSEEN];
+static int next_seen;
+
+static int
+note_loss(long long id)
+{
+	int	 i;
+
+	for (i = 0; i < NSEEN; i++)
+		if (seen_losses[i].id == id)
+			return ++seen_losses[i].n;
+	seen_losses[next_seen].id = id;
+	seen_losses[next_seen].n = 1;
+	next_seen = (next_seen + 1) % NSEEN;
+	return 1;
+}
+
+#define SEEN	"greatest(connection_losses, $11::int - 1)"
+
 static int
 write_lost(struct pending *p)
 {
+	/* The claim itself was lost: the row is queued again as it was. */
+	static const char *unclaimed =
+	    "UPDATE background_jobs SET"
+	    " connection_losses = greatest(connection_losses, $3::int),"
+	    " status = CASE WHEN $3::int - " GW_STR(GW_MAX_FREE_LOSSES)
+	    "  >= coalesce(max_attempts, (($2::jsonb -> job_type ->>"
+	    "  'max_attempts')::int), 1) THEN 'failed' ELSE status END,"
+	    " completed_at = CASE WHEN $3::int - " GW_STR(GW_MAX_FREE_LOSSES)
+	    "  >= coalesce(max_attempts, (($2::jsonb -> job_type ->>"
+	    "  'max_attempts')::int), 1) THEN clock_timestamp() END,"
+	    " error_message = $4 || ' (' || $3 || ' times)',"
+	    " run_after = greatest(run_after, now() + " BACKOFF("$2", "$3::int")
+	    ")"
+	    " WHERE id = $1 AND status = 'queued' AND $3::int > 1"
+	    " RETURNING id, status, error_message";
 	static const char *sql =
 	    "UPDATE background_jobs"
 	    LOST_SET("$5", "$6::boolean", "($7::boolean OR ($8::boolean AND"
-	    " $9::boolean AND connection_losses < " GW_STR(GW_MAX_FREE_LOSSES)
-	    "))", "$8::boolean", "$10")
+	    " $9::boolean AND " SEEN " < " GW_STR(GW_MAX_FREE_LOSSES) "))",
+	    "$8::boolean", SEEN, "$10")
 	    " WHERE status = 'running' AND worker_host = $1 AND"
 	    " worker_pid = $4::int AND"
 	    " ($2::bigint = 0 OR (id = $2::bigint AND attempts = $3::int))"
 	    " RETURNING id, status, error_message";
-	const char	*v[10];
-	char		 id[24], att[16], pid[16], *tm;
+	const char	*v[11];
+	char		 id[24], att[16], pid[16], nseen[16], *tm;
 	PGresult	*res;
-	int		 i;
+	int		 i, n;
 
+	snprintf(nseen, sizeof(nseen), "%d", p->seen);
 	snprintf(id, sizeof(id), "%lld", p->job_id);
 	snprintf(att, sizeof(att), "%d", p->attempts);
 	snprintf(pid, sizeof(pid), "%d", (int)p->pid);
@@ -328,14 +370,27 @@ write_lost(struct pending *p)
 	v[7] = p->dblost ? "true" : "false";
 	v[8] = p->outage ? "true" : "false";
 	v[9] = p->message;
-	res = query("recording a lost job", sql, 10, v);
+	v[10] = nseen;
+	res = query("recording a lost job", sql, 11, v);
+	if (res != NULL && PQntuples(res) == 0 && p->dblost && p->job_id != 0) {
+		PQclear(res);
+		v[0] = id;
+		v[1] = tm;
+		v[2] = nseen;
+		v[3] = p->message;
+		res = query("recording a lost job", unclaimed, 4, v);
+	}
 	free(tm);
 	if (res == NULL)
 		return conn == NULL ? -1 : 0;	/* a failed statement is dropped */
-	for (i = 0; i < PQntuples(res); i++)
+	n = PQntuples(res);
+	for (i = 0; i < n; i++)
 		log_info("%s: job %s is now %s: %s", p->type,
 		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
 		    PQgetvalue(res, i, 2));
+	if (n == 0)
+		log_debug("%s: the lost run of job %lld (pid %d) was no longer "
+		    "in the database", p->type, p->job_id, (int)p->pid);
 	PQclear(res);
 	return 0;
 }
@@ -423,7 +478,7 @@ write_sweep(void)
 	    " AND NOT (coalesce(worker_pid, 0) = ANY ($2::int[]))";
 	static const char *sql =
 	    "UPDATE background_jobs"
-	    LOST_SET("$3", "true", "false", "false",
+	    LOST_SET("$3", "true", "false", "false", "connection_losses",
 	    "'worker lost: geoworkerd on ' || $1 || ' restarted while the job"
 	    " ran (pid ' || coalesce(worker_pid::text, '?') || ')'")
 	    " WHERE status = 'running' AND worker_host = $1"
@@ -666,6 +721,7 @@ db_child_lost(const char *type, long long job_id, int attempts, pid_t pid,
 	p->uncount = uncount;
 	p->dblost = dblost;
 	p->outage = outage;
+	p->seen = dblost && job_id != 0 ? note_loss(job_id) : 0;
 	strlcpy(p->message, message, sizeof(p->message));
 	pending_add(p);
 	db_flush(0);
@@ -823,7 +879,7 @@ orphan_sweep(void)
 {
 	static const char *sql =
 	    "UPDATE background_jobs"
-	    LOST_SET("$3", "true", "false", "false",
+	    LOST_SET("$3", "true", "false", "false", "connection_losses",
 	    "'worker lost: no heartbeat from ' || coalesce(worker_host, '?')"
 	    " || ' (pid ' || coalesce(worker_pid::text, '?') || ') for ' ||"
 	    " $2 || ' ms (orphan_timeout)'")

@@ -48,7 +48,8 @@ is($t->psql(q{SELECT count(*) FROM pg_tables WHERE schemaname = 'analysis' AND t
 
 kill 'USR1', $t->daemon_pid;
 $t->wait_for(sub { $t->log_text =~ /type selftest: .*crashed since start/ && $t->log_text =~ /type clip: .*crashed since start/ }, 10);
-like($t->log_text, qr/type selftest: .*; 1 completed|crashed since start/, 'status dump after crashes');
+like($t->log_text, qr/type selftest: [^\n]*; 2 completed, \d+ failed, \d+ crashed since start/,
+     'status dump after crashes, with the two completed jobs');
 like($t->log_text, qr/(\d+) crashed since start/, 'crashes counted');
 my $crashed = 0;
 my $log = $t->log_text;
