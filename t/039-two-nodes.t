@@ -51,7 +51,8 @@ ok($t->wait_for(sub { $t->psql(q{SELECT count(*) FROM background_jobs WHERE stat
    'node A drains the queue');
 is($t->psql(q{SELECT count(*) FROM background_jobs WHERE status = 'completed'}), 30, 'every job completed');
 like($t->log_text, qr/had no heartbeat for 4000 ms; now queued/, 'node A swept node B\'s jobs');
-my $swept = $t->psql(q{SELECT count(*) FROM background_jobs WHERE worker_host = 'nodeA' AND id = ANY('{} . join(',', @held) . q{}')});
+my ($swept) = $t->dbh->selectrow_array(q{SELECT count(*) FROM background_jobs WHERE worker_host = 'nodeA' AND id = ANY(?)},
+    undef, \@held);
 is($swept, scalar(@held), '... and finished every one of them');
 my %done;
 for my $log ($t->log_text, GW::slurp("$dir/b.log")) {

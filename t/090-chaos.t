@@ -96,7 +96,7 @@ is($q->(q{SELECT count(*) FROM background_jobs b WHERE params ? 'table' AND
    0, 'a job is completed exactly when its table exists');
 is($q->(q{SELECT count(*) FROM pg_tables WHERE schemaname = 'analysis' AND tablename LIKE 'o\_%'}), $nok,
    'no orphaned or extra tables');
-my @files = @{ $t->dbh->selectcol_arrayref(q{SELECT id FROM background_jobs WHERE params ? 'file' AND status = 'completed'}) };
+my @files = @{ $t->dbh->selectcol_arrayref(q{SELECT id FROM background_jobs WHERE params->>'file' IS NOT NULL AND status = 'completed'}) };
 is(scalar(grep { !-e "$out/$_/f.txt" } @files), 0, 'every completed file job has its file published');
 opendir(my $od, $out);
 my @dirs = grep { /^\d+$/ } readdir $od;
