@@ -77,10 +77,9 @@ for my $c (@cases) {
 # snap 0 against spdep's snap = 0: the same neighbours wherever polygons
 # that touch share their vertices exactly.  Where they do not, the rules
 # differ (doc/hotspot_analysis.md): the wheat plots' corners differ in the
-# last digits, so exact GEOS predicates see crossings and slivers that no
-# equal vertex pair shows; 7 Olinda tracts share a boundary through
-# vertices that lie on the other's edge (rook).  The default snap agrees
-# with spdep on both (above).
+# last digits, so exact GEOS predicates see overlaps and slivers that no
+# equal vertex pair shows, and the rook neighbours of 7 Olinda tracts
+# differ.  The default snap agrees with spdep on both (above).
 my %snap0_differs = (wheat_rook => 1, wheat_queen => 1, olinda_rook => 1);
 for my $set (@sets) {
 	for my $c (qw(rook queen)) {
