@@ -470,20 +470,24 @@ cand_cb(void *item, void *arg)
 }
 
 /*
- * The vertices of every polygon, for the contact points of snap > 0: all
- * coordinates in one array, ring after ring; ring r is the points
- * rs[r] .. rs[r + 1] - 1, and polygon p the rings pr[p] .. pr[p + 1] - 1.
- * A line of a repaired geometry is a ring too (its segments are the
- * boundary); a point is a ring of one point.  box: 4 per polygon (xmin,
- * ymin, xmax, ymax).
+ * The vertices of the polygons, for the contact points of snap > 0, copied
+ * out of GEOS the first time a polygon needs them (exactly noded data
+ * seldom does): all coordinates in one array, ring after ring; ring r is
+ * the points rs[r] .. rs[r + 1] - 1, and polygon p, once copied (got[p]),
+ * the rings pr0[p] .. pr1[p] - 1.  A line of a repaired geometry is a
+ * ring too (its segments are the boundary); a point is a ring of one
+ * point.  box: 4 per polygon (xmin, ymin, xmax, ymax).
  */
 struct shapes {
-	double		*xy;
-	size_t		 np, capp;
-	size_t		*rs;
-	size_t		 nr, capr;
-	size_t		*pr;
-	double		*box;
+	GEOSContextHandle_t	 ctx;
+	GEOSGeometry *const	*g;
+	double			*xy;
+	size_t			 np, capp;
+	size_t			*rs;
+	size_t			 nr, capr;
+	size_t			*pr0, *pr1;
+	char			*got;
+	double			*box;
 };
 
 static int
@@ -563,40 +567,55 @@ shapes_free(struct shapes *s)
 {
 	free(s->xy);
 	free(s->rs);
-	free(s->pr);
+	free(s->pr0);
+	free(s->pr1);
+	free(s->got);
 	free(s->box);
 	memset(s, 0, sizeof(*s));
 }
 
 static int
-shapes_build(struct shapes *s, GEOSContextHandle_t ctx,
+shapes_init(struct shapes *s, GEOSContextHandle_t ctx,
     GEOSGeometry *const *g, size_t n)
 {
-	double	*b;
-	size_t	 p, k;
-	int	 rv;
-
 	memset(s, 0, sizeof(*s));
-	if ((s->pr = calloc(n + 1, sizeof(*s->pr))) == NULL ||
+	s->ctx = ctx;
+	s->g = g;
+	if ((s->pr0 = calloc(n ? n : 1, sizeof(*s->pr0))) == NULL ||
+	    (s->pr1 = calloc(n ? n : 1, sizeof(*s->pr1))) == NULL ||
+	    (s->got = calloc(n ? n : 1, sizeof(*s->got))) == NULL ||
 	    (s->box = calloc(n ? 4 * n : 1, sizeof(*s->box))) == NULL ||
 	    (s->rs = calloc(1024, sizeof(*s->rs))) == NULL)
 		return -1;
 	s->capr = 1024;
-	for (p = 0; p < n; p++) {
-		s->pr[p] = s->nr;
-		if (g[p] != NULL && (rv = shapes_geom(s, ctx, g[p])) != 0)
-			return rv;
-		b = s->box + 4 * p;
-		b[0] = b[1] = INFINITY;
-		b[2] = b[3] = -INFINITY;
-		for (k = s->rs[s->pr[p]]; k < s->np; k++) {
-			b[0] = fmin(b[0], s->xy[2 * k]);
-			b[1] = fmin(b[1], s->xy[2 * k + 1]);
-			b[2] = fmax(b[2], s->xy[2 * k]);
-			b[3] = fmax(b[3], s->xy[2 * k + 1]);
-		}
+	return 0;
+}
+
+/* Copies polygon p's rings if not done yet; -1 out of memory, -2 GEOS
+ * failure. */
+static int
+shapes_get(struct shapes *s, size_t p)
+{
+	double	*b;
+	size_t	 k;
+	int	 rv;
+
+	if (s->got[p])
+		return 0;
+	s->pr0[p] = s->nr;
+	if (s->g[p] != NULL && (rv = shapes_geom(s, s->ctx, s->g[p])) != 0)
+		return rv;
+	s->pr1[p] = s->nr;
+	b = s->box + 4 * p;
+	b[0] = b[1] = INFINITY;
+	b[2] = b[3] = -INFINITY;
+	for (k = s->rs[s->pr0[p]]; k < s->rs[s->pr1[p]]; k++) {
+		b[0] = fmin(b[0], s->xy[2 * k]);
+		b[1] = fmin(b[1], s->xy[2 * k + 1]);
+		b[2] = fmax(b[2], s->xy[2 * k]);
+		b[3] = fmax(b[3], s->xy[2 * k + 1]);
 	}
-	s->pr[n] = s->nr;
+	s->got[p] = 1;
 	return 0;
 }
 
@@ -650,12 +669,12 @@ grow(void **p, size_t *cap, size_t need, size_t size)
 
 /*
  * Contact points of polygon a's vertices on polygon b's boundary, added to
- * c.  Returns 1 as soon as two contacts are more than 2 snap apart, 0 when
- * not (yet), -1 out of memory.
+ * c.  Returns 1 as soon as there is one (queen) or two contacts more than
+ * 2 snap apart (rook), 0 when not (yet), -1 out of memory.
  */
 static int
 contacts_one(const struct shapes *s, size_t a, size_t b, double snap,
-    struct contacts *c)
+    int queen, struct contacts *c)
 {
 	const double	*ba = s->box + 4 * a, *bb = s->box + 4 * b, *v, *p, *q;
 	double		 s2 = snap * snap, far2 = 4 * s2, dx, dy;
@@ -664,7 +683,7 @@ contacts_one(const struct shapes *s, size_t a, size_t b, double snap,
 	/* b's segments that come within snap of a's box: the index of
 	 * their first point (a ring of one point: that point twice). */
 	c->nseg = 0;
-	for (r = s->pr[b]; r < s->pr[b + 1]; r++) {
+	for (r = s->pr0[b]; r < s->pr1[b]; r++) {
 		st = s->rs[r];
 		e = s->rs[r + 1];
 		for (k = st; k + 1 < e || k == st; k++) {
@@ -684,7 +703,7 @@ contacts_one(const struct shapes *s, size_t a, size_t b, double snap,
 	}
 	if (c->nseg == 0)
 		return 0;
-	for (k = s->rs[s->pr[a]]; k < s->rs[s->pr[a + 1]]; k++) {
+	for (k = s->rs[s->pr0[a]]; k < s->rs[s->pr1[a]]; k++) {
 		v = s->xy + 2 * k;
 		if (!in_box(bb, v[0], v[1], snap))
 			continue;
@@ -701,6 +720,8 @@ contacts_one(const struct shapes *s, size_t a, size_t b, double snap,
 		}
 		if (m == c->nseg)
 			continue;
+		if (queen)
+			return 1;
 		/* A contact: is it a corner's, or a stretch's? */
 		for (h = 0; h < c->npt; h++) {
 			dx = c->pt[2 * h] - v[0];
@@ -717,18 +738,21 @@ contacts_one(const struct shapes *s, size_t a, size_t b, double snap,
 	return 0;
 }
 
-/* Rook with snap > 0: 1 if polygons i and j have two contact points more
- * than 2 snap apart, 0 if not, -1 out of memory. */
+/* snap > 0: 1 if polygons i and j have a contact point (queen), or two
+ * more than 2 snap apart (rook), 0 if not, -1 out of memory, -2 GEOS
+ * failure. */
 static int
-rook_snap(const struct shapes *s, size_t i, size_t j, double snap,
-    struct contacts *c)
+near_snap(struct shapes *s, size_t i, size_t j, double snap,
+    int queen, struct contacts *c)
 {
 	int	 r;
 
-	c->npt = 0;
-	if ((r = contacts_one(s, i, j, snap, c)) != 0)
+	if ((r = shapes_get(s, i)) != 0 || (r = shapes_get(s, j)) != 0)
 		return r;
-	return contacts_one(s, j, i, snap, c);
+	c->npt = 0;
+	if ((r = contacts_one(s, i, j, snap, queen, c)) != 0)
+		return r;
+	return contacts_one(s, j, i, snap, queen, c);
 }
 
 /* The exact rook rule: 1, 0, or 2 on GEOS failure. */
@@ -782,7 +806,7 @@ query_box(GEOSContextHandle_t ctx, const GEOSGeometry *g, double snap)
 static int
 contiguous(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
     const GEOSPreparedGeometry *pg, size_t i, size_t j, int queen,
-    double snap, const struct shapes *s, struct contacts *c, int *snapped)
+    double snap, struct shapes *s, struct contacts *c, int *snapped)
 {
 	int	 r;
 
@@ -795,15 +819,13 @@ contiguous(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
 	if (queen) {
 		if ((r = GEOSPreparedIntersects_r(ctx, pg, g[j])) != 0)
 			return r == 2 ? -2 : 1;
-		/* Disjoint: the distance is a vertex's, so within snap
-		 * means a contact point. */
-		r = GEOSPreparedDistanceWithin_r(ctx, pg, g[j], snap);
-		if (r == 2)
-			return -2;
-		*snapped = r;
+		/* Disjoint: the distance between them is reached at a
+		 * vertex of one, so within snap means a contact point. */
+		if ((r = near_snap(s, i, j, snap, 1, c)) == 1)
+			*snapped = 1;
 		return r;
 	}
-	if ((r = rook_snap(s, i, j, snap, c)) != 1)
+	if ((r = near_snap(s, i, j, snap, 0, c)) != 1)
 		return r;
 	if ((r = rook_exact(ctx, pg, g[i], g[j])) == 2)
 		return -2;
@@ -836,11 +858,8 @@ gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
 	}
 	if ((ids = calloc(n ? n : 1, sizeof(*ids))) == NULL)
 		goto oom;
-	if (snap > 0 && !queen && (hit = shapes_build(&s, ctx, g, n)) != 0) {
-		if (hit == -1)
-			goto oom;
-		goto geos;
-	}
+	if (snap > 0 && shapes_init(&s, ctx, g, n) == -1)
+		goto oom;
 	if ((tree = GEOSSTRtree_create_r(ctx, 10)) == NULL)
 		goto geos;
 	for (i = 0; i < n; i++) {
