@@ -680,8 +680,8 @@ contacts_one(const struct shapes *s, size_t a, size_t b, double snap,
 	double		 s2 = snap * snap, far2 = 4 * s2, dx, dy;
 	size_t		 r, k, m, st, e, h;
 
-	/* b's segments that come within snap of a's box: the index of
-	 * their first point (a ring of one point: that point twice). */
+	/* b's segments that come within snap of a's box: the indices of
+	 * their two points (a ring of one point: that point twice). */
 	c->nseg = 0;
 	for (r = s->pr0[b]; r < s->pr1[b]; r++) {
 		st = s->rs[r];
