@@ -113,7 +113,9 @@ gw_sjob_init(struct gw_job *job, struct gw_sjob *sj)
 	    &concept) == -1 ||
 	    gw_param_double(job, "distance", 0, 1e-6, 1e9, &sj->distance) == -1 ||
 	    gw_param_int(job, "k", 8, 1, 1000, &sj->k) == -1 ||
-	    gw_param_bool(job, "fdr", 0, &sj->fdr) == -1)
+	    gw_param_bool(job, "fdr", 0, &sj->fdr) == -1 ||
+	    gw_param_double(job, "snap", GW_SNAP_DEFAULT, 0, 1e9,
+	    &sj->snap) == -1)
 		return -1;
 	if (gw_concept_parse(concept, &sj->concept) == -1)
 		return gw_job_error(job, "parameter 'conceptualization' must be "
@@ -124,6 +126,11 @@ gw_sjob_init(struct gw_job *job, struct gw_sjob *sj)
 	    sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN))
 		return gw_job_error(job, "parameter 'distance' does not apply "
 		    "to conceptualization %s", concept);
+	if (json_object_get(job->params, "snap") != NULL &&
+	    sj->concept != GW_W_ROOK && sj->concept != GW_W_QUEEN)
+		return gw_job_error(job, "parameter 'snap' applies only to "
+		    "conceptualizations contiguity_edges and "
+		    "contiguity_edges_corners");
 	if (json_object_get(job->params, "k") != NULL &&
 	    sj->concept != GW_W_KNN)
 		return gw_job_error(job, "parameter 'k' applies only to "
@@ -317,7 +324,8 @@ gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
 	    gw_concept_name(sj->concept), sj->nv);
 	if (sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN) {
 		if (gw_weights_contiguity(gw_geos(), ag, sj->nv,
-		    sj->concept == GW_W_QUEEN, &sj->nb, err, sizeof(err)) == -1) {
+		    sj->concept == GW_W_QUEEN, sj->snap, &sj->nb,
+		    &sj->nsnapped, err, sizeof(err)) == -1) {
 			gw_job_error(job, "conceptualization: %s", err);
 			goto done;
 		}
@@ -342,8 +350,13 @@ gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
 		    " (no two polygons touch)" : "; give a larger distance");
 		goto done;
 	}
-	gw_progress(job, 0.5, "weights: %zu neighbour pairs",
-	    sj->nb.start[sj->nv]);
+	if (sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN)
+		gw_progress(job, 0.5, "weights: %zu neighbour links, %zu of "
+		    "them found only within snap %g", sj->nb.start[sj->nv] / 2,
+		    sj->nsnapped, sj->snap);
+	else
+		gw_progress(job, 0.5, "weights: %zu neighbour pairs",
+		    sj->nb.start[sj->nv]);
 	sj->ms_weights = now_ms() - t0;
 	rv = 0;
  done:
@@ -370,6 +383,7 @@ gw_sjob_result(struct gw_sjob *sj, json_t *r, uint64_t ms_stat,
 	json_t	*ph;
 	size_t	 i, nnz = sj->nb.start != NULL ? sj->nb.start[sj->nv] : 0;
 	size_t	 mn = SIZE_MAX, mx = 0, c;
+	int	 contig = sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN;
 
 	for (i = 0; i < sj->nv; i++) {
 		c = GW_NBR_COUNT(&sj->nb, i);
@@ -392,6 +406,14 @@ gw_sjob_result(struct gw_sjob *sj, json_t *r, uint64_t ms_stat,
 	    json_object_set_new(r, "neighbors_max", json_integer((json_int_t)mx)) ||
 	    json_object_set_new(r, "neighbors_mean", json_real(sj->nv ? (double)nnz / (double)sj->nv : 0)) ||
 	    json_object_set_new(r, "fdr", json_boolean(sj->fdr)))
+		return -1;
+	/* Contiguity: links are pairs of neighbours, each counted once. */
+	if (contig ? json_object_set_new(r, "snap", json_real(sj->snap)) ||
+	    json_object_set_new(r, "neighbor_links", json_integer((json_int_t)(nnz / 2))) ||
+	    json_object_set_new(r, "snapped_links", json_integer((json_int_t)sj->nsnapped)) :
+	    json_object_set_new(r, "snap", json_null()) ||
+	    json_object_set_new(r, "neighbor_links", json_null()) ||
+	    json_object_set_new(r, "snapped_links", json_null()))
 		return -1;
 	if ((ph = json_object()) == NULL ||
 	    json_object_set_new(r, "phase_ms", ph) ||

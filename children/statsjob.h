@@ -20,7 +20,8 @@
 
 /* The parameters every local statistic takes, for gw_param_check_keys. */
 #define GW_SJOB_KEYS	"input", "geometry_column", "id_column", "output", \
-	"overwrite", "field", "conceptualization", "distance", "k", "fdr"
+	"overwrite", "field", "conceptualization", "distance", "k", "fdr", \
+	"snap"
 
 struct gw_sjob {
 	struct gw_layer	*layer;
@@ -29,6 +30,7 @@ struct gw_sjob {
 	double		 distance;	/* the parameter, m; 0: default */
 	long long	 k;
 	int		 fdr;
+	double		 snap;		/* contiguity tolerance, layer units */
 	const char	*output;	/* output table name */
 	int		 overwrite;
 	char		 outbuf[128];
@@ -48,6 +50,7 @@ struct gw_sjob {
 	struct gw_nbr	 nb;		/* over the analysis, self excluded */
 	double		 band;		/* distance band used, m (0: none) */
 	size_t		 nisolated;	/* analysis features with no neighbour */
+	size_t		 nsnapped;	/* contiguity pairs found only by snap */
 	long long	 nrepaired;
 	long long	 nskipped;
 	long long	 nnull;

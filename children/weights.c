@@ -469,22 +469,396 @@ cand_cb(void *item, void *arg)
 	c->j[c->n++] = *(uint32_t *)item;
 }
 
+/*
+ * The vertices of the polygons, for the contact points of snap > 0, copied
+ * out of GEOS the first time a polygon needs them (exactly noded data
+ * seldom does): all coordinates in one array, ring after ring; ring r is
+ * the points rs[r] .. rs[r + 1] - 1, and polygon p, once copied (got[p]),
+ * the rings pr0[p] .. pr1[p] - 1.  A line of a repaired geometry is a
+ * ring too (its segments are the boundary); a point is a ring of one
+ * point.  box: 4 per polygon (xmin, ymin, xmax, ymax).
+ */
+struct shapes {
+	GEOSContextHandle_t	 ctx;
+	GEOSGeometry *const	*g;
+	double			*xy;
+	size_t			 np, capp;
+	size_t			*rs;
+	size_t			 nr, capr;
+	size_t			*pr0, *pr1;
+	char			*got;
+	double			*box;
+};
+
+static int
+shapes_ring(struct shapes *s, GEOSContextHandle_t ctx, const GEOSGeometry *l)
+{
+	const GEOSCoordSequence	*cs;
+	unsigned int		 m;
+	size_t			 cap;
+	void			*p;
+
+	if ((cs = GEOSGeom_getCoordSeq_r(ctx, l)) == NULL ||
+	    !GEOSCoordSeq_getSize_r(ctx, cs, &m))
+		return -2;
+	if (m == 0)
+		return 0;
+	if (s->np + m > s->capp) {
+		for (cap = s->capp ? s->capp : 4096; cap < s->np + m; cap *= 2)
+			;
+		if ((p = reallocarray(s->xy, cap, 2 * sizeof(*s->xy))) == NULL)
+			return -1;
+		s->xy = p;
+		s->capp = cap;
+	}
+	if (s->nr + 2 > s->capr) {
+		cap = s->capr ? s->capr * 2 : 1024;
+		if ((p = reallocarray(s->rs, cap, sizeof(*s->rs))) == NULL)
+			return -1;
+		s->rs = p;
+		s->capr = cap;
+	}
+	if (!GEOSCoordSeq_copyToBuffer_r(ctx, cs, s->xy + 2 * s->np, 0, 0))
+		return -2;
+	s->np += m;
+	s->rs[++s->nr] = s->np;
+	return 0;
+}
+
+/* Appends the rings of g; -1 out of memory, -2 GEOS failure. */
+static int
+shapes_geom(struct shapes *s, GEOSContextHandle_t ctx, const GEOSGeometry *g)
+{
+	int	 t, k, m, rv;
+
+	switch ((t = GEOSGeomTypeId_r(ctx, g))) {
+	case GEOS_POINT:
+	case GEOS_LINESTRING:
+	case GEOS_LINEARRING:
+		return shapes_ring(s, ctx, g);
+	case GEOS_POLYGON:
+		if (GEOSisEmpty_r(ctx, g))
+			return 0;
+		if ((rv = shapes_ring(s, ctx, GEOSGetExteriorRing_r(ctx,
+		    g))) != 0)
+			return rv;
+		if ((m = GEOSGetNumInteriorRings_r(ctx, g)) < 0)
+			return -2;
+		for (k = 0; k < m; k++)
+			if ((rv = shapes_ring(s, ctx,
+			    GEOSGetInteriorRingN_r(ctx, g, k))) != 0)
+				return rv;
+		return 0;
+	case -1:
+		return -2;
+	default:
+		if ((m = GEOSGetNumGeometries_r(ctx, g)) < 0)
+			return -2;
+		for (k = 0; k < m; k++)
+			if ((rv = shapes_geom(s, ctx,
+			    GEOSGetGeometryN_r(ctx, g, k))) != 0)
+				return rv;
+		return 0;
+	}
+}
+
+static void
+shapes_free(struct shapes *s)
+{
+	free(s->xy);
+	free(s->rs);
+	free(s->pr0);
+	free(s->pr1);
+	free(s->got);
+	free(s->box);
+	memset(s, 0, sizeof(*s));
+}
+
+static int
+shapes_init(struct shapes *s, GEOSContextHandle_t ctx,
+    GEOSGeometry *const *g, size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	s->ctx = ctx;
+	s->g = g;
+	if ((s->pr0 = calloc(n ? n : 1, sizeof(*s->pr0))) == NULL ||
+	    (s->pr1 = calloc(n ? n : 1, sizeof(*s->pr1))) == NULL ||
+	    (s->got = calloc(n ? n : 1, sizeof(*s->got))) == NULL ||
+	    (s->box = calloc(n ? 4 * n : 1, sizeof(*s->box))) == NULL ||
+	    (s->rs = calloc(1024, sizeof(*s->rs))) == NULL)
+		return -1;
+	s->capr = 1024;
+	return 0;
+}
+
+/* Copies polygon p's rings if not done yet; -1 out of memory, -2 GEOS
+ * failure. */
+static int
+shapes_get(struct shapes *s, size_t p)
+{
+	double	*b;
+	size_t	 k;
+	int	 rv;
+
+	if (s->got[p])
+		return 0;
+	s->pr0[p] = s->nr;
+	if (s->g[p] != NULL && (rv = shapes_geom(s, s->ctx, s->g[p])) != 0)
+		return rv;
+	s->pr1[p] = s->nr;
+	b = s->box + 4 * p;
+	b[0] = b[1] = INFINITY;
+	b[2] = b[3] = -INFINITY;
+	for (k = s->rs[s->pr0[p]]; k < s->rs[s->pr1[p]]; k++) {
+		b[0] = fmin(b[0], s->xy[2 * k]);
+		b[1] = fmin(b[1], s->xy[2 * k + 1]);
+		b[2] = fmax(b[2], s->xy[2 * k]);
+		b[3] = fmax(b[3], s->xy[2 * k + 1]);
+	}
+	s->got[p] = 1;
+	return 0;
+}
+
+/* Whether (x, y) is within snap of box b (4 doubles). */
+static int
+in_box(const double *b, double x, double y, double snap)
+{
+	return x >= b[0] - snap && x <= b[2] + snap && y >= b[1] - snap &&
+	    y <= b[3] + snap;
+}
+
+/* Squared distance from p to the segment a b. */
+static double
+seg_dist2(const double *p, const double *a, const double *b)
+{
+	double	 dx = b[0] - a[0], dy = b[1] - a[1], l2, t, ex, ey;
+
+	l2 = dx * dx + dy * dy;
+	t = l2 > 0 ? ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / l2 : 0;
+	t = t < 0 ? 0 : t > 1 ? 1 : t;
+	ex = p[0] - (a[0] + t * dx);
+	ey = p[1] - (a[1] + t * dy);
+	return ex * ex + ey * ey;
+}
+
+/* Scratch of the rook test: the segments of one polygon near the other
+ * (indices of their two points) and the contact points found so far. */
+struct contacts {
+	size_t		*seg;
+	size_t		 nseg, capseg;
+	double		*pt;
+	size_t		 npt, cappt;
+};
+
+static int
+grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	void	*q;
+	size_t	 c;
+
+	if (need <= *cap)
+		return 0;
+	for (c = *cap ? *cap : 64; c < need; c *= 2)
+		;
+	if ((q = reallocarray(*p, c, size)) == NULL)
+		return -1;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
+/*
+ * Contact points of polygon a's vertices on polygon b's boundary, added to
+ * c.  Returns 1 as soon as there is one (queen) or two contacts more than
+ * 2 snap apart (rook), 0 when not (yet), -1 out of memory.
+ */
+static int
+contacts_one(const struct shapes *s, size_t a, size_t b, double snap,
+    int queen, struct contacts *c)
+{
+	const double	*ba = s->box + 4 * a, *bb = s->box + 4 * b, *v, *p, *q;
+	double		 s2 = snap * snap, far2 = 4 * s2, dx, dy;
+	size_t		 r, k, m, st, e, h;
+
+	/* b's segments that come within snap of a's box: the indices of
+	 * their two points (a ring of one point: that point twice). */
+	c->nseg = 0;
+	for (r = s->pr0[b]; r < s->pr1[b]; r++) {
+		st = s->rs[r];
+		e = s->rs[r + 1];
+		for (k = st; k + 1 < e || k == st; k++) {
+			p = s->xy + 2 * k;
+			q = k + 1 < e ? p + 2 : p;
+			if (fmax(p[0], q[0]) < ba[0] - snap ||
+			    fmin(p[0], q[0]) > ba[2] + snap ||
+			    fmax(p[1], q[1]) < ba[1] - snap ||
+			    fmin(p[1], q[1]) > ba[3] + snap)
+				continue;
+			if (grow((void **)&c->seg, &c->capseg, c->nseg + 1,
+			    2 * sizeof(*c->seg)) == -1)
+				return -1;
+			c->seg[2 * c->nseg] = k;
+			c->seg[2 * c->nseg++ + 1] = k + 1 < e ? k + 1 : k;
+		}
+	}
+	if (c->nseg == 0)
+		return 0;
+	for (k = s->rs[s->pr0[a]]; k < s->rs[s->pr1[a]]; k++) {
+		v = s->xy + 2 * k;
+		if (!in_box(bb, v[0], v[1], snap))
+			continue;
+		for (m = 0; m < c->nseg; m++) {
+			p = s->xy + 2 * c->seg[2 * m];
+			q = s->xy + 2 * c->seg[2 * m + 1];
+			if (v[0] < fmin(p[0], q[0]) - snap ||
+			    v[0] > fmax(p[0], q[0]) + snap ||
+			    v[1] < fmin(p[1], q[1]) - snap ||
+			    v[1] > fmax(p[1], q[1]) + snap)
+				continue;
+			if (seg_dist2(v, p, q) <= s2)
+				break;
+		}
+		if (m == c->nseg)
+			continue;
+		if (queen)
+			return 1;
+		/* A contact: is it a corner's, or a stretch's? */
+		for (h = 0; h < c->npt; h++) {
+			dx = c->pt[2 * h] - v[0];
+			dy = c->pt[2 * h + 1] - v[1];
+			if (dx * dx + dy * dy > far2)
+				return 1;
+		}
+		if (grow((void **)&c->pt, &c->cappt, c->npt + 1,
+		    2 * sizeof(*c->pt)) == -1)
+			return -1;
+		c->pt[2 * c->npt] = v[0];
+		c->pt[2 * c->npt++ + 1] = v[1];
+	}
+	return 0;
+}
+
+/* snap > 0: 1 if polygons i and j have a contact point (queen), or two
+ * more than 2 snap apart (rook), 0 if not, -1 out of memory, -2 GEOS
+ * failure. */
+static int
+near_snap(struct shapes *s, size_t i, size_t j, double snap,
+    int queen, struct contacts *c)
+{
+	int	 r;
+
+	if ((r = shapes_get(s, i)) != 0 || (r = shapes_get(s, j)) != 0)
+		return r;
+	c->npt = 0;
+	if ((r = contacts_one(s, i, j, snap, queen, c)) != 0)
+		return r;
+	return contacts_one(s, j, i, snap, queen, c);
+}
+
+/* The exact rook rule: 1, 0, or 2 on GEOS failure. */
+static int
+rook_exact(GEOSContextHandle_t ctx, const GEOSPreparedGeometry *pg,
+    const GEOSGeometry *a, const GEOSGeometry *b)
+{
+	char	*mat;
+	char	 r;
+	int	 hit;
+
+	if ((r = GEOSPreparedIntersects_r(ctx, pg, b)) != 1)
+		return r;
+	if ((mat = GEOSRelate_r(ctx, a, b)) == NULL)
+		return 2;
+	/* II 2: overlapping; BB 1: a shared edge. */
+	hit = mat[0] == '2' || mat[4] == '1';
+	GEOSFree_r(ctx, mat);
+	return hit;
+}
+
+/* A rectangle: the box of g widened by snap, the STRtree query of
+ * snap > 0.  NULL on failure. */
+static GEOSGeometry *
+query_box(GEOSContextHandle_t ctx, const GEOSGeometry *g, double snap)
+{
+	GEOSCoordSequence	*cs;
+	GEOSGeometry		*ring;
+	double			 x0, y0, x1, y1, xy[10];
+
+	if (!GEOSGeom_getXMin_r(ctx, g, &x0) ||
+	    !GEOSGeom_getYMin_r(ctx, g, &y0) ||
+	    !GEOSGeom_getXMax_r(ctx, g, &x1) ||
+	    !GEOSGeom_getYMax_r(ctx, g, &y1))
+		return NULL;
+	x0 -= snap, y0 -= snap, x1 += snap, y1 += snap;
+	xy[0] = x0, xy[1] = y0, xy[2] = x1, xy[3] = y0, xy[4] = x1;
+	xy[5] = y1, xy[6] = x0, xy[7] = y1, xy[8] = x0, xy[9] = y0;
+	if ((cs = GEOSCoordSeq_copyFromBuffer_r(ctx, xy, 5, 0, 0)) == NULL)
+		return NULL;
+	if ((ring = GEOSGeom_createLinearRing_r(ctx, cs)) == NULL)
+		return NULL;
+	return GEOSGeom_createPolygon_r(ctx, ring, NULL, 0);
+}
+
+/*
+ * Decides whether i and j (j > i, candidates of the tree) are neighbours:
+ * 1 and *snapped set when they are, 0 when not, -1 out of memory, -2 GEOS
+ * failure.
+ */
+static int
+contiguous(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
+    const GEOSPreparedGeometry *pg, size_t i, size_t j, int queen,
+    double snap, struct shapes *s, struct contacts *c, int *snapped)
+{
+	int	 r;
+
+	*snapped = 0;
+	if (snap == 0) {
+		r = queen ? GEOSPreparedIntersects_r(ctx, pg, g[j]) :
+		    rook_exact(ctx, pg, g[i], g[j]);
+		return r == 2 ? -2 : r;
+	}
+	if (queen) {
+		if ((r = GEOSPreparedIntersects_r(ctx, pg, g[j])) != 0)
+			return r == 2 ? -2 : 1;
+		/* Disjoint: the distance between them is reached at a
+		 * vertex of one, so within snap means a contact point. */
+		if ((r = near_snap(s, i, j, snap, 1, c)) == 1)
+			*snapped = 1;
+		return r;
+	}
+	if ((r = near_snap(s, i, j, snap, 0, c)) != 1)
+		return r;
+	if ((r = rook_exact(ctx, pg, g[i], g[j])) == 2)
+		return -2;
+	*snapped = !r;
+	return 1;
+}
+
 int
 gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
-    size_t n, int queen, struct gw_nbr *out, char *err, size_t errlen)
+    size_t n, int queen, double snap, struct gw_nbr *out, size_t *nsnapped,
+    char *err, size_t errlen)
 {
 	GEOSSTRtree			*tree = NULL;
 	const GEOSPreparedGeometry	*pg = NULL;
+	GEOSGeometry			*qb = NULL;
+	struct shapes			 s;
+	struct contacts			 ct = { 0 };
 	struct cand			 c = { 0 };
 	uint32_t			*ids = NULL, *pi = NULL, *pj = NULL,
 					*tmp;
-	size_t				*fill = NULL, np = 0, pcap = 0, i, m;
-	char				*mat;
-	char				 r;
-	int				 rc = -1, hit;
+	size_t				*fill = NULL, np = 0, pcap = 0, i, m,
+					 nsnap = 0;
+	int				 rc = -1, hit, sn;
 
 	memset(out, 0, sizeof(*out));
+	memset(&s, 0, sizeof(s));
+	if (!(snap >= 0) || !isfinite(snap)) {
+		snprintf(err, errlen, "snap must be a finite number >= 0");
+		return -1;
+	}
 	if ((ids = calloc(n ? n : 1, sizeof(*ids))) == NULL)
+		goto oom;
+	if (snap > 0 && shapes_init(&s, ctx, g, n) == -1)
 		goto oom;
 	if ((tree = GEOSSTRtree_create_r(ctx, 10)) == NULL)
 		goto geos;
@@ -497,7 +871,14 @@ gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
 		if (g[i] == NULL || GEOSisEmpty_r(ctx, g[i]))
 			continue;
 		c.n = 0;
-		GEOSSTRtree_query_r(ctx, tree, g[i], cand_cb, &c);
+		if (snap > 0) {
+			if ((qb = query_box(ctx, g[i], snap)) == NULL)
+				goto geos;
+			GEOSSTRtree_query_r(ctx, tree, qb, cand_cb, &c);
+			GEOSGeom_destroy_r(ctx, qb);
+			qb = NULL;
+		} else
+			GEOSSTRtree_query_r(ctx, tree, g[i], cand_cb, &c);
 		if (c.oom)
 			goto oom;
 		if ((pg = GEOSPrepare_r(ctx, g[i])) == NULL)
@@ -505,20 +886,15 @@ gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
 		for (m = 0; m < c.n; m++) {
 			if (c.j[m] <= i)
 				continue;	/* each pair once */
-			if ((r = GEOSPreparedIntersects_r(ctx, pg,
-			    g[c.j[m]])) == 2)
+			hit = contiguous(ctx, g, pg, i, c.j[m], queen, snap,
+			    &s, &ct, &sn);
+			if (hit == -1)
+				goto oom;
+			if (hit == -2)
 				goto geos;
-			hit = r;
-			if (hit && !queen) {
-				if ((mat = GEOSRelate_r(ctx, g[i],
-				    g[c.j[m]])) == NULL)
-					goto geos;
-				/* II 2: overlapping; BB 1: a shared edge. */
-				hit = mat[0] == '2' || mat[4] == '1';
-				GEOSFree_r(ctx, mat);
-			}
 			if (!hit)
 				continue;
+			nsnap += sn;
 			if (np == pcap) {
 				pcap = pcap ? pcap * 2 : 1024;
 				if ((tmp = reallocarray(pi, pcap,
@@ -559,6 +935,8 @@ gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
 	for (i = 0; i < n; i++)
 		qsort(out->idx + out->start[i], out->start[i + 1] -
 		    out->start[i], sizeof(*out->idx), cmp_u32);
+	if (nsnapped != NULL)
+		*nsnapped = nsnap;
 	rc = 0;
 	goto done;
 oom:
@@ -573,6 +951,9 @@ done:
 		GEOSPreparedGeom_destroy_r(ctx, pg);
 	if (tree != NULL)
 		GEOSSTRtree_destroy_r(ctx, tree);
+	shapes_free(&s);
+	free(ct.seg);
+	free(ct.pt);
 	free(c.j);
 	free(ids);
 	free(pi);

@@ -99,11 +99,31 @@ int	 gw_weights_distance(const struct gw_ptset *, enum gw_concept,
 	    double *band_used, char *err, size_t errlen);
 
 /*
- * Contiguity weights of n polygons (rook: their boundaries share a segment,
- * or their interiors overlap; queen: they share at least one point), found
- * with a GEOS STRtree.  NULL geometries have no neighbour.
+ * Contiguity weights of n polygons, found with a GEOS STRtree.  NULL
+ * geometries have no neighbour.
+ *
+ * snap 0, the exact rule (GEOS predicates): queen when the polygons share
+ * at least one point; rook when their boundaries share a segment or their
+ * interiors overlap.
+ *
+ * snap > 0, in the layer's coordinate units (as spdep's poly2nb): a
+ * contact point is a vertex of one polygon within snap of the other's
+ * boundary (vertices of every ring, on its segments or at its vertices).
+ * Queen when the polygons intersect or have a contact point (that is, when
+ * they are within snap of each other); rook when two of their contact
+ * points are more than 2 snap apart (a shared stretch of boundary, not a
+ * corner: every contact of a corner lies within snap of it).  The
+ * STRtree query boxes are widened by snap.  doc/hotspot_analysis.md sets
+ * this next to spdep's and ArcGIS's rules.
+ *
+ * GW_SNAP_DEFAULT is spdep's default, sqrt(.Machine$double.eps).
+ * *nsnapped (when not NULL) gets the number of neighbour pairs, each pair
+ * counted once, that the exact rule does not find.
  */
+#define GW_SNAP_DEFAULT	1.4901161193847656e-08
+
 int	 gw_weights_contiguity(GEOSContextHandle_t, GEOSGeometry *const *g,
-	    size_t n, int queen, struct gw_nbr *out, char *err, size_t errlen);
+	    size_t n, int queen, double snap, struct gw_nbr *out,
+	    size_t *nsnapped, char *err, size_t errlen);
 
 #endif

@@ -15,6 +15,12 @@ our %DATA = (
 	ny8 => ["$SHAPES/NY8_utm18.shp", 'Cases'],
 	boston => ["$SHAPES/boston_tracts.shp", 'MEDV'],
 	nc => [$NC, 'SID74'],
+	# Polygon sets of the contiguity tests (t/205): Irish counties, a
+	# wheat field trial (a lattice of plots whose shared corners differ in
+	# the last digits), Olinda census tracts (UTM 25S).
+	eire => ["$SHAPES/eire.shp", 'A'],
+	wheat => ["$SHAPES/wheat.shp", 'yield'],
+	olinda => ['/usr/lib/R/site-library/sf/shape/olinda1.shp', 'V014'],
 );
 
 sub stats_have_data {
@@ -28,17 +34,19 @@ sub stats_load {
 	$t->ogr2ogr($DATA{$_}[0], $_, '-nlt', 'PROMOTE_TO_MULTI') for @tables;
 }
 
-# Runs the R reference for cases [name, table, concept, k, distance]; returns
+# Runs the R reference for cases [name, table, concept, k, distance, snap]
+# (snap: poly2nb's, its default when undef); returns
 # { name => { id => row hash } }.
 sub stats_reference {
 	my ($t, @cases) = @_;
 	my $dir = $t->dir;
 	open(my $fh, '>', "$dir/cases.csv") or die "$dir/cases.csv: $!";
-	print $fh "case,file,field,concept,k,distance\n";
+	print $fh "case,file,field,concept,k,distance,snap\n";
 	for my $c (@cases) {
-		my ($name, $table, $concept, $k, $dist) = @$c;
-		printf $fh "%s,%s,%s,%s,%s,%s\n", $name, $DATA{$table}[0],
-		    $DATA{$table}[1], $concept, $k // 'NA', $dist // 'NA';
+		my ($name, $table, $concept, $k, $dist, $snap) = @$c;
+		printf $fh "%s,%s,%s,%s,%s,%s,%s\n", $name, $DATA{$table}[0],
+		    $DATA{$table}[1], $concept, $k // 'NA', $dist // 'NA',
+		    $snap // 'NA';
 	}
 	close $fh;
 	my $script = "$GW::SRCDIR/t/data/stats-reference.R";

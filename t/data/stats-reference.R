@@ -3,8 +3,9 @@
 #
 #   Rscript stats-reference.R cases.csv out.csv
 #
-# cases.csv: case,file,field,concept,k,distance (one analysis a line, the
-# concepts named as the job parameter).  out.csv: one line per case and
+# cases.csv: case,file,field,concept,k,distance[,snap] (one analysis a
+# line, the concepts named as the job parameter; snap: poly2nb's, NA or
+# absent for its default, "geos" for the job's exact GEOS rule).  out.csv: one line per case and
 # feature (features numbered 1..n in file order): the neighbour count and
 # spdep's localG (include.self, binary or inverse-distance weights) and
 # localmoran (mlvar = FALSE, conditional = FALSE, two-sided) with row
@@ -68,7 +69,20 @@ for (r in seq_len(nrow(cases))) {
 		else
 			nb <- knn2nb(knearneigh(xy, k = cs$k))
 	} else {
-		nb <- poly2nb(x, queen = concept == "contiguity_edges_corners")
+		queen <- concept == "contiguity_edges_corners"
+		snap <- if (is.null(cs$snap)) NA else as.character(cs$snap)
+		if (identical(snap, "geos")) {
+			# The job's exact rule (snap 0), from GEOS through sf:
+			# queen, the polygons intersect; rook, their
+			# boundaries share a segment or their interiors
+			# overlap.
+			p <- if (queen) st_intersects(x) else
+			    mapply(union, st_relate(x, pattern = "2********"),
+			    st_relate(x, pattern = "****1****"), SIMPLIFY = FALSE)
+			nb <- mknb(lapply(1:n, function(i) setdiff(p[[i]], i)))
+		} else
+			nb <- poly2nb(x, queen = queen, snap = if (is.na(snap))
+			    sqrt(.Machine$double.eps) else as.numeric(snap))
 	}
 	wfun <- switch(concept,
 	    inverse_distance = function(d) 1 / pmax(d, 1),

@@ -2,7 +2,10 @@
  * t/unit/stats_weights.c: the k-d tree and the spatial weights of
  * children/weights.c against brute force (every pair measured: planar
  * Euclid, or PROJ's geod_inverse called directly) and against a lattice of
- * squares whose rook and queen neighbours are known by hand.
+ * squares whose rook and queen neighbours are known by hand; the same
+ * lattice written with floating-point noise (coordinates as sums of 0.1,
+ * then perturbed by 1e-12 relative), in planar units and in degrees, must
+ * give exactly those neighbours with the default snap.
  */
 #include <math.h>
 #include <stdint.h>
@@ -190,10 +193,10 @@ test_contiguity(void)
 		    "%d %d))", c, r, c + 1, r, c + 1, r + 1, c, r + 1, c, r);
 		g[i] = GEOSWKTReader_read_r(ctx, rd, wkt);
 	}
-	ok(gw_weights_contiguity(ctx, g, 9, 0, &rook, err, sizeof(err)) == 0,
-	    "rook weights");
-	ok(gw_weights_contiguity(ctx, g, 9, 1, &queen, err, sizeof(err)) == 0,
-	    "queen weights");
+	ok(gw_weights_contiguity(ctx, g, 9, 0, 0, &rook, NULL, err,
+	    sizeof(err)) == 0, "rook weights");
+	ok(gw_weights_contiguity(ctx, g, 9, 1, 0, &queen, NULL, err,
+	    sizeof(err)) == 0, "queen weights");
 	/* Centre: 4 rook, 8 queen; corner: 2 and 3; edge middle: 3 and 5. */
 	ok(GW_NBR_COUNT(&rook, 4) == 4 && GW_NBR_COUNT(&queen, 4) == 8,
 	    "centre square: 4 rook, 8 queen neighbours");
@@ -211,6 +214,213 @@ test_contiguity(void)
 	GEOS_finish_r(ctx);
 }
 
+/*
+ * A side x side lattice of cells of size d from (x0, y0), cell r * side + c.
+ * noise 0: every corner is x0 + c * d exactly as the neighbours compute it.
+ * noise 1: each cell adds d to its own left edge (so its right edge is
+ * x0 + c * d + d, not x0 + (c + 1) * d: 0.30000000000000004 against 0.3),
+ * and every vertex of every cell is scaled by its own 1 + u, |u| <= 1e-12.
+ */
+static void
+lattice(GEOSContextHandle_t ctx, GEOSGeometry **g, int side, double x0,
+    double y0, double d, int noise, struct gw_rng *rng)
+{
+	GEOSCoordSequence	*cs;
+	double			 xy[10], ax, ay, bx, by;
+	int			 r, c, k;
+
+	for (r = 0; r < side; r++)
+		for (c = 0; c < side; c++) {
+			ax = x0 + c * d;
+			ay = y0 + r * d;
+			bx = noise ? ax + d : x0 + (c + 1) * d;
+			by = noise ? ay + d : y0 + (r + 1) * d;
+			xy[0] = ax, xy[1] = ay, xy[2] = bx, xy[3] = ay;
+			xy[4] = bx, xy[5] = by, xy[6] = ax, xy[7] = by;
+			for (k = 0; noise && k < 8; k++)
+				xy[k] *= 1 + 1e-12 * (2 * urand(rng) - 1);
+			xy[8] = xy[0], xy[9] = xy[1];
+			cs = GEOSCoordSeq_copyFromBuffer_r(ctx, xy, 5, 0, 0);
+			g[r * side + c] = GEOSGeom_createPolygon_r(ctx,
+			    GEOSGeom_createLinearRing_r(ctx, cs), NULL, 0);
+		}
+}
+
+/* Rows of nb that are not the lattice's rook (queen) neighbours. */
+static size_t
+lattice_wrong(const struct gw_nbr *nb, int side, int queen)
+{
+	size_t	 bad = 0, m, want;
+	int	 i, j, dr, dc;
+
+	for (i = 0; i < side * side; i++) {
+		want = 0;
+		for (m = nb->start[i]; m < nb->start[i + 1]; m++) {
+			j = (int)nb->idx[m];
+			dr = abs(j / side - i / side);
+			dc = abs(j % side - i % side);
+			if (queen ? dr > 1 || dc > 1 : dr + dc != 1)
+				bad++;
+		}
+		for (dr = -1; dr <= 1; dr++)
+			for (dc = -1; dc <= 1; dc++)
+				if ((dr || dc) && (queen || !dr || !dc) &&
+				    i / side + dr >= 0 && i / side + dr < side &&
+				    i % side + dc >= 0 && i % side + dc < side)
+					want++;
+		if (want != GW_NBR_COUNT(nb, i))
+			bad++;
+	}
+	return bad;
+}
+
+/* Pairs of a that b lacks (each pair once). */
+static size_t
+pairs_missing(const struct gw_nbr *a, const struct gw_nbr *b)
+{
+	size_t	 i, m, k, miss = 0;
+
+	for (i = 0; i < a->n; i++)
+		for (m = a->start[i]; m < a->start[i + 1]; m++) {
+			if (a->idx[m] < i)
+				continue;
+			for (k = b->start[i]; k < b->start[i + 1]; k++)
+				if (b->idx[k] == a->idx[m])
+					break;
+			if (k == b->start[i + 1])
+				miss++;
+		}
+	return miss;
+}
+
+static void
+test_snap(void)
+{
+	GEOSContextHandle_t	 ctx = GEOS_init_r();
+	struct gw_rng		 rng;
+	struct gw_nbr		 nb, ex;
+	GEOSGeometry		*g[400];
+	char			 err[256];
+	size_t			 ns, ns0, miss;
+	int			 side = 20, i, queen, noise, deg;
+	const char		*what;
+
+	gw_rng_seed(&rng, 7);
+	for (deg = 0; deg <= 1; deg++)
+	for (noise = 0; noise <= 1; noise++) {
+		/* Planar: 0.1 units; degrees: 0.001 degree cells west of
+		 * Greenwich (the noise is relative to 75 there). */
+		if (deg)
+			lattice(ctx, g, side, -75.3, 40.1, 0.001, noise, &rng);
+		else
+			lattice(ctx, g, side, 0, 0, 0.1, noise, &rng);
+		for (queen = 0; queen <= 1; queen++) {
+			what = queen ? "queen" : "rook";
+			ok(gw_weights_contiguity(ctx, g, side * side, queen,
+			    GW_SNAP_DEFAULT, &nb, &ns, err, sizeof(err)) == 0,
+			    "%s%s lattice, %s, default snap: built", deg ?
+			    "degree " : "", noise ? "noisy" : "exact", what);
+			ok(lattice_wrong(&nb, side, queen) == 0,
+			    "%s%s lattice, %s, default snap: the exact "
+			    "lattice's neighbours (%zu wrong rows)", deg ?
+			    "degree " : "", noise ? "noisy" : "exact", what,
+			    lattice_wrong(&nb, side, queen));
+			ok(gw_weights_contiguity(ctx, g, side * side, queen,
+			    0, &ex, &ns0, err, sizeof(err)) == 0 && ns0 == 0,
+			    "snap 0 built, nothing snapped");
+			miss = pairs_missing(&nb, &ex);
+			ok(ns == miss, "%s%s lattice, %s: %zu links found "
+			    "only by snapping, as counted (%zu)", deg ?
+			    "degree " : "", noise ? "noisy" : "exact", what,
+			    miss, ns);
+			if (noise)
+				ok(miss > 0 && lattice_wrong(&ex, side,
+				    queen) > 0, "%s%s lattice, %s: snap 0 "
+				    "misses %zu links", deg ? "degree " : "",
+				    "noisy", what, miss);
+			else
+				ok(miss == 0 && pairs_missing(&ex, &nb) == 0,
+				    "%sexact lattice, %s: snap 0 and default "
+				    "snap agree", deg ? "degree " : "", what);
+			gw_nbr_free(&nb);
+			gw_nbr_free(&ex);
+		}
+		for (i = 0; i < side * side; i++)
+			GEOSGeom_destroy_r(ctx, g[i]);
+	}
+	GEOS_finish_r(ctx);
+}
+
+/*
+ * Hand-made cases of the snap rule: a T-junction (rook with and without
+ * snap), a corner gap of 1e-9 (queen only, and only with snap), a gap of
+ * 1e-6 (nothing at the default snap, queen at snap 1e-5), two squares whose
+ * shared edge is shorter than 2 snap (queen, not rook).
+ */
+static void
+test_snap_cases(void)
+{
+	GEOSContextHandle_t	 ctx = GEOS_init_r();
+	GEOSWKTReader		*rd = GEOSWKTReader_create_r(ctx);
+	struct gw_nbr		 nb;
+	GEOSGeometry		*g[2];
+	char			 err[256];
+	size_t			 ns;
+	size_t			 t;
+	static const struct {
+		const char	*a, *b, *what;
+		double		 snap;
+		int		 rook, queen, snapped;
+	} cases[] = {
+		{ "POLYGON((0 0,2 0,2 1,0 1,0 0))",
+		  "POLYGON((0.5 1,1.5 1,1.5 2,0.5 2,0.5 1))",
+		  "T-junctions, exact", 0, 1, 1, 0 },
+		{ "POLYGON((0 0,2 0,2 1,0 1,0 0))",
+		  "POLYGON((0.5 1,1.5 1,1.5 2,0.5 2,0.5 1))",
+		  "T-junctions, default snap", GW_SNAP_DEFAULT, 1, 1, 0 },
+		{ "POLYGON((0 0,2 0,2 1,0 1,0 0))",
+		  "POLYGON((1 1.000000001,3 1.000000001,3 2,1 2,"
+		  "1 1.000000001))",
+		  "bricks 1e-9 apart", GW_SNAP_DEFAULT, 1, 1, 1 },
+		{ "POLYGON((0 0,1 0,1 1,0 1,0 0))",
+		  "POLYGON((1.000000001 1,2 1,2 2,1.000000001 2,"
+		  "1.000000001 1))",
+		  "corner 1e-9 apart", GW_SNAP_DEFAULT, 0, 1, 1 },
+		{ "POLYGON((0 0,1 0,1 1,0 1,0 0))",
+		  "POLYGON((1.000001 0,2 0,2 1,1.000001 1,1.000001 0))",
+		  "edge 1e-6 apart", GW_SNAP_DEFAULT, 0, 0, 0 },
+		{ "POLYGON((0 0,1 0,1 1,0 1,0 0))",
+		  "POLYGON((1.000001 0,2 0,2 1,1.000001 1,1.000001 0))",
+		  "edge 1e-6 apart, snap 1e-5", 1e-5, 1, 1, 1 },
+		{ "POLYGON((0 0,1 0,1 1,0 1,0 0))",
+		  "POLYGON((1 0.99999,2 0.99999,2 2,1 2,1 0.99999))",
+		  "shared edge 1e-5 long, snap 1e-5", 1e-5, 0, 1, 0 },
+	};
+
+	for (t = 0; t < sizeof(cases) / sizeof(cases[0]); t++) {
+		g[0] = GEOSWKTReader_read_r(ctx, rd, cases[t].a);
+		g[1] = GEOSWKTReader_read_r(ctx, rd, cases[t].b);
+		ok(gw_weights_contiguity(ctx, g, 2, 0, cases[t].snap, &nb, &ns,
+		    err, sizeof(err)) == 0 && nb.start[2] == 2u *
+		    cases[t].rook && ns == (size_t)(cases[t].rook &&
+		    cases[t].snapped), "%s: rook %s", cases[t].what,
+		    cases[t].rook ? "neighbours" : "not neighbours");
+		gw_nbr_free(&nb);
+		ok(gw_weights_contiguity(ctx, g, 2, 1, cases[t].snap, &nb, &ns,
+		    err, sizeof(err)) == 0 && nb.start[2] == 2u *
+		    cases[t].queen && ns == (size_t)(cases[t].queen &&
+		    cases[t].snapped), "%s: queen %s", cases[t].what,
+		    cases[t].queen ? "neighbours" : "not neighbours");
+		gw_nbr_free(&nb);
+		GEOSGeom_destroy_r(ctx, g[0]);
+		GEOSGeom_destroy_r(ctx, g[1]);
+	}
+	ok(gw_weights_contiguity(ctx, g, 0, 1, -1, &nb, &ns, err,
+	    sizeof(err)) == -1, "a negative snap is refused: %s", err);
+	GEOSWKTReader_destroy_r(ctx, rd);
+	GEOS_finish_r(ctx);
+}
+
 int
 main(void)
 {
@@ -222,5 +432,7 @@ main(void)
 	test_points(0);
 	test_points(1);
 	test_contiguity();
+	test_snap();
+	test_snap_cases();
 	return done_testing();
 }
