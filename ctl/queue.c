@@ -27,11 +27,13 @@ static const char *const statuses[] = {
 	"queued", "running", "completed", "failed", "cancelled", NULL
 };
 
-/* The columns every listing and `show` share, as a SELECT list. */
-#define JOB_COLUMNS \
-	"id, job_type, status, priority, attempts, max_attempts, progress, " \
-	"progress_message, worker_host, worker_pid, job_key, created_at, " \
-	"run_after, started_at, heartbeat_at, completed_at, error_message"
+/*
+ * A job as JSON: every column the table has, so that the tool works on a
+ * schema older or newer than itself and shows the application's own
+ * columns too.  Listings leave out params and result, which can be large.
+ */
+#define JOB_ROW		"row_to_json(b)"
+#define JOB_SUMMARY	"(to_jsonb(b) - 'params' - 'result')"
 
 static char *
 interval_ms(int64_t ms, char *buf, size_t len)
@@ -152,13 +154,12 @@ cmd_jobs(struct ctl *c)
 		{ "ERROR", "error_message", COL_TEXT, 50 },
 	};
 	const char	*sql =
-	    "SELECT row_to_json(j) FROM (SELECT " JOB_COLUMNS
-	    " FROM background_jobs"
+	    "SELECT " JOB_SUMMARY " FROM background_jobs b"
 	    " WHERE ($1::text IS NULL OR status = ANY (string_to_array($1, ',')))"
 	    "  AND ($2::text IS NULL OR job_type = ANY (string_to_array($2, ',')))"
 	    "  AND ($3::interval IS NULL OR created_at < now() - $3::interval)"
 	    "  AND ($4::interval IS NULL OR created_at >= now() - $4::interval)"
-	    " ORDER BY created_at DESC, id DESC LIMIT $5::bigint) j";
+	    " ORDER BY created_at DESC, id DESC LIMIT $5::bigint";
 	const char	*params[5];
 	char		 older[64], newer[64], limit[32];
 	json_t		*rows;
@@ -194,8 +195,8 @@ cmd_jobs(struct ctl *c)
 static json_t *
 fetch_job(struct ctl *c, long long id, int *rv)
 {
-	const char	*sql = "SELECT row_to_json(j) FROM (SELECT " JOB_COLUMNS
-	    ", params, result FROM background_jobs WHERE id = $1::bigint) j";
+	const char	*sql = "SELECT " JOB_ROW " FROM background_jobs b"
+	    " WHERE id = $1::bigint";
 	const char	*params[1];
 	char		 idbuf[32];
 	json_t		*rows, *job;
