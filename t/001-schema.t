@@ -26,7 +26,7 @@ my %cols = map { $_ => 1 } split /\n/, $t->psql(q{SELECT attname FROM pg_attribu
 	WHERE attrelid = 'background_jobs'::regclass AND attnum > 0 AND NOT attisdropped});
 for my $c (qw(id job_type status params result error_message priority run_after attempts
 	max_attempts progress progress_message worker_host worker_pid heartbeat_at
-	created_at started_at completed_at)) {
+	created_at started_at completed_at job_key)) {
 	ok($cols{$c}, "column $c exists");
 }
 is($t->psql(q{SELECT count(*) FROM pg_indexes WHERE tablename = 'background_jobs' AND indexname = 'background_jobs_claim_idx'}),
@@ -45,11 +45,20 @@ my $catalog = q{SELECT string_agg(attname || ':' || format_type(atttypid, atttyp
 my $objects = q{SELECT (SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'background_jobs')
 	|| (SELECT string_agg(conname, ',' ORDER BY conname) FROM pg_constraint WHERE conrelid = 'background_jobs'::regclass)
 	|| (SELECT string_agg(tgname, ',' ORDER BY tgname) FROM pg_trigger WHERE tgrelid = 'background_jobs'::regclass AND NOT tgisinternal)};
-my ($cat1, $obj1) = ($t->psql($catalog), $t->psql($objects));
+my $functions = q{SELECT string_agg(p.oid::regprocedure || ':' || md5(p.prosrc) || ':' || p.prosecdef || ':' || coalesce(array_to_string(p.proconfig, ';'), '') || ':' || coalesce(p.proacl::text, ''), ',' ORDER BY p.oid::regprocedure::text)
+	FROM pg_proc p WHERE p.proname LIKE 'geoworkerd\_%'};
+my ($cat1, $obj1, $fn1) = ($t->psql($catalog), $t->psql($objects), $t->psql($functions));
+like($fn1, qr/geoworkerd_enqueue\(text,jsonb,integer,timestamp with time zone,integer,text\)/, 'the SQL API is installed');
+is($t->psql(q{SELECT count(*) FROM pg_proc WHERE proname IN ('geoworkerd_cancel', 'geoworkerd_retry', 'geoworkerd_dismiss', 'geoworkerd_keep') AND prorettype = 'bool'::regtype}),
+   4, 'cancel, retry, dismiss and keep return boolean');
+is($t->psql(q{SELECT count(*) FROM pg_indexes WHERE indexname = 'background_jobs_key_idx' AND indexdef LIKE 'CREATE UNIQUE INDEX%WHERE%job_key IS NOT NULL%'}),
+   1, 'a partial unique index on (job_type, job_key) of live jobs');
+ok(defined $t->psql(q{SELECT 'geoworkerd_trash'::regclass}), 'the trash table for files exists');
 my $rows1 = $t->psql('SELECT * FROM background_jobs ORDER BY id');
 $t->psql_file("$GW::SRCDIR/sql/geoworkerd.sql");
 is($t->psql($catalog), $cat1, 'second run: same columns');
 is($t->psql($objects), $obj1, 'second run: same indexes, constraints, triggers');
+is($t->psql($functions), $fn1, 'second run: same functions, settings and grants');
 is($t->psql('SELECT * FROM background_jobs ORDER BY id'), $rows1, 'second run: same rows');
 
 # The trigger notifies the type's channel on queue, and the master's on cancel.
@@ -69,7 +78,7 @@ like($@, qr/background_jobs_status_check/, 'an unknown status is refused');
 # A fresh database gets the same table from scratch.
 my $t2 = GW->new;
 is($t2->psql(q{SELECT count(*) FROM information_schema.columns WHERE table_name = 'background_jobs'}),
-   18, 'fresh install has all 18 columns');
+   19, 'fresh install has all 19 columns');
 ok(eval { $t2->enqueue('x' x 200, {}) }, 'a job type too long for a channel name is still accepted')
     or diag $@;
 done_testing;
