@@ -452,10 +452,7 @@ job_action(struct ctl *c, const char *fn, const char *done)
 		ctl_print_json(doc);
 		json_decref(doc);
 	} else if (changed)
-		printf("job %lld %s%s%s%s\n", id, done,
-		    json_is_string(json_object_get(job, "status")) ? " (now " : "",
-		    json_string_value(json_object_get(job, "status")) ?: "",
-		    json_is_string(json_object_get(job, "status")) ? ")" : "");
+		printf("job %lld %s\n", id, done);
 	/* The function's NOTICE, if any, already said why on stderr. */
 	if (!changed && !c->noticed)
 		ctl_warnx("job %lld not %s: it is %s", id, done,
