@@ -9,11 +9,19 @@
  *   is a new one: a file older than our signal would show a state that may
  *   be minutes old.  Signalling needs the daemon's user or root, as kill(1)
  *   does; the status file itself is world-readable under the unit.
+ *
+ *   A live master holds an flock(2) on its pidfile (libbsd's pidfile_open).
+ *   If we can take a shared lock, nobody holds it: the file is stale and its
+ *   pid may belong to another process by now, which must not get SIGUSR1.
+ *   The lock is dropped at once; a master starting in that instant would
+ *   find the pidfile taken and exit, and systemd starts it again.
  */
 #include "config.h"
 
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,23 +95,30 @@ snapshot_changed(const struct snapshot *a, const struct snapshot *b)
 static int
 master_pid(const char *pidfile, pid_t *pid)
 {
-	char		*text;
+	char		 buf[32];
 	long long	 v;
-	char		*nl;
+	ssize_t		 n;
+	int		 fd;
 
-	if ((text = slurp(pidfile)) == NULL) {
-		ctl_warnx("no master runs: cannot read %s: %s", pidfile,
+	if ((fd = open(pidfile, O_RDONLY | O_CLOEXEC)) == -1) {
+		ctl_warnx("no master runs: cannot open %s: %s", pidfile,
 		    strerror(errno));
 		return -1;
 	}
-	if ((nl = strchr(text, '\n')) != NULL)
-		*nl = '\0';
-	if (parse_int(text, 2, 1 << 30, &v) == -1) {
-		ctl_warnx("no master runs: %s holds no pid", pidfile);
-		free(text);
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		ctl_warnx("no master runs: %s is stale (no process holds its "
+		    "lock)", pidfile);
+		close(fd);
 		return -1;
 	}
-	free(text);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (parse_int(buf, 2, 1 << 30, &v) == -1) {
+		ctl_warnx("no master runs: %s holds no pid", pidfile);
+		return -1;
+	}
 	*pid = (pid_t)v;
 	if (kill(*pid, 0) == -1 && errno == ESRCH) {
 		ctl_warnx("no master runs: pid %d of %s is gone", (int)*pid,

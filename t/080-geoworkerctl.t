@@ -52,6 +52,21 @@ my ($rc, $out, $err) = ctl('status');
 is($rc, 3, 'status without a master: exit 3');
 like($err, qr/no master runs/, '... saying so');
 
+# A stale pidfile naming a live process that is not a master (this test):
+# no signal to it, exit 3 at once.
+{
+	open(my $fh, '>', $t->dir . '/geoworkerd.pid') or die;
+	print $fh "$$\n";
+	close $fh;
+	local $SIG{USR1} = sub { fail('a stale pidfile made geoworkerctl signal its pid') };
+	my $t0 = time;
+	($rc, $out, $err) = ctl('status');
+	is($rc, 3, 'status with a stale pidfile: exit 3');
+	like($err, qr/stale/, '... saying the pidfile is stale');
+	cmp_ok(time - $t0, '<', 2, '... without waiting');
+	unlink $t->dir . '/geoworkerd.pid';
+}
+
 # A database that is not there: exit 3.
 {
 	my $bad = $t->config(conninfo => 'dbname=gw_no_such_database_080',
