@@ -162,6 +162,13 @@ child_exec(struct gw_type *t, int fd, pid_t master)
 		setenv("GW_RASTER_ROOT", c->raster_root, 1);
 	if (c->output_root)
 		setenv("GW_OUTPUT_ROOT", c->output_root, 1);
+	if (c->output_readers && *c->output_readers)
+		setenv("GW_OUTPUT_READERS", c->output_readers, 1);
+	if (c->output_group && *c->output_group)
+		setenv("GW_OUTPUT_GROUP", c->output_group, 1);
+	setenv("GW_INPUT_SCHEMAS", tc->input_schemas, 1);
+	if (tc->job_role[0] != '\0')
+		setenv("GW_JOB_ROLE", tc->job_role, 1);
 	snprintf(buf, sizeof(buf), "%llums", (unsigned long long)c->poll_interval);
 	setenv("GW_POLL_INTERVAL", buf, 1);
 	snprintf(buf, sizeof(buf), "%llu",
@@ -350,7 +357,8 @@ child_read(struct child *ch)
 			ch->ready_ms = now_ms();
 			if (ch->state == CHILD_STARTING)
 				set_state(ch, CHILD_IDLE);
-		} else if (sscanf(buf, "job %lld %d", &id, &att) == 2 &&
+		} else if (sscanf(buf, "job %lld %d %lld", &id, &att,
+		    &ch->wait_ms) >= 2 &&
 		    ch->state != CHILD_BUSY) {
 			ch->job_id = id;
 			ch->attempts = att;

@@ -86,6 +86,11 @@ struct gw_typeconf {
 	int			 max_attempts;
 	uint64_t		 retry_delay;		/* ms, doubled per attempt */
 	uint64_t		 max_retry_delay;	/* ms, cap of the back-off */
+	uint64_t		 keep_completed;	/* ms; GW_UNLIMITED: for ever */
+	uint64_t		 keep_failed;
+	uint64_t		 keep_cancelled;
+	char			 job_role[GW_NAMELEN];	/* SET ROLE; "": none */
+	char			 input_schemas[512];	/* "": the daemon's */
 	int			 nice;
 	int			 line;			/* where the section starts */
 	TAILQ_ENTRY(gw_typeconf) entry;
@@ -104,6 +109,10 @@ struct gw_config {
 	char			*output_root;
 	char			*output_schema;
 	char			*user;			/* drop to it when root */
+	char			*output_readers;	/* roles, comma-separated */
+	char			*output_group;		/* Unix group of files */
+	char			*input_schemas;		/* schemas jobs may read */
+	char			*metrics_listen;	/* host:port, or NULL */
 	uint64_t		 poll_interval;		/* ms */
 	uint64_t		 heartbeat_interval;	/* ms */
 	uint64_t		 orphan_timeout;	/* ms */
@@ -119,6 +128,7 @@ struct gw_config {
  * and writes "file:line: what is wrong" into err.
  */
 struct gw_config *config_load(const char *path, char *err, size_t errlen);
+int	 valid_name_list(const char *, int list);
 void	 config_free(struct gw_config *);
 struct gw_typeconf *config_type(struct gw_config *, const char *name);
 

@@ -14,8 +14,10 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +59,9 @@ type_defaults(struct gw_typeconf *t)
 	t->max_attempts = 1;
 	t->retry_delay = 30ULL * 1000;
 	t->max_retry_delay = 3600ULL * 1000;
+	t->keep_completed = 30ULL * 86400 * 1000;
+	t->keep_failed = 90ULL * 86400 * 1000;
+	t->keep_cancelled = 30ULL * 86400 * 1000;
 	t->nice = 10;
 }
 
@@ -70,6 +75,49 @@ set_string(char **field, const char *value)
 	free(*field);
 	*field = p;
 	return 0;
+}
+
+/* A retention: a duration, or "forever" (never removed). */
+static int
+parse_keep(const char *value, uint64_t *out)
+{
+	if (strcasecmp(value, "forever") == 0) {
+		*out = GW_UNLIMITED;
+		return 1;
+	}
+	return parse_duration(value, out) == 0 && *out >= 1000 ? 1 : -1;
+}
+
+/*
+ * Database object names as the INI gives them: one name (list 0) or names
+ * separated by commas (list 1), each a plain identifier of letters, digits,
+ * _ and $ (not starting with a digit), at most 63 bytes.  Quoted names are
+ * not supported: the check keeps the INI readable and the names safe.
+ */
+int
+valid_name_list(const char *s, int list)
+{
+	const char	*p = s;
+	size_t		 n;
+
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		for (n = 0; p[n] != '\0' && p[n] != ',' && p[n] != ' '; n++)
+			if (!(isalnum((unsigned char)p[n]) || p[n] == '_' ||
+			    p[n] == '$') || (n == 0 && isdigit((unsigned char)p[n])))
+				return 0;
+		if (n == 0 || n > 63)
+			return 0;
+		p += n;
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			return 1;
+		if (*p != ',' || !list)
+			return 0;
+		p++;
+	}
 }
 
 /* Returns 1 if handled, 0 if the key is unknown, -1 if the value is bad. */
@@ -112,6 +160,25 @@ type_key(struct gw_typeconf *t, const char *name, const char *value)
 	if (strcmp(name, "max_retry_delay") == 0)
 		return parse_duration(value, &t->max_retry_delay) == 0 &&
 		    t->max_retry_delay <= 366ULL * 86400 * 1000 ? 1 : -1;
+	if (strcmp(name, "keep_completed") == 0)
+		return parse_keep(value, &t->keep_completed);
+	if (strcmp(name, "keep_failed") == 0)
+		return parse_keep(value, &t->keep_failed);
+	if (strcmp(name, "keep_cancelled") == 0)
+		return parse_keep(value, &t->keep_cancelled);
+	if (strcmp(name, "job_role") == 0) {
+		if (*value != '\0' && !valid_name_list(value, 0))
+			return -1;
+		strlcpy(t->job_role, value, sizeof(t->job_role));
+		return 1;
+	}
+	if (strcmp(name, "input_schemas") == 0) {
+		if (!valid_name_list(value, 1) || strlen(value) >=
+		    sizeof(t->input_schemas))
+			return -1;
+		strlcpy(t->input_schemas, value, sizeof(t->input_schemas));
+		return 1;
+	}
 	if (strcmp(name, "nice") == 0) {
 		if (parse_int(value, -20, 19, &v) == -1)
 			return -1;
@@ -137,6 +204,10 @@ daemon_key(struct gw_config *c, const char *name, const char *value)
 		{ "output_root", offsetof(struct gw_config, output_root) },
 		{ "output_schema", offsetof(struct gw_config, output_schema) },
 		{ "user", offsetof(struct gw_config, user) },
+		{ "output_readers", offsetof(struct gw_config, output_readers) },
+		{ "output_group", offsetof(struct gw_config, output_group) },
+		{ "input_schemas", offsetof(struct gw_config, input_schemas) },
+		{ "metrics_listen", offsetof(struct gw_config, metrics_listen) },
 	}, durations[] = {
 		{ "poll_interval", offsetof(struct gw_config, poll_interval) },
 		{ "heartbeat_interval",
@@ -275,6 +346,9 @@ type_unset(struct gw_typeconf *t)
 	t->memory_limit = t->cpu_limit = t->file_size_limit = UNSET_U64;
 	t->open_files = t->timeout = t->retry_delay = UNSET_U64;
 	t->max_retry_delay = UNSET_U64;
+	t->keep_completed = t->keep_failed = t->keep_cancelled = UNSET_U64;
+	t->job_role[0] = '\x01';		/* unset */
+	t->input_schemas[0] = '\x01';
 }
 
 static void
@@ -292,6 +366,14 @@ type_inherit(struct gw_typeconf *t, const struct gw_typeconf *d)
 	INHERIT(timeout, UNSET_U64);
 	INHERIT(retry_delay, UNSET_U64);
 	INHERIT(max_retry_delay, UNSET_U64);
+	INHERIT(keep_completed, UNSET_U64);
+	INHERIT(keep_failed, UNSET_U64);
+	INHERIT(keep_cancelled, UNSET_U64);
+	if (t->job_role[0] == '\x01')
+		strlcpy(t->job_role, d->job_role, sizeof(t->job_role));
+	if (t->input_schemas[0] == '\x01')
+		strlcpy(t->input_schemas, d->input_schemas,
+		    sizeof(t->input_schemas));
 #undef INHERIT
 }
 
@@ -385,6 +467,19 @@ config_load(const char *path, char *err, size_t errlen)
 		    "least twice heartbeat_interval");
 		goto fail;
 	}
+	if (c->input_schemas == NULL && set_string(&c->input_schemas,
+	    "public") == -1)
+		goto nomem;
+	if (!valid_name_list(c->input_schemas, 1) || (c->output_readers &&
+	    *c->output_readers && !valid_name_list(c->output_readers, 1))) {
+		snprintf(msg, sizeof(msg), "input_schemas and output_readers "
+		    "are comma-separated names of letters, digits, _ and $");
+		goto fail;
+	}
+	TAILQ_FOREACH(t, &c->types, entry)
+		if (t->input_schemas[0] == '\0')
+			strlcpy(t->input_schemas, c->input_schemas,
+			    sizeof(t->input_schemas));
 	if (c->db_timeout < 1000) {
 		snprintf(msg, sizeof(msg), "db_timeout must be at least 1s");
 		goto fail;
@@ -430,5 +525,9 @@ config_free(struct gw_config *c)
 	free(c->output_root);
 	free(c->output_schema);
 	free(c->user);
+	free(c->output_readers);
+	free(c->output_group);
+	free(c->input_schemas);
+	free(c->metrics_listen);
 	free(c);
 }

@@ -48,6 +48,7 @@ struct child {
 	enum kill_reason	 killed;
 	long long		 job_id;	/* 0: none held */
 	int			 attempts;	/* fences the job row */
+	long long		 wait_ms;	/* how long the job was queued */
 	int			 done;		/* sent "done": outcome recorded */
 	uint64_t		 forked_ms;
 	uint64_t		 ready_ms;

@@ -30,6 +30,10 @@ struct gw_settings {
 	const char	*output_schema;	/* vector outputs and views go here */
 	const char	*raster_root;	/* raster inputs resolve inside it */
 	const char	*output_root;	/* raster outputs: output_root/<job id>/ */
+	const char	*output_readers; /* roles granted SELECT on outputs, or NULL */
+	const char	*output_group;	/* group that may read output files, or NULL */
+	const char	*input_schemas;	/* schemas a job may read (+ output_schema) */
+	const char	*job_role;	/* the role the job runs as, or NULL */
 };
 
 struct gw_job {

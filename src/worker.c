@@ -58,6 +58,7 @@ static uint64_t			 heartbeat_interval = 10000;
 static char			 connect_timeout[24] = "5";
 static const char		*limit_error;	/* a limit the master could not set */
 static char			 staging[PATH_MAX];	/* this attempt's files */
+static long long		 wait_ms;	/* queued -> claimed */
 static const char		*memory_limit_text;
 static uint64_t			 progress_sent_ms, progress_logged_ms;
 static double			 progress_sent = -1, progress_logged = -1;
@@ -433,7 +434,9 @@ claim(PGconn *conn, const char *type, long long want, struct gw_job *job)
 	    "  ORDER BY priority DESC, created_at, id"
 	    "  LIMIT 1 FOR UPDATE SKIP LOCKED) c"
 	    " WHERE j.id = c.id"
-	    " RETURNING j.id, coalesce(j.params::text, '{}'), j.attempts";
+	    " RETURNING j.id, coalesce(j.params::text, '{}'), j.attempts,"
+	    " round(1000 * extract(epoch FROM now() - greatest(j.created_at,"
+	    "  j.run_after)))::bigint";
 	const char	*values[4];
 	char		 pid[16], idbuf[24];
 	PGresult	*res;
@@ -457,6 +460,7 @@ claim(PGconn *conn, const char *type, long long want, struct gw_job *job)
 	}
 	job->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	job->attempts = atoi(PQgetvalue(res, 0, 2));
+	wait_ms = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 	job->params = json_loads(PQgetvalue(res, 0, 1), 0, &jerr);
 	PQclear(res);
 	return 1;
@@ -600,7 +604,9 @@ run_job(struct gw_job *job, gw_job_fn run)
 	struct rusage	 ru;
 	int		 ok = -1, r;
 
-	to_master("job %lld %d", job->id, job->attempts);
+	/* The third number: how long the job waited to be claimed (ms), for
+	 * the master's metrics. */
+	to_master("job %lld %d %lld", job->id, job->attempts, wait_ms);
 	log_setjob(job->type, job->id);
 	if (master_fd == -1)
 		start_manual_heartbeat(job);
@@ -719,6 +725,7 @@ load_settings(const char *type, const char *confpath)
 	char		 err[1024], buf[32];
 	const char	*s;
 	uint64_t	 v;
+	struct gw_typeconf *tc;
 
 	if (confpath == NULL && getenv("GW_CONNINFO") != NULL) {
 		conninfo = getenv("GW_CONNINFO");
@@ -726,6 +733,10 @@ load_settings(const char *type, const char *confpath)
 		settings.output_schema = getenv("GW_OUTPUT_SCHEMA");
 		settings.raster_root = getenv("GW_RASTER_ROOT");
 		settings.output_root = getenv("GW_OUTPUT_ROOT");
+		settings.output_readers = getenv("GW_OUTPUT_READERS");
+		settings.output_group = getenv("GW_OUTPUT_GROUP");
+		settings.input_schemas = getenv("GW_INPUT_SCHEMAS");
+		settings.job_role = getenv("GW_JOB_ROLE");
 		memory_limit_text = getenv("GW_MEMORY_LIMIT");
 		if ((s = getenv("GW_POLL_INTERVAL")) != NULL &&
 		    parse_duration(s, &v) == 0 && v >= 100)
@@ -745,14 +756,19 @@ load_settings(const char *type, const char *confpath)
 		settings.output_schema = manual_conf->output_schema;
 		settings.raster_root = manual_conf->raster_root;
 		settings.output_root = manual_conf->output_root;
+		settings.output_readers = manual_conf->output_readers;
+		settings.output_group = manual_conf->output_group;
+		settings.input_schemas = manual_conf->input_schemas;
 		poll_interval = manual_conf->poll_interval;
 		heartbeat_interval = manual_conf->heartbeat_interval;
 		snprintf(connect_timeout, sizeof(connect_timeout), "%llu",
 		    (unsigned long long)(manual_conf->db_timeout + 999) / 1000);
-		if (config_type(manual_conf, type) != NULL) {
-			format_size(config_type(manual_conf, type)->memory_limit,
-			    buf, sizeof(buf));
+		if ((tc = config_type(manual_conf, type)) != NULL) {
+			format_size(tc->memory_limit, buf, sizeof(buf));
 			memory_limit_text = strdup(buf);
+			settings.input_schemas = tc->input_schemas;
+			if (tc->job_role[0] != '\0')
+				settings.job_role = tc->job_role;
 		}
 	}
 	if (conninfo == NULL || settings.node_name == NULL ||
