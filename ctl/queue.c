@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
@@ -371,15 +372,19 @@ cmd_enqueue(struct ctl *c)
 	const char	*sql = "SELECT geoworkerd_enqueue($1::text, $2::jsonb,"
 	    " $3::integer, now() + $4::interval, $5::integer, $6::text)";
 	const char	*params[6];
-	char		 prio[32], delay[64], attempts[32];
+	char		 prio[32], delay[64], attempts[32], prog[4096];
 	json_t		*p, *doc;
 	json_error_t	 jerr;
 	PGresult	*res;
 	long long	 id;
 
-	/* A typo would sit in the queue for ever: refuse what no program runs. */
-	if (!config_known_type(c->argv[0])) {
-		ctl_warnx("unknown job type '%s'", c->argv[0]);
+	/* A typo would sit in the queue for ever: refuse a type that the
+	 * INI does not name and no program in child_dir runs. */
+	snprintf(prog, sizeof(prog), "%s/%s", c->conf->child_dir, c->argv[0]);
+	if (!valid_type_name(c->argv[0]) || (config_type(c->conf,
+	    c->argv[0]) == NULL && access(prog, X_OK) == -1)) {
+		ctl_warnx("unknown job type '%s' (no section in %s, no program "
+		    "%s)", c->argv[0], c->conf->path, prog);
 		return GWCTL_EXIT_USAGE;
 	}
 	if ((p = json_loads(c->argv[1], JSON_REJECT_DUPLICATES, &jerr)) == NULL ||

@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <poll.h>
@@ -59,7 +60,7 @@ pending_add(struct pending *p)
 static PGconn		*conn;
 static uint64_t		 retry_at_ms, retry_delay_ms = 1000;
 static uint64_t		 next_heartbeat_ms, next_sweep_ms, last_progress_ms;
-static uint64_t		 next_staging_ms, lost_at_ms;
+static uint64_t		 next_staging_ms, lost_at_ms, next_retention_ms;
 static int		 was_down;
 
 int
@@ -974,6 +975,100 @@ db_queued(const char *type)
 	return n;
 }
 
+static void	empty_trash(void);
+
+/*
+ * Retention: finished jobs older than their type's keep_completed,
+ * keep_failed or keep_cancelled are deleted with their outputs by
+ * geoworkerd_expire() (sql/geoworkerd.sql: in batches, never a queued or
+ * running job, one node at a time per type and status by an advisory lock).
+ * Files cannot be removed by SQL: the function lists them in
+ * geoworkerd_trash, and this node removes those inside its output_root.
+ * Returns the period until the next run (ms).
+ */
+static uint64_t
+retention(void)
+{
+	static const char *states[] = { "completed", "failed", "cancelled" };
+	struct gw_type	*t;
+	const char	*v[3];
+	char		 ms[64];
+	uint64_t	 keep, period = 60000;
+	PGresult	*res;
+	int		 i, round, n;
+
+	TAILQ_FOREACH(t, &gw->types, entry) {
+		for (i = 0; i < 3; i++) {
+			keep = i == 0 ? t->conf.keep_completed : i == 1 ?
+			    t->conf.keep_failed : t->conf.keep_cancelled;
+			if (keep == GW_UNLIMITED)
+				continue;
+			if (keep / 2 < period)
+				period = keep / 2 < 1000 ? 1000 : keep / 2;
+			snprintf(ms, sizeof(ms), "%llu milliseconds",
+			    (unsigned long long)keep);
+			v[0] = t->name;
+			v[1] = states[i];
+			v[2] = ms;
+			for (round = 0; round < 10 && conn != NULL; round++) {
+				res = query("retention", "SELECT geoworkerd_expire("
+				    "$1, $2, $3::interval, 100)", 3, v);
+				if (res == NULL)
+					return period;
+				n = atoi(PQgetvalue(res, 0, 0));
+				PQclear(res);
+				if (n > 0)
+					log_info("%s: retention removed %d %s jobs "
+					    "older than %s and their outputs",
+					    t->name, n, states[i], ms);
+				if (n < 100)
+					break;
+			}
+		}
+	}
+	empty_trash();
+	return period;
+}
+
+/* Removes the files geoworkerd_trash lists inside this node's output_root. */
+static void
+empty_trash(void)
+{
+	const char	*root = gw->conf->output_root;
+	const char	*v[2];
+	char		 prefix[4096], dir[4096], real[PATH_MAX];
+	PGresult	*res, *del;
+	long long	 job;
+	int		 i;
+
+	if (root == NULL || conn == NULL)
+		return;
+	snprintf(prefix, sizeof(prefix), "%s/", root);
+	v[0] = prefix;
+	res = query("reading geoworkerd_trash", "SELECT id, job_id, path FROM"
+	    " geoworkerd_trash WHERE starts_with(path, $1) ORDER BY id"
+	    " LIMIT 500", 1, v);
+	if (res == NULL)
+		return;
+	for (i = 0; i < PQntuples(res); i++) {
+		job = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		/* Only the job's own directory, output_root/<job id>, and
+		 * only if it really is there (no link leads out of it). */
+		if (published_dir(root, job, dir, sizeof(dir)) == 0 &&
+		    realpath(dir, real) != NULL && strcmp(real, dir) == 0) {
+			if (remove_tree(dir) == -1)
+				log_warn("job %lld: removing %s failed", job, dir);
+			else
+				log_info("job %lld: removed %s", job, dir);
+		}
+		v[0] = PQgetvalue(res, i, 0);
+		if ((del = query("emptying geoworkerd_trash", "DELETE FROM"
+		    " geoworkerd_trash WHERE id = $1", 1, v)) != NULL)
+			PQclear(del);
+	}
+	PQclear(res);
+}
+
 /* The timers: reconnect, pending writes, heartbeats, progress, sweeps. */
 void
 db_poll(uint64_t now, uint64_t *next)
@@ -1009,6 +1104,10 @@ db_poll(uint64_t now, uint64_t *next)
 		db_staging_sweep();
 		next_staging_ms = now + 60000;
 	}
+	if (conn != NULL && now >= next_retention_ms && !gw->stopping)
+		next_retention_ms = now + retention();
+	if (next_retention_ms < *next)
+		*next = next_retention_ms;
 	if (next_heartbeat_ms < *next)
 		*next = next_heartbeat_ms;
 	if (dirty && last_progress_ms + 1000 < *next)

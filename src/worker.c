@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
@@ -197,6 +198,8 @@ run_cleanups(struct gw_job *job, int failed)
 
 /* Files: see src/outputs.c for the staging and publishing rule. */
 
+static void	discard_files(void);
+
 const char *
 gw_job_staging(struct gw_job *job)
 {
@@ -222,6 +225,25 @@ gw_job_staging(struct gw_job *job)
 		    strerror(errno));
 		staging[0] = '\0';
 		return NULL;
+	}
+	/*
+	 * output_group: the directory (published as it is) belongs to the
+	 * group, which may read it (2750: what is made in it takes the group),
+	 * and files are made group-readable, not world-readable (umask 027).
+	 */
+	if (job->settings->output_group != NULL) {
+		struct group	*gr = getgrnam(job->settings->output_group);
+
+		if (gr == NULL || chown(staging, (uid_t)-1, gr->gr_gid) == -1 ||
+		    chmod(staging, 02750) == -1) {
+			gw_job_error(job, "output_group %s: %s",
+			    job->settings->output_group, gr == NULL ?
+			    "no such group" : strerror(errno));
+			discard_files();
+			staging[0] = '\0';
+			return NULL;
+		}
+		umask(027);
 	}
 	return staging;
 }
@@ -595,6 +617,147 @@ start_manual_heartbeat(struct gw_job *job)
 	pthread_attr_destroy(&attr);
 }
 
+/*
+ * The job reads and writes as job_role when the type has one, so that the
+ * database's grants and row-level security decide what it sees.  Its
+ * outcome is recorded as the daemon's role again (RESET ROLE).
+ */
+static int
+become_job_role(struct gw_job *job)
+{
+	const char	*role = job->settings->job_role;
+	char		*ident, *sql;
+	PGresult	*res;
+
+	if (role == NULL || *role == '\0')
+		return 0;
+	if ((ident = PQescapeIdentifier(job->conn, role, strlen(role))) == NULL)
+		gw_nomem();
+	if (asprintf(&sql, "SET LOCAL ROLE %s", ident) == -1)
+		gw_nomem();
+	PQfreemem(ident);
+	res = gw_exec(job, "job_role", sql, 0, NULL);
+	free(sql);
+	if (res == NULL) {
+		log_warnx("job_role %s: %s", role, job->error);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * Two live jobs must not write one output: the job holds a transaction
+ * lock on its output's name (params "output", or create_view's "name", in
+ * output_schema) for as long as it runs.  A job that cannot take it fails at
+ * once, naming the job that holds it.
+ */
+static int
+claim_output(struct gw_job *job)
+{
+	const char	*name = NULL, *v[3];
+	char		 full[256], id[24];
+	json_t		*o;
+	PGresult	*res;
+
+	if ((o = json_object_get(job->params, "output")) == NULL ||
+	    !json_is_string(o))
+		o = json_object_get(job->params, "name");
+	if (o == NULL || !json_is_string(o))
+		return 0;
+	name = json_string_value(o);
+	snprintf(full, sizeof(full), "%s.%s", job->settings->output_schema,
+	    name);
+	snprintf(id, sizeof(id), "%lld", job->id);
+	v[0] = full;
+	v[1] = id;
+	v[2] = name;
+	res = gw_exec(job, "claiming the output name", "SELECT"
+	    " pg_try_advisory_xact_lock(hashtext('geoworkerd output'),"
+	    " hashtext($1)), (SELECT min(id) FROM background_jobs"
+	    "  WHERE status = 'running' AND id <> $2::bigint AND"
+	    "  (params ->> 'output' = $3 OR params ->> 'name' = $3))", 3, v);
+	if (res == NULL)
+		return -1;
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		if (PQgetisnull(res, 0, 1))
+			gw_job_error(job, "output: another running job is "
+			    "writing %s; run this one when it has finished, or "
+			    "choose another name", full);
+		else
+			gw_job_error(job, "output: job %s is writing %s; run "
+			    "this one when it has finished, or choose another "
+			    "name", PQgetvalue(res, 0, 1), full);
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * output_readers: SELECT on every table, view and materialized view the
+ * job created in output_schema (their catalog rows carry its transaction
+ * id), granted in the job's transaction, so an output is never visible
+ * without its grant.
+ */
+static int
+grant_outputs(struct gw_job *job)
+{
+	const char	*readers = job->settings->output_readers, *v[1];
+	char		*list = NULL, *roles = NULL, *sql, *p, *tok, *ident, *save;
+	size_t		 len = 0;
+	PGresult	*res;
+	int		 i, rv = 0;
+
+	if (readers == NULL || *readers == '\0')
+		return 0;
+	v[0] = job->settings->output_schema;
+	res = gw_exec(job, "finding the outputs", "SELECT c.oid::regclass::text"
+	    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+	    " WHERE n.nspname = $1 AND c.relkind IN ('r', 'v', 'm', 'p')"
+	    " AND c.xmin::text = (txid_current() % 4294967296)::text", 1, v);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	for (i = 0; i < PQntuples(res); i++)
+		len += strlen(PQgetvalue(res, i, 0)) + 2;
+	list = calloc(1, len + 1);
+	roles = calloc(1, strlen(readers) * 3 + 8);
+	if ((p = strdup(readers)) == NULL || list == NULL || roles == NULL)
+		gw_nomem();
+	for (i = 0; i < PQntuples(res); i++) {
+		if (i > 0)
+			strcat(list, ", ");
+		strcat(list, PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
+	for (tok = strtok_r(p, ", ", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", ", &save)) {
+		if ((ident = PQescapeIdentifier(job->conn, tok,
+		    strlen(tok))) == NULL)
+			gw_nomem();
+		if (*roles != '\0')
+			strcat(roles, ", ");
+		strcat(roles, ident);
+		PQfreemem(ident);
+	}
+	if (asprintf(&sql, "GRANT SELECT ON %s TO %s", list, roles) == -1)
+		gw_nomem();
+	if ((res = gw_exec(job, "output_readers: granting SELECT", sql, 0,
+	    NULL)) == NULL)
+		rv = -1;
+	PQclear(res);
+	free(sql);
+	free(list);
+	free(roles);
+	free(p);
+	return rv;
+}
+
 static _Noreturn void
 run_job(struct gw_job *job, gw_job_fn run)
 {
@@ -631,13 +794,18 @@ run_job(struct gw_job *job, gw_job_fn run)
 		gw_job_error(job, "params must be a JSON object");
 	else if (simple(job->conn, "BEGIN") == -1)
 		db_lost(job->conn, "BEGIN");
-	else {
+	else if (become_job_role(job) == 0 && claim_output(job) == 0) {
 		ok = run(job, &result);
 		if (ok == 0 && (result == NULL || !json_is_object(result))) {
 			gw_job_error(job, "internal error: the job produced no "
 			    "result");
 			ok = -1;
 		}
+		if (ok == 0 && grant_outputs(job) == -1)
+			ok = -1;
+		if (ok == 0 && job->settings->job_role != NULL &&
+		    simple(job->conn, "RESET ROLE") == -1)
+			ok = gw_job_pgerror(job, "RESET ROLE", NULL);
 	}
 	elapsed = now_ms() - start;
 	if (ok == 0) {
