@@ -20,6 +20,8 @@
  *                            directory (published with the completion)
  *   {"table": "name"}        create output_schema.name in the job's
  *                            transaction (atomic output with the status)
+ *   {"output": "name"}       the same, named as a job names its output
+ *                            (the runtime's output lock; result "output")
  *   {"progress": 4}          report progress in that many steps
  *
  * Steps run in the order above, so {"sleep": 1, "signal": 9} sleeps first,
@@ -43,7 +45,7 @@
 
 static const char *const keys[] = {
 	"sleep", "spin", "allocate", "signal", "exit", "fail", "result",
-	"table", "progress", "kill_backend", "file", "write_first", "sleeper", NULL
+	"table", "progress", "kill_backend", "file", "write_first", "sleeper", "output", NULL
 };
 
 static void
@@ -90,6 +92,9 @@ write_outputs(struct gw_job *job, json_t *out)
 
 	if (gw_param_string(job, "table", 0, NULL, &table) == -1)
 		return -1;
+	if (table == NULL && gw_param_string(job, "output", 0, NULL,
+	    &table) == -1)
+		return -1;
 	if (table != NULL) {
 		if ((ident = PQescapeIdentifier(job->conn, table,
 		    strlen(table))) == NULL)
@@ -104,6 +109,11 @@ write_outputs(struct gw_job *job, json_t *out)
 		if (res == NULL)
 			return -1;
 		PQclear(res);
+		if (asprintf(&sql, "%s.%s", job->settings->output_schema,
+		    table) == -1)
+			gw_nomem();
+		json_object_set_new(out, "output", json_string(sql));
+		free(sql);
 	}
 	return 0;
 }

@@ -153,7 +153,8 @@ sub job {
 # Returns the job row.  %o: config (hash for config()), cols (for enqueue).
 sub run_job {
 	my ($self, $type, $params, %o) = @_;
-	my $ini = $self->config(%{ $o{config} // {} }, types => { $type => {} },
+	my $ini = $self->config(%{ $o{config} // {} },
+	    types => $o{config}{types} // { $type => {} },
 	    path => "$self->{dir}/run_job.ini");
 	my $id = $self->enqueue($type, $params, %{ $o{cols} // {} });
 	my $prog = "$BUILDDIR/children/$type";
