@@ -163,6 +163,17 @@ done:
 	return last;
 }
 
+/* The server's NOTICEs (retention keeping an output, say) go to the log. */
+static void
+on_notice(void *arg, const char *message)
+{
+	size_t	 n = strlen(message);
+
+	while (n > 0 && message[n - 1] == '\n')
+		n--;
+	log_info("database: %.*s", (int)n, message);
+}
+
 static void
 db_connect(void)
 {
@@ -202,6 +213,7 @@ db_connect(void)
 		return;
 	}
 	PQclear(res);
+	PQsetNoticeProcessor(conn, on_notice, NULL);
 	PQsetnonblocking(conn, 0);
 	retry_delay_ms = 1000;
 	if (was_down) {
