@@ -111,9 +111,12 @@ child_limits(const struct gw_typeconf *tc, char *err, size_t errlen)
 	return bad ? -1 : 0;
 }
 
-/* Runs in the new child; never returns. */
-static void
-child_exec(struct gw_type *t, int fd, pid_t master)
+/*
+ * Runs in the new child (or, with server set, the type's fork server:
+ * forksrv.c); never returns.
+ */
+void
+child_exec(struct gw_type *t, int fd, pid_t master, int server)
 {
 	struct gw_config	*c = gw->conf;
 	struct gw_typeconf	*tc = &t->conf;
@@ -177,6 +180,10 @@ child_exec(struct gw_type *t, int fd, pid_t master)
 	setenv("GW_MEMORY_LIMIT", format_size(tc->memory_limit, buf, sizeof(buf)), 1);
 	snprintf(buf, sizeof(buf), "%d", CHILD_FD);
 	setenv("GW_MASTER_FD", buf, 1);
+	if (server)
+		setenv("GW_FORK_SERVER", "1", 1);
+	else
+		unsetenv("GW_FORK_SERVER");
 
 	snprintf(path, sizeof(path), "%s/%s", c->child_dir, t->name);
 	argv[0] = path;
@@ -201,6 +208,11 @@ child_spawn(struct gw_type *t)
 	int		 sv[2];
 	pid_t		 pid;
 
+	if (t->conf.fork_server && server_fork(t, &pid, &sv[0]) == 0) {
+		ch = xcalloc(1, sizeof(*ch));
+		fcntl(sv[0], F_SETFL, O_NONBLOCK);
+		goto account;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("%s: socketpair failed", t->name);
 		return -1;
@@ -224,8 +236,7 @@ child_spawn(struct gw_type *t)
 		return -1;
 	case 0:
 		close(sv[0]);
-		child_exec(t, sv[1], gw->pid);
-		_exit(127);
+		child_exec(t, sv[1], gw->pid, 0);
 	}
 	/* Its own process group, set on both sides so that a kill of the
 	 * group right after fork cannot miss it. */
@@ -233,6 +244,7 @@ child_spawn(struct gw_type *t)
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	close(sv[1]);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+account:
 	ch->pid = pid;
 	ch->fd = sv[0];
 	ch->type = t;
@@ -357,6 +369,10 @@ child_read(struct child *ch)
 			ch->ready_ms = now_ms();
 			if (ch->state == CHILD_STARTING)
 				set_state(ch, CHILD_IDLE);
+		} else if (strcmp(buf, "upgrade") == 0) {
+			/* Its program was replaced: it exits to make way. */
+			if (ch->state == CHILD_IDLE || ch->state == CHILD_STARTING)
+				set_state(ch, CHILD_STOPPING);
 		} else if (sscanf(buf, "job %lld %d %lld", &id, &att,
 		    &ch->wait_ms) >= 2 &&
 		    ch->state != CHILD_BUSY) {
@@ -569,11 +585,15 @@ child_reap(void)
 			log_warn("wait4 failed");
 			return;
 		}
+		if (server_reaped(pid, status))
+			continue;
 		TAILQ_FOREACH(ch, &gw->children, entry)
 			if (ch->pid == pid)
 				break;
+		/* As a child subreaper the master also inherits what a job's
+		 * process left behind when it died. */
 		if (ch == NULL)
-			log_warnx("reaped unknown child %d", (int)pid);
+			log_debug("reaped process %d (not a child)", (int)pid);
 		else
 			child_gone(ch, status, &ru);
 	}
@@ -607,8 +627,12 @@ children_spawn_due(uint64_t now, uint64_t *next)
 	struct child	*ch;
 	int		 have;
 
-	if (gw->stopping)
+	if (gw->stopping) {
+		servers_stop();
 		return;
+	}
+	TAILQ_FOREACH(t, &gw->types, entry)
+		server_check(t, now);
 	/*
 	 * No child starts while the master cannot write to the database, or
 	 * owes it writes: a job whose child just died is recorded (its

@@ -77,6 +77,7 @@ int	 remove_tree(const char *path);	/* rm -r without following links */
 struct gw_typeconf {
 	char			 name[GW_NAMELEN];
 	int			 enabled;
+	int			 fork_server;		/* fork jobs from a server */
 	int			 children;
 	uint64_t		 memory_limit;		/* bytes */
 	uint64_t		 cpu_limit;		/* ms */
@@ -98,6 +99,7 @@ struct gw_typeconf {
 TAILQ_HEAD(gw_typelist, gw_typeconf);
 
 struct gw_config {
+	unsigned long		 generation;		/* one per config_load */
 	char			*path;
 	char			*conninfo;
 	char			*node_name;

@@ -50,6 +50,7 @@ static void
 type_defaults(struct gw_typeconf *t)
 {
 	t->enabled = 1;
+	t->fork_server = 1;
 	t->children = 1;
 	t->memory_limit = 2ULL << 30;
 	t->cpu_limit = 3600ULL * 1000;
@@ -128,6 +129,8 @@ type_key(struct gw_typeconf *t, const char *name, const char *value)
 
 	if (strcmp(name, "enabled") == 0)
 		return parse_bool(value, &t->enabled) == 0 ? 1 : -1;
+	if (strcmp(name, "fork_server") == 0)
+		return parse_bool(value, &t->fork_server) == 0 ? 1 : -1;
 	if (strcmp(name, "children") == 0) {
 		if (parse_int(value, 0, 256, &v) == -1)
 			return -1;
@@ -334,6 +337,8 @@ scan_sections(FILE *fp, struct gw_config *c, char *err, size_t errlen,
 	return 0;
 }
 
+static unsigned long	 generations;
+
 /* Marker for "not set in the type's section": inherit from [defaults]. */
 #define UNSET_U64	(UINT64_MAX - 1)
 #define UNSET_INT	INT_MIN
@@ -341,7 +346,7 @@ scan_sections(FILE *fp, struct gw_config *c, char *err, size_t errlen,
 static void
 type_unset(struct gw_typeconf *t)
 {
-	t->enabled = UNSET_INT;
+	t->enabled = t->fork_server = UNSET_INT;
 	t->children = t->max_attempts = t->nice = UNSET_INT;
 	t->memory_limit = t->cpu_limit = t->file_size_limit = UNSET_U64;
 	t->open_files = t->timeout = t->retry_delay = UNSET_U64;
@@ -356,6 +361,7 @@ type_inherit(struct gw_typeconf *t, const struct gw_typeconf *d)
 {
 #define INHERIT(f, unset) do { if (t->f == (unset)) t->f = d->f; } while (0)
 	INHERIT(enabled, UNSET_INT);
+	INHERIT(fork_server, UNSET_INT);
 	INHERIT(children, UNSET_INT);
 	INHERIT(max_attempts, UNSET_INT);
 	INHERIT(nice, UNSET_INT);
@@ -486,6 +492,7 @@ config_load(const char *path, char *err, size_t errlen)
 	}
 	if ((c->path = strdup(path)) == NULL)
 		goto nomem;
+	c->generation = ++generations;
 	fclose(fp);
 	free(st);
 	return c;

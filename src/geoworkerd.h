@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <signal.h>
 #include <stdint.h>
@@ -69,6 +70,17 @@ struct gw_type {
 	unsigned long		 completed, failed, crashed;
 	int			 early_deaths;	/* in a row, before a claim */
 	uint64_t		 next_spawn_ms;	/* throttle */
+	/* The fork server (forksrv.c); server_fd is valid while server_pid
+	 * > 0 and !server_stopped. */
+	pid_t			 server_pid;
+	int			 server_fd;
+	int			 server_ready;
+	int			 server_stopped;	/* killed, not yet reaped */
+	int			 server_deaths;
+	uint64_t		 server_next_ms;
+	unsigned long		 server_generation;
+	struct gw_typeconf	 server_conf;
+	struct stat		 server_st;	/* its program when exec'd */
 	TAILQ_ENTRY(gw_type)	 entry;
 };
 TAILQ_HEAD(typelist, gw_type);
@@ -90,6 +102,8 @@ extern struct master	*gw;
 
 /* children.c */
 int	 child_limits(const struct gw_typeconf *, char *err, size_t errlen);
+void	 child_exec(struct gw_type *, int fd, pid_t master, int server)
+	    __attribute__((noreturn));
 int	 child_spawn(struct gw_type *);
 void	 child_reap(void);
 void	 child_read(struct child *);
@@ -99,6 +113,12 @@ struct child *child_by_job(long long);
 void	 children_check_timeouts(uint64_t now);
 void	 children_spawn_due(uint64_t now, uint64_t *next);
 const char *signal_text(int sig, char *buf, size_t len);
+
+/* forksrv.c */
+void	 server_check(struct gw_type *, uint64_t now);
+int	 server_fork(struct gw_type *, pid_t *pid, int *fd);
+int	 server_reaped(pid_t, int status);
+void	 servers_stop(void);
 
 /* db.c */
 void	 db_init(void);

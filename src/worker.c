@@ -24,9 +24,12 @@
  */
 #include "config.h"
 
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
@@ -877,6 +880,133 @@ gw_nomem(void)
 	_exit(GW_EXIT_NOMEM);
 }
 
+/*
+ * The fork server (see src/forksrv.c): this process has loaded the program's
+ * libraries and registered its drivers (main() did that before calling
+ * gw_worker_main), and opens nothing else: no connection, no thread.  For
+ * each "fork" datagram from the master, which carries the new child's
+ * socket, it forks twice and answers "pid N".  The grandchild waits until it
+ * is the master's (the master is a child subreaper), then returns from here
+ * as a fresh child: the socket on fd 3, its own process group, and the rest
+ * of gw_worker_main as after an exec.
+ */
+static void	become_forked_child(int, pid_t);
+
+/*
+ * Has the program file this process runs been replaced (a package upgrade)
+ * since it started?  Checked before each claim, so that no job runs the old
+ * program once the new one is in place.  Only for children of a master,
+ * which start them by an absolute path.
+ */
+static char		 program[PATH_MAX];
+static struct stat	 program_st;
+
+static void
+note_program(const char *argv0)
+{
+	if (argv0[0] != '/' || stat("/proc/self/exe", &program_st) == -1)
+		return;
+	strlcpy(program, argv0, sizeof(program));
+}
+
+static int
+program_replaced(void)
+{
+	struct stat	 st;
+
+	if (program[0] == '\0' || master_fd == -1)
+		return 0;
+	if (stat(program, &st) == -1)
+		return 0;	/* gone: the master words that */
+	return st.st_ino != program_st.st_ino || st.st_dev != program_st.st_dev;
+}
+
+static void
+fork_server(const char *type)
+{
+	char		 buf[16], cbuf[CMSG_SPACE(sizeof(int))];
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cmsg;
+	pid_t		 master = getppid(), mid, pid;
+	ssize_t		 n;
+	int		 fd, p[2], status;
+
+	setproctitle("%s fork server", type);
+	to_master("server");
+	for (;;) {
+		memset(&msg, 0, sizeof(msg));
+		iov.iov_base = buf;
+		iov.iov_len = sizeof(buf);
+		msg.msg_iov = &iov;
+		msg.msg_iovlen = 1;
+		msg.msg_control = cbuf;
+		msg.msg_controllen = sizeof(cbuf);
+		if ((n = recvmsg(master_fd, &msg, MSG_CMSG_CLOEXEC)) == -1) {
+			if (errno == EINTR)
+				continue;
+			exit(GW_EXIT_ERROR);
+		}
+		if (n == 0)
+			exit(GW_EXIT_OK);	/* the master is gone */
+		fd = -1;
+		if ((cmsg = CMSG_FIRSTHDR(&msg)) != NULL &&
+		    cmsg->cmsg_type == SCM_RIGHTS)
+			memcpy(&fd, CMSG_DATA(cmsg), sizeof(int));
+		if (fd == -1)
+			continue;
+		if (pipe2(p, O_CLOEXEC) == -1) {
+			close(fd);
+			to_master("pid -1");
+			continue;
+		}
+		if ((mid = fork()) == 0) {
+			if ((pid = fork()) == 0) {
+				close(p[0]);
+				close(p[1]);
+				become_forked_child(fd, master);
+				return;
+			}
+			(void)write(p[1], &pid, sizeof(pid));
+			_exit(0);
+		}
+		close(p[1]);
+		close(fd);
+		pid = -1;
+		if (mid != -1) {
+			while (waitpid(mid, &status, 0) == -1 && errno == EINTR)
+				;
+			if (read(p[0], &pid, sizeof(pid)) != sizeof(pid))
+				pid = -1;
+		}
+		close(p[0]);
+		to_master("pid %d", (int)pid);
+	}
+}
+
+/* In the grandchild of the fork server: become a child of the master. */
+static void
+become_forked_child(int fd, pid_t master)
+{
+	struct timespec	 ts = { 0, 100000 };
+	int		 i;
+
+	/* Reparented when the intermediate process exits, which it does at
+	 * once; only then can PR_SET_PDEATHSIG be tied to the master. */
+	for (i = 0; getppid() != master; i++) {
+		if (i > 20000)
+			_exit(GW_EXIT_ERROR);
+		nanosleep(&ts, NULL);
+	}
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != master)
+		_exit(GW_EXIT_ERROR);
+	setpgid(0, 0);
+	if (dup2(fd, master_fd) == -1)
+		_exit(GW_EXIT_ERROR);
+	close(fd);
+	closefrom(master_fd + 1);
+}
+
 static void
 usage(const char *type)
 {
@@ -962,6 +1092,7 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	/* setproctitle_init() may reuse argv's memory: type may point there. */
 	strlcpy(typebuf, type, sizeof(typebuf));
 	type = typebuf;
+	note_program(argv[0]);
 	setproctitle_init(argc, argv, environ);
 	log_init(type, 0);
 	while ((ch = getopt(argc, argv, "c:dj:")) != -1) {
@@ -985,6 +1116,10 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	    GW_SYSCONFDIR "/geoworkerd.ini" : confpath);
 	if (want > 0)
 		master_fd = -1;
+	else if (getenv("GW_FORK_SERVER") != NULL && master_fd != -1) {
+		unsetenv("GW_FORK_SERVER");
+		fork_server(type);	/* returns in each child it forks */
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
@@ -1016,6 +1151,14 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	for (;;) {
 		if (got_term) {
 			log_debug("told to stop while idle");
+			PQfinish(conn);
+			exit(GW_EXIT_OK);
+		}
+		if (program_replaced()) {
+			/* An upgrade: the next job runs the new program. */
+			log_info("the program file was replaced; making way for "
+			    "a new child");
+			to_master("upgrade");
 			PQfinish(conn);
 			exit(GW_EXIT_OK);
 		}

@@ -7,7 +7,7 @@ use Test::More;
 use GW;
 
 my $t = GW->new;
-$t->start_daemon(types => { selftest => {} }, daemon => { heartbeat_interval => '5s' });
+$t->start_daemon(types => { selftest => {} }, daemon => { heartbeat_interval => '5s', orphan_timeout => '15s' });
 my $id = $t->enqueue('selftest', { sleep => 6, progress => 3 });
 my $seen;
 ok($t->wait_for(sub {

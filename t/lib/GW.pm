@@ -246,7 +246,7 @@ sub wait_job {
 	return $self->job($id);
 }
 
-# Pids of the live children of pid (from /proc).
+# Pids of the live children of pid (from /proc), fork servers left out.
 sub children_of {
 	my ($self, $ppid) = @_;
 	my @kids;
@@ -256,7 +256,10 @@ sub children_of {
 		close $fh;
 		my ($pid, $rest) = $line =~ /^(\d+) \(.*\) (.*)$/s or next;
 		my @f = split ' ', $rest;
-		push @kids, $pid if $f[1] == $ppid && $f[0] ne 'Z';
+		next unless $f[1] == $ppid && $f[0] ne 'Z';
+		# A type's fork server is not one of its children.
+		next if slurp("/proc/$pid/cmdline") =~ /fork server/;
+		push @kids, $pid;
 	}
 	return @kids;
 }
