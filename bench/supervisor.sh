@@ -8,6 +8,8 @@
 #     `pgbench -C` with 2 clients (a fresh connection per transaction: the
 #     floor of one connection per job);
 #   - the master's CPU time while idle for 30 s.
+# FORK_SERVER=no execs every child instead of forking it from the type's
+# fork server (the default), to compare the two.
 # Run: sh bench/supervisor.sh build [2000]   (wraps itself in pg_virtualenv)
 set -eu
 build=$(cd "${1:?usage: bench/supervisor.sh BUILDDIR [JOBS]}" && pwd)
@@ -37,8 +39,10 @@ node_name = bench
 child_dir = $build/children
 poll_interval = 5s
 heartbeat_interval = 10s
+$( [ "$(id -u)" = 0 ] && echo "user = root" )
 [defaults]
 nice = 0
+fork_server = ${FORK_SERVER:-yes}
 [selftest]
 children = 2
 INI
