@@ -50,6 +50,7 @@ cat > "$TMP/bench.ini" <<EOF
 [database]
 conninfo = dbname=$DB
 [daemon]
+$( [ "$(id -u)" = 0 ] && echo "user = root" )
 raster_root = $TMP/rasters
 output_root = $TMP/out
 output_schema = analysis

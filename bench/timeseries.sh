@@ -42,6 +42,7 @@ cat > "$TMP/bench.ini" <<EOF
 [database]
 conninfo = dbname=$DB
 [daemon]
+$( [ "$(id -u)" = 0 ] && echo "user = root" )
 output_schema = analysis
 [hotspot_timeseries]
 EOF

@@ -47,6 +47,7 @@ cat > "$TMP/bench.ini" <<EOF
 [database]
 conninfo = dbname=$DB
 [daemon]
+$( [ "$(id -u)" = 0 ] && echo "user = root" )
 output_schema = analysis
 [hotspot_analysis]
 EOF
