@@ -652,7 +652,8 @@ become_job_role(struct gw_job *job)
 /*
  * Two live jobs must not write one output: the job holds a transaction
  * lock on its output's name (params "output", or create_view's "name", in
- * output_schema) for as long as it runs.  A job that cannot take it fails at
+ * output_schema) for as long as it runs.  File names (with a dot) are not
+ * locked: each job's files are in a directory of its own.  A job that cannot take it fails at
  * once, naming the job that holds it.
  */
 static int
@@ -669,6 +670,10 @@ claim_output(struct gw_job *job)
 	if (o == NULL || !json_is_string(o))
 		return 0;
 	name = json_string_value(o);
+	/* A file name (raster_clip's "clip.tif") lives in the job's own
+	 * directory and cannot collide. */
+	if (strpbrk(name, ".-/") != NULL)
+		return 0;
 	snprintf(full, sizeof(full), "%s.%s", job->settings->output_schema,
 	    name);
 	snprintf(id, sizeof(id), "%lld", job->id);
