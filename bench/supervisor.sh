@@ -90,17 +90,33 @@ echo "$((t1 - t0)) clock ticks ($(getconf CLK_TCK)/s) of CPU in 30 s"
 stop_daemon
 fi
 
+# CPU ticks of a process and of the children it reaped (the master reaps
+# every job's process; the postmaster every backend).
+cpu() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+servers_cpu() {	# the fork servers' own ticks
+	n=0
+	for p in $(pgrep -P "$master" 2>/dev/null); do
+		grep -q 'fork server' "/proc/$p/cmdline" 2>/dev/null &&
+		    n=$((n + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+	done
+	echo $n
+}
 throughput() {	# $1: label, $2: conninfo
 	start_daemon "$2"
 	sql "TRUNCATE background_jobs"
+	pm=$(head -1 "$(sql "SHOW data_directory")/postmaster.pid")
 	sql "INSERT INTO background_jobs (job_type, params) SELECT 'selftest', '{}' FROM generate_series(1, $jobs)"
+	m0=$(cpu "$master"); p0=$(cpu "$pm"); s0=$(servers_cpu)
 	t0=$(date +%s.%N)
 	# Polled once a second: each psql is a connection that would compete
 	# with the children for the two cores.
 	until [ "$(sql "SELECT count(*) FROM background_jobs WHERE status = 'completed'")" = "$jobs" ]; do sleep 1; done
 	t1=$(date +%s.%N)
+	m1=$(cpu "$master"); p1=$(cpu "$pm"); s1=$(servers_cpu)
 	stop_daemon
+	tck=$(getconf CLK_TCK)
 	echo "$1: $jobs jobs in $(echo "$t1 - $t0" | bc) s: $(echo "scale=1; $jobs / ($t1 - $t0)" | bc) jobs/s"
+	echo "$1: CPU per job: master + children $(echo "scale=2; ($m1 - $m0 + $s1 - $s0) * 1000 / $tck / $jobs" | bc) ms, backends $(echo "scale=2; ($p1 - $p0) * 1000 / $tck / $jobs" | bc) ms (the backends' figure includes the polling psql)"
 }
 echo
 echo "== throughput: empty jobs, 2 children, against pgbench -C -c 2 (SELECT 1, new connection each)"
