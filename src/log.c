@@ -44,6 +44,7 @@ static long long	 log_jobid;
 static int		 log_debugging;
 static char		 log_node[GW_NAMELEN];
 static int		 journal_fd = -1;	/* -1: plain lines on stderr */
+static int		(*log_istype)(const char *);	/* the master's types */
 
 #define JOURNAL_SOCKET	"/run/systemd/journal/socket"
 
@@ -94,6 +95,44 @@ void
 log_setnode(const char *node)
 {
 	strlcpy(log_node, node ? node : "", sizeof(log_node));
+}
+
+/*
+ * The master holds no job of its own, but many of its lines are about one:
+ * "hotspot: child 812 took job 42 (attempt 1)", "job 42: published ...".
+ * With istype set, a journal entry gets JOB_ID from the first "job N" of
+ * such a line, and JOB_TYPE from its "TYPE: " prefix when istype knows it.
+ */
+void
+log_settypes(int (*istype)(const char *))
+{
+	log_istype = istype;
+}
+
+/* The job a master's line is about, by the convention above. */
+static void
+line_job(const char *msg, char *type, size_t typelen, long long *id)
+{
+	const char	*p;
+	size_t		 n;
+
+	*id = 0;
+	type[0] = '\0';
+	n = strspn(msg, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+	if (n > 0 && n < typelen && msg[n] == ':') {
+		memcpy(type, msg, n);
+		type[n] = '\0';
+		if (!log_istype(type))
+			type[0] = '\0';
+	}
+	for (p = msg; (p = strstr(p, "job ")) != NULL; p += 4)
+		if ((p == msg || p[-1] == ' ') && p[4] >= '1' && p[4] <= '9') {
+			*id = strtoll(p + 4, NULL, 10);
+			break;
+		}
+	if (*id == 0)
+		type[0] = '\0';
 }
 
 void
@@ -147,6 +186,8 @@ journal_send(enum gw_loglevel level, const char *pre, const char *msg,
 	unsigned char		 size[8];
 	char			 fields[512];
 	uint64_t		 l = strlen(pre) + len;
+	char			 jtype[GW_NAMELEN];
+	long long		 jid = log_jobid;
 	int			 i, n;
 
 	for (i = 0; i < 8; i++)
@@ -156,9 +197,15 @@ journal_send(enum gw_loglevel level, const char *pre, const char *msg,
 	if (log_node[0] != '\0' && n > 0 && (size_t)n < sizeof(fields))
 		n += snprintf(fields + n, sizeof(fields) - n, "NODE=%s\n",
 		    log_node);
-	if (log_jobid > 0 && n > 0 && (size_t)n < sizeof(fields))
-		n += snprintf(fields + n, sizeof(fields) - n,
-		    "JOB_ID=%lld\nJOB_TYPE=%s\n", log_jobid, log_type);
+	strlcpy(jtype, log_type, sizeof(jtype));
+	if (jid == 0 && log_istype != NULL)
+		line_job(msg, jtype, sizeof(jtype), &jid);
+	if (jid > 0 && n > 0 && (size_t)n < sizeof(fields))
+		n += snprintf(fields + n, sizeof(fields) - n, "JOB_ID=%lld\n",
+		    jid);
+	if (jid > 0 && jtype[0] != '\0' && n > 0 && (size_t)n < sizeof(fields))
+		n += snprintf(fields + n, sizeof(fields) - n, "JOB_TYPE=%s\n",
+		    jtype);
 	if (n < 0 || (size_t)n >= sizeof(fields))
 		return -1;
 	iov[0].iov_base = fields;

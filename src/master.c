@@ -85,6 +85,13 @@ type_find(const char *name)
 	return NULL;
 }
 
+/* For log.c: whether a line's "TYPE: " prefix names a job type. */
+static int
+is_type(const char *name)
+{
+	return gw != NULL && type_find(name) != NULL;
+}
+
 /* Applies tc's limits in a child process; -1 with the reason in err. */
 static int
 probe_limits(const struct gw_typeconf *tc, char *err, size_t errlen)
@@ -546,6 +553,7 @@ main(int argc, char *argv[])
 
 	log_init("geoworkerd", debug);
 	log_setnode(conf->node_name);
+	log_settypes(is_type);
 	gw = xcalloc(1, sizeof(*gw));
 	gw->conf = conf;
 	gw->pid = getpid();
