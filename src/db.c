@@ -977,7 +977,7 @@ db_queued(const char *type)
 /*
  * The queue of every type, for metrics.c: fn is called once per type that
  * has queued jobs, with their number and the seconds the oldest runnable one
- * has waited.  Returns -1 (fn not called) when the database did not answer.
+ * has waited since it became runnable (as the "job" message counts a wait).  Returns -1 (fn not called) when the database did not answer.
  */
 int
 db_queue_stats(void (*fn)(const char *, long, double))
@@ -986,8 +986,8 @@ db_queue_stats(void (*fn)(const char *, long, double))
 	int		 i;
 
 	res = query("reading the queue", "SELECT job_type, count(*),"
-	    " coalesce(extract(epoch FROM now() - min(run_after)"
-	    "  FILTER (WHERE run_after <= now())), 0)::float8"
+	    " coalesce(extract(epoch FROM now() - min(greatest(created_at,"
+	    "  run_after)) FILTER (WHERE run_after <= now())), 0)::float8"
 	    " FROM background_jobs WHERE status = 'queued' GROUP BY job_type",
 	    0, NULL);
 	if (res == NULL)

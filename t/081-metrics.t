@@ -150,7 +150,7 @@ is($m->{'geoworkerd_jobs_completed_total{type="parked"}'}, 0, 'the parked type h
 ok($t->wait_for(sub { $m = scrape(); ($m->{'geoworkerd_queue_depth{type="parked"}'} // 0) == 3 }, 12),
     'queue depth of the parked type: 3');
 is($m->{'geoworkerd_queue_depth{type="selftest"}'}, 0, 'nothing queued for selftest');
-my ($oldest) = $t->dbh->selectrow_array(q{SELECT extract(epoch FROM now() - min(run_after))
+my ($oldest) = $t->dbh->selectrow_array(q{SELECT extract(epoch FROM now() - min(greatest(created_at, run_after)))
     FROM background_jobs WHERE status = 'queued' AND job_type = 'parked'});
 cmp_ok(abs($m->{'geoworkerd_queue_oldest_seconds{type="parked"}'} - $oldest), '<', 6,
     "oldest queued: near the row's age ($oldest s)");
