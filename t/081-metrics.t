@@ -197,4 +197,44 @@ is($after->{'geoworkerd_job_duration_seconds_count{type="selftest"}'}, 11, 'hist
 is($t->wait_job($t->enqueue('selftest', {}), 30)->{status}, 'completed', 'one more job');
 ok($t->wait_for(sub { (scrape()->{'geoworkerd_jobs_completed_total{type="selftest"}'} // 0) == 5 }, 10),
     'completed counts on from 4 to 5');
+
+# Bounds: a request that never ends its headers is dropped at 2 KiB; four
+# silent clients take every slot, and the next scrape waits for their 5 s
+# deadline, not longer.
+my $big = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or die;
+print $big 'GET /metrics HTTP/1.0' . ("\r\nX-Pad: " . ('x' x 100)) x 30;
+my $sel = IO::Select->new($big);
+# Closed: end of file, or a reset if the rest of the request came late.
+my $ready = $sel->can_read(5);
+ok($ready && !sysread($big, my $buf, 100), 'an endless request is closed without an answer');
+close $big;
+undef $silent;
+my @silent = map { IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port) or die } 1 .. 4;
+sleep 0.3;
+$t0 = time;
+like((get('/metrics'))[0], qr/ 200/, 'a scrape while 4 silent clients hold every slot');
+my $waited = time - $t0;
+cmp_ok($waited, '<', 7, sprintf('... answered after %.1f s (their deadline: 5 s)', $waited));
+cmp_ok($waited, '>', 3, '... once they were dropped');
+close $_ for @silent;
+
+# A reload that changes metrics_listen moves the endpoint (IPv6 here).
+SKIP: {
+	my $v6 = eval { require IO::Socket::IP; IO::Socket::IP->new(LocalHost => '::1', LocalPort => 0, Listen => 1) };
+	skip 'no IPv6 loopback', 3 unless $v6;
+	my $port6 = $v6->sockport;
+	close $v6;
+	$t->config(daemon => { metrics_listen => "[::1]:$port6", child_dir => $cd },
+	    types => { selftest => { children => 2, max_attempts => 1, timeout => '1s' },
+		parked => { enabled => 'false' } });
+	kill 'HUP', $t->daemon_pid;
+	ok($t->wait_for(sub { $t->log_text =~ /metrics: listening on \[::1\]:$port6/ }, 10), 'listening on [::1]');
+	my $c = IO::Socket::IP->new(PeerHost => '::1', PeerPort => $port6) or die "::1: $@";
+	print $c "GET /metrics HTTP/1.0\r\n\r\n";
+	local $/;
+	my $resp = <$c> // '';
+	like($resp, qr/geoworkerd_jobs_completed_total\{type="selftest"\} 5\n/, 'the counters over IPv6');
+	ok(!IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 2),
+	    'the old address is closed');
+}
 done_testing;
