@@ -14,7 +14,8 @@
  *   inode: systemd sets it so), each event goes to journald as one entry
  *   instead, with fields it can filter on: MESSAGE, PRIORITY (7 debug,
  *   6 info, 4 warning, 3 error), SYSLOG_IDENTIFIER=geoworkerd, NODE, and
- *   JOB_ID and JOB_TYPE while the process holds a job.  The entry is one
+ *   JOB_ID and JOB_TYPE while the process holds a job (and on the master's
+ *   lines about a job: see log_settypes).  The entry is one
  *   datagram of journald's native protocol on its socket
  *   (https://systemd.io/JOURNAL_NATIVE_PROTOCOL/), what sd_journal_send(3)
  *   sends: written here so that the job programs and geoworkerctl, which

@@ -72,9 +72,8 @@ struct mclient {
 
 static int		 listen_fd = -1;
 static char		*listen_spec;	/* what listen_fd was opened for */
-static struct mclient	 clients[MAXCLIENTS] = {
-	{ .fd = -1 }, { .fd = -1 }, { .fd = -1 }, { .fd = -1 }
-};
+static struct mclient	 clients[MAXCLIENTS];	/* fd -1 from metrics_reload */
+static int		 clients_ready;
 static uint64_t		 queue_at_ms;
 static int		 queue_known;
 
@@ -534,13 +533,20 @@ bad:
 
 /*
  * Opens metrics_listen, or closes the endpoint if the key is gone; keeps the
- * socket if the address did not change.  Called at start and on SIGHUP.
+ * socket if the address did not change.  Called at start, before the loop
+ * polls anything of this file, and on SIGHUP.
  */
 void
 metrics_reload(void)
 {
 	const char	*spec = gw->conf->metrics_listen;
+	int		 i;
 
+	if (!clients_ready) {
+		for (i = 0; i < MAXCLIENTS; i++)
+			clients[i].fd = -1;
+		clients_ready = 1;
+	}
 	if (spec != NULL && *spec == '\0')
 		spec = NULL;
 	if (listen_fd != -1 && spec != NULL && listen_spec != NULL &&
