@@ -198,6 +198,41 @@ is($t->wait_job($t->enqueue('selftest', {}), 30)->{status}, 'completed', 'one mo
 ok($t->wait_for(sub { (scrape()->{'geoworkerd_jobs_completed_total{type="selftest"}'} // 0) == 5 }, 10),
     'completed counts on from 4 to 5');
 
+# Under load: 40 more jobs while the test scrapes all the time; every scrape
+# answers, no counter goes down, and at the end they agree with the rows.
+my @load = map { $t->enqueue('selftest', $_ % 4 == 0 ? { fail => 'load' } :
+    $_ % 10 == 0 ? { signal => 11 } : {}) } 1 .. 40;
+my ($scrapes, $bad_scrapes, $down) = (0, 0, 0);
+my %last;
+my $deadline = time + 90;
+while (time < $deadline) {
+	my ($st, undef, $b) = get('/metrics');
+	$scrapes++;
+	$bad_scrapes++ unless $st =~ / 200/ && $b =~ /# EOF\n\z/;
+	my $m = samples($b);
+	for my $k (grep { /_total\{|_count\{/ } keys %$m) {
+		$down++ if defined $last{$k} && $m->{$k} < $last{$k};
+		$last{$k} = $m->{$k};
+	}
+	last unless grep { $t->job($_)->{status} =~ /^(queued|running)$/ } @load;
+}
+is($bad_scrapes, 0, "$scrapes scrapes during the load, all answered");
+is($down, 0, 'no counter went down');
+%rows = map { $_->[0] => $_->[1] } @{ $t->dbh->selectall_arrayref(q{
+    SELECT CASE WHEN status <> 'failed' THEN status
+		WHEN error_message LIKE 'timed out%' THEN 'timed_out'
+		WHEN error_message LIKE 'worker crashed%' THEN 'crashed'
+		ELSE 'failed' END, count(*)
+    FROM background_jobs WHERE job_type = 'selftest' GROUP BY 1}) };
+is_deeply(\%rows, { completed => 5 + 28, failed => 3 + 10, crashed => 2 + 2, timed_out => 1, cancelled => 1 },
+    'the rows after the load');
+ok($t->wait_for(sub {
+	$m = scrape();
+	($m->{'geoworkerd_job_duration_seconds_count{type="selftest"}'} // 0) == 12 + 40
+}, 20), 'every run of the load counted');
+is($m->{"geoworkerd_jobs_${_}_total{type=\"selftest\"}"}, $rows{$_}, "after the load: jobs_${_}_total agrees with the rows")
+    for sort keys %rows;
+
 # Bounds: a request that never ends its headers is dropped at 2 KiB; four
 # silent clients take every slot, and the next scrape waits for their 5 s
 # deadline, not longer.
@@ -233,7 +268,7 @@ SKIP: {
 	print $c "GET /metrics HTTP/1.0\r\n\r\n";
 	local $/;
 	my $resp = <$c> // '';
-	like($resp, qr/geoworkerd_jobs_completed_total\{type="selftest"\} 5\n/, 'the counters over IPv6');
+	like($resp, qr/geoworkerd_jobs_completed_total\{type="selftest"\} $rows{completed}\n/, 'the counters over IPv6');
 	ok(!IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 2),
 	    'the old address is closed');
 }
