@@ -509,6 +509,7 @@ child_gone(struct child *ch, int status, const struct rusage *ru)
 	uint64_t	 now = now_ms(), delay;
 	int		 retry, uncount, dblost, held, stopped, bad;
 
+	metrics_child_gone(ch, status);
 	if (ch->fd != -1) {
 		child_read(ch);		/* a last "job" or "done" may be queued */
 		if (ch->fd != -1)

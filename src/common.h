@@ -42,6 +42,8 @@ enum gw_loglevel { GW_LOG_DEBUG, GW_LOG_INFO, GW_LOG_WARN, GW_LOG_ERR };
 void	 log_init(const char *procname, int debug);
 void	 log_setproc(const char *procname);
 void	 log_setjob(const char *type, long long job_id);
+void	 log_setnode(const char *node);	/* NODE= of journal entries */
+void	 log_settypes(int (*)(const char *));	/* JOB_TYPE= of the master's */
 int	 log_reopen(const char *path);	/* stderr now goes to path; NULL: keep */
 void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

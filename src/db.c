@@ -1081,6 +1081,32 @@ empty_trash(void)
 	PQclear(res);
 }
 
+/*
+ * The queue of every type, for metrics.c: fn is called once per type that
+ * has queued jobs, with their number and the seconds the oldest runnable one
+ * has waited since it became runnable (as the "job" message counts a
+ * wait).  Returns -1 (fn not called) when the database did not answer.
+ */
+int
+db_queue_stats(void (*fn)(const char *, long, double))
+{
+	PGresult	*res;
+	int		 i;
+
+	res = query("reading the queue", "SELECT job_type, count(*),"
+	    " coalesce(extract(epoch FROM now() - min(greatest(created_at,"
+	    "  run_after)) FILTER (WHERE run_after <= now())), 0)::float8"
+	    " FROM background_jobs WHERE status = 'queued' GROUP BY job_type",
+	    0, NULL);
+	if (res == NULL)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++)
+		fn(PQgetvalue(res, i, 0), strtol(PQgetvalue(res, i, 1), NULL, 10),
+		    strtod(PQgetvalue(res, i, 2), NULL));
+	PQclear(res);
+	return 0;
+}
+
 /* The timers: reconnect, pending writes, heartbeats, progress, sweeps. */
 void
 db_poll(uint64_t now, uint64_t *next)

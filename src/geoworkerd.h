@@ -15,6 +15,7 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 
@@ -57,9 +58,41 @@ struct child {
 	double			 progress;
 	char			 progress_msg[200];
 	int			 progress_dirty;
+	int			 outcome;	/* metrics: what "done" said */
 	TAILQ_ENTRY(child)	 entry;
 };
 TAILQ_HEAD(childlist, child);
+
+/* What a child's "done" message said (metrics.c tells them apart). */
+#define CHILD_OUTCOME_NONE	0
+#define CHILD_OUTCOME_COMPLETED	1
+#define CHILD_OUTCOME_FAILED	2
+
+/*
+ * A histogram as OpenMetrics exposes it: bucket[i] counts the observations
+ * <= the i-th bound of its kind (metrics.c holds the bounds), the last one
+ * is +Inf.  Counts are per bucket here, made cumulative when exposed.
+ */
+#define GW_HIST_BUCKETS	14
+struct gw_hist {
+	uint64_t		 bucket[GW_HIST_BUCKETS];
+	uint64_t		 count;
+	double			 sum;
+};
+
+/*
+ * A job type's metrics: one outcome per run that ended (see doc/metrics.md),
+ * and the queue as the database last said (queued -1: not known).  They
+ * live in struct gw_type, so a reload keeps them.
+ */
+struct gw_typemetrics {
+	uint64_t		 completed, failed, crashed, timed_out;
+	uint64_t		 cancelled, interrupted;
+	struct gw_hist		 duration;	/* claim to reap, seconds */
+	struct gw_hist		 wait;		/* queued to claimed, seconds */
+	long			 queued;
+	double			 oldest_s;
+};
 
 /* A job type's live state; survives reloads, which replace conf. */
 struct gw_type {
@@ -68,6 +101,7 @@ struct gw_type {
 	int			 removed;	/* gone from the INI on reload */
 	int			 live, idle, busy;
 	unsigned long		 completed, failed, crashed;
+	struct gw_typemetrics	 m;
 	int			 early_deaths;	/* in a row, before a claim */
 	uint64_t		 next_spawn_ms;	/* throttle */
 	/* The fork server (forksrv.c); server_fd is valid while server_pid
@@ -92,7 +126,8 @@ struct master {
 	pid_t			 pid;
 	int			 debug;
 	int			 stopping;
-	uint64_t		 stop_deadline_ms;
+	int			 draining;	/* SIGUSR2: no deadline */
+	uint64_t		 stop_deadline_ms;	/* UINT64_MAX: none */
 	uint64_t		 started_ms;
 	time_t			 started_at;
 	int			 nchildren;
@@ -120,6 +155,17 @@ int	 server_fork(struct gw_type *, pid_t *pid, int *fd);
 int	 server_reaped(pid_t, int status);
 void	 servers_stop(void);
 
+/* metrics.c */
+void	 metrics_reload(void);		/* (re)opens metrics_listen */
+void	 metrics_close(void);
+int	 metrics_pollfds(struct pollfd *, int max);
+void	 metrics_handle(const struct pollfd *, int n);
+void	 metrics_timers(uint64_t now, uint64_t *next);
+void	 metrics_child_read(struct child *);
+void	 metrics_child_gone(struct child *, int status);
+void	 metrics_queue(const char *type, long queued, double oldest_s);
+#define GW_METRICS_MAXFD	5	/* the listener and 4 clients */
+
 /* db.c */
 void	 db_init(void);
 void	 db_close(void);
@@ -136,6 +182,7 @@ int	 db_outage_since(uint64_t since_ms);
 void	 db_staging_check(long long job_id, int attempts);
 void	 db_staging_sweep(void);
 long	 db_queued(const char *type);
+int	 db_queue_stats(void (*)(const char *type, long queued, double oldest_s));
 int	 db_pending(void);
 void	 db_flush(uint64_t deadline_ms);
 

@@ -10,8 +10,18 @@
  *   Signal handlers only write the signal number to a self-pipe; the loop
  *   below does all the work, so no SIGCHLD is lost and nothing runs inside a
  *   handler.  The loop waits in poll(2) on the self-pipe, every child's
- *   socket and the database socket, until the next timer (heartbeat, sweep,
- *   respawn, job timeout, shutdown grace).
+ *   socket, the database socket and the metrics sockets, until the next
+ *   timer (heartbeat, sweep, respawn, job timeout, shutdown grace, systemd
+ *   watchdog).
+ *
+ *   Two ways to stop: SIGTERM (and SIGINT) give busy children
+ *   shutdown_grace, then kill them and re-queue their jobs; SIGUSR2 drains:
+ *   no more claims, and the master exits once every busy job has ended by
+ *   itself (or at its type's timeout).  A SIGTERM during a drain starts the
+ *   grace time.
+ *
+ *   Under systemd with WatchdogSec=, WATCHDOG=1 is sent from the top of the
+ *   loop every half of the interval: a master stuck anywhere stops sending.
  *
  *   Errors before the daemon runs (bad options, bad INI, pidfile taken) go
  *   to stderr with exit status 1; after, to the log, and only a failure to
@@ -73,6 +83,13 @@ type_find(const char *name)
 		if (strcmp(t->name, name) == 0)
 			return t;
 	return NULL;
+}
+
+/* For log.c: whether a line's "TYPE: " prefix names a job type. */
+static int
+is_type(const char *name)
+{
+	return gw != NULL && type_find(name) != NULL;
 }
 
 /* Applies tc's limits in a child process; -1 with the reason in err. */
@@ -246,6 +263,7 @@ reload(void)
 	apply_config(c);
 	if (conninfo_changed)
 		db_init();
+	metrics_reload();
 	/* Idle children restart with the new limits and settings. */
 	TAILQ_FOREACH(ch, &gw->children, entry)
 		child_stop(ch);
@@ -259,14 +277,30 @@ begin_stop(int sig)
 	struct child	*ch;
 	char		 d[32];
 
-	if (gw->stopping)
+	if (gw->stopping) {
+		/* A SIGTERM during a drain: the grace time starts now. */
+		if (gw->draining && sig != SIGUSR2) {
+			gw->draining = 0;
+			gw->stop_deadline_ms = now_ms() + gw->conf->shutdown_grace;
+			log_info("stopping on signal %d during the drain: busy "
+			    "children have %s", sig, format_duration(
+			    gw->conf->shutdown_grace, d, sizeof(d)));
+		}
 		return;
+	}
 	gw->stopping = 1;
-	gw->stop_deadline_ms = now_ms() + gw->conf->shutdown_grace;
 	sd_notify(0, "STOPPING=1");
-	log_info("stopping on signal %d: idle children exit now, busy ones "
-	    "have %s", sig, format_duration(gw->conf->shutdown_grace, d,
-	    sizeof(d)));
+	if (sig == SIGUSR2) {
+		gw->draining = 1;
+		gw->stop_deadline_ms = UINT64_MAX;
+		log_info("draining on signal %d: idle children exit now, busy "
+		    "ones finish their jobs (within their type's timeout)", sig);
+	} else {
+		gw->stop_deadline_ms = now_ms() + gw->conf->shutdown_grace;
+		log_info("stopping on signal %d: idle children exit now, busy "
+		    "ones have %s", sig, format_duration(gw->conf->shutdown_grace,
+		    d, sizeof(d)));
+	}
 	TAILQ_FOREACH(ch, &gw->children, entry)
 		child_stop(ch);
 }
@@ -276,7 +310,7 @@ handle_signals(void)
 {
 	unsigned char	 buf[64];
 	ssize_t		 n, i;
-	int		 dump = 0, hup = 0, term = 0, chld = 0;
+	int		 dump = 0, hup = 0, term = 0, chld = 0, drain = 0;
 
 	while ((n = read(sigpipe[0], buf, sizeof(buf))) > 0)
 		for (i = 0; i < n; i++)
@@ -284,10 +318,13 @@ handle_signals(void)
 			case SIGCHLD: chld = 1; break;
 			case SIGHUP: hup = 1; break;
 			case SIGUSR1: dump = 1; break;
+			case SIGUSR2: drain = 1; break;
 			case SIGTERM: case SIGINT: term = buf[i]; break;
 			}
 	if (chld)
 		child_reap();
+	if (drain)
+		begin_stop(SIGUSR2);
 	if (term)
 		begin_stop(term);
 	if (hup && !gw->stopping)
@@ -310,6 +347,7 @@ setup_signals(void)
 	sigaction(SIGCHLD, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -320,13 +358,27 @@ main_loop(void)
 {
 	struct pollfd	*pfd = NULL;
 	struct child	**who = NULL, *ch, *next_ch;
-	size_t		 cap = 0, n, i;
-	uint64_t	 now, next;
+	size_t		 cap = 0, n, i, mfirst, mn;
+	uint64_t	 now, next, wd_usec, wd_every = 0, wd_next = 0;
 	int		 timeout, dbfd, ready_sent = 0, r;
 
+	/* The watchdog's interval is systemd's, for this pid only. */
+	if (sd_watchdog_enabled(0, &wd_usec) > 0) {
+		wd_every = wd_usec / 2000 > 0 ? wd_usec / 2000 : 1;
+		log_info("watchdog: WATCHDOG=1 every %llu ms",
+		    (unsigned long long)wd_every);
+	}
 	for (;;) {
 		now = now_ms();
 		next = now + 60000;
+		if (wd_every != 0) {
+			if (now >= wd_next) {
+				sd_notify(0, "WATCHDOG=1");
+				wd_next = now + wd_every;
+			}
+			if (wd_next < next)
+				next = wd_next;
+		}
 		if (gw->stopping) {
 			if (gw->nchildren == 0)
 				break;
@@ -347,6 +399,7 @@ main_loop(void)
 		children_check_timeouts(now);
 		children_spawn_due(now, &next);
 		db_poll(now, &next);
+		metrics_timers(now, &next);
 		TAILQ_FOREACH(ch, &gw->children, entry)
 			if (ch->state == CHILD_BUSY && ch->killed == KILL_NONE &&
 			    ch->type->conf.timeout != GW_UNLIMITED &&
@@ -359,8 +412,8 @@ main_loop(void)
 		}
 		status_title();
 
-		if (cap < (size_t)gw->nchildren + 2) {
-			cap = gw->nchildren + 16;
+		if (cap < (size_t)gw->nchildren + 2 + GW_METRICS_MAXFD) {
+			cap = gw->nchildren + 16 + GW_METRICS_MAXFD;
 			free(pfd);
 			free(who);
 			pfd = xcalloc(cap, sizeof(*pfd));
@@ -375,6 +428,10 @@ main_loop(void)
 			pfd[n].events = POLLIN;
 			who[n++] = NULL;
 		}
+		mfirst = n;
+		mn = (size_t)metrics_pollfds(pfd + n, GW_METRICS_MAXFD);
+		for (i = 0; i < mn; i++)
+			who[n++] = NULL;
 		TAILQ_FOREACH(ch, &gw->children, entry)
 			if (ch->fd != -1) {
 				pfd[n].fd = ch->fd;
@@ -398,10 +455,11 @@ main_loop(void)
 			 * it up again. */
 			TAILQ_FOREACH_SAFE(ch, &gw->children, entry, next_ch)
 				if (ch == who[i] && ch->fd == pfd[i].fd)
-					child_read(ch);
+					metrics_child_read(ch);
 		}
 		if (dbfd != -1 && pfd[1].revents != 0)
 			db_read();
+		metrics_handle(pfd + mfirst, (int)mn);
 		if (pfd[0].revents != 0)
 			handle_signals();
 	}
@@ -494,6 +552,8 @@ main(int argc, char *argv[])
 		pidfile_write(pfh);
 
 	log_init("geoworkerd", debug);
+	log_setnode(conf->node_name);
+	log_settypes(is_type);
 	gw = xcalloc(1, sizeof(*gw));
 	gw->conf = conf;
 	gw->pid = getpid();
@@ -512,7 +572,9 @@ main(int argc, char *argv[])
 	 * of the children alive when it runs. */
 	db_startup_sweep();
 	db_init();
+	metrics_reload();
 	main_loop();
+	metrics_close();
 
 	db_flush(now_ms() + gw->conf->db_timeout);
 	if (db_pending() > 0)

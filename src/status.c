@@ -61,7 +61,7 @@ status_dump(void)
 	    "writes%s", (int)gw->pid, gw->conf->node_name,
 	    (unsigned long long)((now - gw->started_ms) / 1000),
 	    db_up() ? "up" : "DOWN", db_pending(),
-	    gw->stopping ? ", stopping" : "");
+	    gw->draining ? ", draining" : gw->stopping ? ", stopping" : "");
 	TAILQ_FOREACH(t, &gw->types, entry) {
 		queued = db_queued(t->name);
 		log_info("status: type %s: children %d configured, %d live, "
@@ -111,6 +111,7 @@ status_dump(void)
 	json_object_set_new(root, "database", json_string(db_up() ? "up" : "down"));
 	json_object_set_new(root, "pending_writes", json_integer(db_pending()));
 	json_object_set_new(root, "stopping", json_boolean(gw->stopping));
+	json_object_set_new(root, "draining", json_boolean(gw->draining));
 	json_object_set_new(root, "types", types);
 	json_object_set_new(root, "busy", busy);
 
@@ -149,8 +150,10 @@ status_title(void)
 		busy += t->busy;
 		idle += t->idle;
 	}
-	setproctitle("master%s: %d busy, %d idle%s", gw->stopping ?
-	    " (stopping)" : "", busy, idle, db_up() ? "" : ", database down");
+	setproctitle("master%s: %d busy, %d idle%s", gw->draining ?
+	    " (draining)" : gw->stopping ? " (stopping)" : "", busy, idle,
+	    db_up() ? "" : ", database down");
 	sd_notifyf(0, "STATUS=%d busy, %d idle%s%s", busy, idle,
-	    db_up() ? "" : ", database down", gw->stopping ? ", stopping" : "");
+	    db_up() ? "" : ", database down", gw->draining ? ", draining" :
+	    gw->stopping ? ", stopping" : "");
 }
