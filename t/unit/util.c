@@ -111,8 +111,8 @@ main(void)
 	    ":4: bad value for children", "bad value with its line");
 	bad_config("[database]\nconninfo = x\n[daemon]\nfoo = 1\n",
 	    ":4: unknown key 'foo'", "unknown key with its line");
-	bad_config("[database]\nconninfo = x\n\n[hotspots]\n",
-	    ":4: unknown section [hotspots]", "unknown section with its line");
+	bad_config("[database]\nconninfo = x\n\n[Hot-Spots]\n",
+	    ":4: bad section name [Hot-Spots]", "bad section name with its line");
 	bad_config("[daemon]\nnode_name = a\n", "conninfo is required",
 	    "missing conninfo");
 	bad_config("[database]\nconninfo = x\nconninfo = y\n",

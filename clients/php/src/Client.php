@@ -91,7 +91,8 @@ final class Client
     {
         $res = $this->query(
             'SELECT id, job_type, status, params::text AS params, result::text AS result,
-                    error_message, progress, progress_message, priority, attempts,
+                    error_message, progress, progress_message, priority,
+                    attempts - free_attempts AS attempts, attempts AS runs,
                     max_attempts, job_key,
                     to_json(created_at::timestamptz) #>> \'{}\' AS created_at,
                     to_json(run_after) #>> \'{}\' AS run_after,

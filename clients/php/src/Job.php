@@ -17,6 +17,10 @@ final class Job
     public const CANCELLED = 'cancelled';
 
     /**
+     * $attempts: the attempts that count against $maxAttempts (a run cut
+     * short by a shutdown or a database outage does not, nor do the runs
+     * before a retry); $runs: every run started, which never goes down.
+     *
      * @param array<string, mixed>      $params
      * @param array<string, mixed>|null $result
      */
@@ -37,6 +41,7 @@ final class Job
         public readonly ?\DateTimeImmutable $runAfter,
         public readonly ?\DateTimeImmutable $startedAt,
         public readonly ?\DateTimeImmutable $completedAt,
+        public readonly int $runs = 0,
     ) {
     }
 
@@ -75,6 +80,7 @@ final class Job
             $time($row['run_after']),
             $time($row['started_at']),
             $time($row['completed_at']),
+            (int) ($row['runs'] ?? $row['attempts']),
         );
     }
 
