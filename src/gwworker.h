@@ -107,6 +107,14 @@ const char *gw_job_staging(struct gw_job *);
 int	 gw_job_output_path(struct gw_job *, const char *name, char *buf,
 	    size_t len);
 
+/*
+ * Returns 0 if jobs may read schema.name (a relation the catalog resolved
+ * for parameter param): its schema is in input_schemas or is the output
+ * schema.  Else -1 with a job error naming the parameter and the rule.
+ */
+int	 gw_job_check_readable(struct gw_job *, const char *param,
+	    const char *schema, const char *name);
+
 /* Exits at once with GW_EXIT_NOMEM: the master records the job "out of
  * memory (memory_limit N)".  For allocation failures in job code. */
 void	 gw_nomem(void) __attribute__((noreturn));

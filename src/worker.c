@@ -285,6 +285,37 @@ discard_files(void)
 		    staging);
 }
 
+/*
+ * input_schemas: every table, view or materialized view a job parameter
+ * names is checked here after the catalog resolved it (so search_path,
+ * quoting and spellings all land on the same schema name).
+ */
+int
+gw_job_check_readable(struct gw_job *job, const char *param,
+    const char *schema, const char *name)
+{
+	const char	*list = job->settings->input_schemas;
+	const char	*p;
+	size_t		 n = strlen(schema);
+
+	if (strcmp(schema, job->settings->output_schema) == 0)
+		return 0;
+	if (list == NULL || *list == '\0')
+		list = "public";
+	for (p = list; *p != '\0';) {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (strncmp(p, schema, n) == 0 && (p[n] == '\0' ||
+		    p[n] == ',' || p[n] == ' '))
+			return 0;
+		while (*p != '\0' && *p != ',')
+			p++;
+	}
+	return gw_job_error(job, "%s: %s.%s is in schema %s, which jobs may "
+	    "not read (input_schemas: %s; and the output schema %s)", param,
+	    schema, name, schema, list, job->settings->output_schema);
+}
+
 /* Parameters. */
 
 int
