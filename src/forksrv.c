@@ -79,15 +79,38 @@ recycle_idle(struct gw_type *t)
 			child_stop(ch);		/* a busy one finishes its job */
 }
 
-static void
-server_stop(struct gw_type *t, const char *why)
+/* A server that failed is started again after a back-off. */
+static uint64_t
+server_backoff(struct gw_type *t)
 {
+	uint64_t	 delay;
+
+	t->server_deaths++;
+	delay = 500ULL << (t->server_deaths > 16 ? 16 : t->server_deaths - 1);
+	if (delay > gw->conf->max_respawn_delay)
+		delay = gw->conf->max_respawn_delay;
+	t->server_next_ms = now_ms() + delay;
+	return delay;
+}
+
+/* Stops the server; failed: it broke (else it is replaced or not wanted). */
+static void
+server_stop(struct gw_type *t, const char *why, int failed)
+{
+	uint64_t	 delay;
+
 	if (t->server_pid <= 0)
 		return;
 	if (t->server_stopped)
 		return;
-	log_debug("%s: stopping fork server %d (%s)", t->name,
-	    (int)t->server_pid, why);
+	if (failed) {
+		delay = server_backoff(t);
+		log_warnx("%s: fork server %d died (%s); children are started "
+		    "by exec until it is back (in %.1f s)", t->name,
+		    (int)t->server_pid, why, delay / 1000.0);
+	} else
+		log_debug("%s: stopping fork server %d (%s)", t->name,
+		    (int)t->server_pid, why);
 	if (kill(t->server_pid, SIGKILL) == -1 && errno != ESRCH)
 		log_warn("kill(%d, SIGKILL) failed", (int)t->server_pid);
 	if (t->server_fd != -1)
@@ -167,7 +190,7 @@ server_poll_ready(struct gw_type *t)
 			    (int)t->server_pid);
 		}
 	} else if (n == 0)
-		server_stop(t, "its socket closed");
+		server_stop(t, "its socket closed", 1);
 }
 
 /*
@@ -179,15 +202,15 @@ server_check(struct gw_type *t, uint64_t now)
 {
 	if (!t->conf.fork_server || t->removed || !t->conf.enabled ||
 	    gw->stopping) {
-		server_stop(t, "not wanted");
+		server_stop(t, "not wanted", 0);
 		return;
 	}
 	if (t->server_pid > 0 && !t->server_stopped &&
 	    (t->server_generation != gw->conf->generation ||
 	    memcmp(&t->server_conf, &t->conf, sizeof(t->conf)) != 0))
-		server_stop(t, "configuration reloaded");
+		server_stop(t, "configuration reloaded", 0);
 	else if (t->server_pid > 0 && !t->server_stopped && program_changed(t)) {
-		server_stop(t, "its program changed");
+		server_stop(t, "its program changed", 0);
 		recycle_idle(t);
 	}
 	if (t->server_pid == 0 && now >= t->server_next_ms)
@@ -215,7 +238,7 @@ server_fork(struct gw_type *t, pid_t *pid, int *fd)
 	if (!t->server_ready || t->server_stopped)
 		return -1;
 	if (program_changed(t)) {
-		server_stop(t, "its program changed");
+		server_stop(t, "its program changed", 0);
 		recycle_idle(t);
 		return -1;
 	}
@@ -270,7 +293,7 @@ fail:
 	close(sv[0]);
 	if (sv[1] != -1)
 		close(sv[1]);
-	server_stop(t, "it failed");
+	server_stop(t, "it did not fork", 1);
 	return -1;
 }
 
@@ -286,12 +309,7 @@ server_reaped(pid_t pid, int status)
 		if (t->server_pid <= 0 || t->server_pid != pid)
 			continue;
 		if (!t->server_stopped) {
-			t->server_deaths++;
-			delay = 500ULL << (t->server_deaths > 16 ? 16 :
-			    t->server_deaths - 1);
-			if (delay > gw->conf->max_respawn_delay)
-				delay = gw->conf->max_respawn_delay;
-			t->server_next_ms = now_ms() + delay;
+			delay = server_backoff(t);
 			if (WIFSIGNALED(status))
 				signal_text(WTERMSIG(status), how, sizeof(how));
 			else
@@ -318,5 +336,5 @@ servers_stop(void)
 	struct gw_type	*t;
 
 	TAILQ_FOREACH(t, &gw->types, entry)
-		server_stop(t, "stopping");
+		server_stop(t, "stopping", 0);
 }

@@ -926,7 +926,7 @@ gw_nomem(void)
  * as a fresh child: the socket on fd 3, its own process group, and the rest
  * of gw_worker_main as after an exec.
  */
-static void	become_forked_child(int, pid_t);
+static void	become_forked_child(int, pid_t, const char *, int);
 
 /*
  * Has the program file this process runs been replaced (a package upgrade)
@@ -958,7 +958,7 @@ program_replaced(void)
 }
 
 static void
-fork_server(const char *type)
+fork_server(const char *type, int debug)
 {
 	char		 buf[16], cbuf[CMSG_SPACE(sizeof(int))];
 	struct msghdr	 msg;
@@ -1000,7 +1000,7 @@ fork_server(const char *type)
 			if ((pid = fork()) == 0) {
 				close(p[0]);
 				close(p[1]);
-				become_forked_child(fd, master);
+				become_forked_child(fd, master, type, debug);
 				return;
 			}
 			(void)write(p[1], &pid, sizeof(pid));
@@ -1022,7 +1022,7 @@ fork_server(const char *type)
 
 /* In the grandchild of the fork server: become a child of the master. */
 static void
-become_forked_child(int fd, pid_t master)
+become_forked_child(int fd, pid_t master, const char *type, int debug)
 {
 	struct timespec	 ts = { 0, 100000 };
 	int		 i;
@@ -1041,6 +1041,8 @@ become_forked_child(int fd, pid_t master)
 		_exit(GW_EXIT_ERROR);
 	close(fd);
 	closefrom(master_fd + 1);
+	/* The log's journal socket was among them: open it again. */
+	log_init(type, debug);
 }
 
 static void
@@ -1154,7 +1156,7 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 		master_fd = -1;
 	else if (getenv("GW_FORK_SERVER") != NULL && master_fd != -1) {
 		unsetenv("GW_FORK_SERVER");
-		fork_server(type);	/* returns in each child it forks */
+		fork_server(type, debug);	/* returns in each child it forks */
 	}
 
 	memset(&sa, 0, sizeof(sa));
