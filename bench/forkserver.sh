@@ -50,7 +50,7 @@ INI
 	master=$!
 	until grep -q 'ready: ' "$work/gw.log"; do sleep 0.05; done
 	sleep 1
-	sql "TRUNCATE background_jobs"
+	sql "TRUNCATE background_jobs; DROP SCHEMA analysis CASCADE; CREATE SCHEMA analysis"
 	m0=$(cpu "$master"); s0=$(servers_cpu)
 	t0=$(date +%s.%N)
 	sql "INSERT INTO background_jobs (job_type, params) SELECT '$2', $3 FROM generate_series(1, $jobs) g"
