@@ -21,8 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <proj.h>
-
 #include "gis/crs.h"
 
 struct gw_transform {
@@ -43,7 +41,7 @@ gw_proj_cleanup(void)
 	proj_ctx = NULL;
 }
 
-static PJ_CONTEXT *
+PJ_CONTEXT *
 gw_proj(void)
 {
 	if (proj_ctx == NULL) {
@@ -54,17 +52,16 @@ gw_proj(void)
 	return proj_ctx;
 }
 
-static const char *
-proj_reason(void)
+const char *
+gw_proj_reason(void)
 {
 	int	 e = proj_context_errno(gw_proj());
 
 	return e ? proj_context_errno_string(gw_proj(), e) : "unknown error";
 }
 
-/* The CRS of srid as a new PJ, or NULL after a job error. */
-static PJ *
-crs_of_srid(struct gw_job *job, int srid)
+PJ *
+gw_crs_of_srid(struct gw_job *job, int srid)
 {
 	PGresult	*res;
 	PJ		*crs = NULL;
@@ -96,7 +93,7 @@ crs_of_srid(struct gw_job *job, int srid)
 	PQclear(res);
 	if (crs == NULL)
 		gw_job_error(job, "SRID %d: PROJ cannot use its definition: %s",
-		    srid, proj_reason());
+		    srid, gw_proj_reason());
 	return crs;
 }
 
@@ -195,7 +192,7 @@ gw_crs_info(struct gw_job *job, int srid, int *geographic, double *to_metre)
 		return 0;
 
 	ctx = gw_proj();
-	if ((crs = crs_of_srid(job, srid)) == NULL)
+	if ((crs = gw_crs_of_srid(job, srid)) == NULL)
 		return -1;
 	t = proj_get_type(crs);
 	if (t == PJ_TYPE_BOUND_CRS) {
@@ -216,7 +213,7 @@ gw_crs_info(struct gw_job *job, int srid, int *geographic, double *to_metre)
 	    !proj_cs_get_axis_info(ctx, cs, 0, NULL, NULL, NULL, &f, NULL,
 	    NULL, NULL)) {
 		gw_job_error(job, "SRID %d: cannot read the CRS's unit: %s",
-		    srid, proj_reason());
+		    srid, gw_proj_reason());
 		goto done;
 	}
 	*to_metre = f > 0 ? f : 1;
@@ -237,18 +234,18 @@ gw_transform_new(struct gw_job *job, int from_srid, int to_srid,
 	struct gw_transform	*t;
 
 	*out = NULL;
-	if ((src = crs_of_srid(job, from_srid)) == NULL ||
-	    (dst = crs_of_srid(job, to_srid)) == NULL)
+	if ((src = gw_crs_of_srid(job, from_srid)) == NULL ||
+	    (dst = gw_crs_of_srid(job, to_srid)) == NULL)
 		goto fail;
 	if ((pj = proj_create_crs_to_crs_from_pj(ctx, src, dst, NULL,
 	    NULL)) == NULL) {
 		gw_job_error(job, "no transformation from SRID %d to SRID %d: "
-		    "%s", from_srid, to_srid, proj_reason());
+		    "%s", from_srid, to_srid, gw_proj_reason());
 		goto fail;
 	}
 	if ((norm = proj_normalize_for_visualization(ctx, pj)) == NULL) {
 		gw_job_error(job, "no transformation from SRID %d to SRID %d: "
-		    "%s", from_srid, to_srid, proj_reason());
+		    "%s", from_srid, to_srid, gw_proj_reason());
 		goto fail;
 	}
 	proj_destroy(pj);

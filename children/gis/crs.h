@@ -1,14 +1,33 @@
 /*
- * crs.h: coordinate reference systems and transformations with PROJ (one
- * PROJ context per process, gis/crs.c).
+ * crs.h: the one SRID -> CRS resolver of the job programs, and
+ * transformations between SRIDs, with one PROJ context per process (as
+ * PostGIS's lwgeom_transform.c does for its backends).
+ *
+ * NOTES
+ *   An SRID becomes a CRS through spatial_ref_sys: "auth_name:auth_srid"
+ *   (PROJ's full definition, with its datum transformations), else srtext,
+ *   else proj4text.  Programs that need PROJ themselves (an ellipsoid, a
+ *   projection of their own) use gw_proj() and gw_crs_of_srid(), never a
+ *   context or a spatial_ref_sys query of their own.
  */
 #ifndef GW_CRS_H
 #define GW_CRS_H
 
 #include <stddef.h>
 
+#include <proj.h>
+
 #include "gwworker.h"
 #include "gis/geom.h"
+
+/* The process's PROJ context (made on first use, destroyed at exit) and the
+ * text of its last error ("unknown error" if none). */
+PJ_CONTEXT *gw_proj(void);
+const char *gw_proj_reason(void);
+
+/* The CRS of srid as a new PJ (proj_destroy() it), or NULL after a job
+ * error: "SRID n is not in spatial_ref_sys", or PROJ's reason. */
+PJ	*gw_crs_of_srid(struct gw_job *, int srid);
 
 /* PROJ: a transformation from one SRID to another (spatial_ref_sys looked up
  * as auth_name:auth_srid, else srtext, else proj4text), x = easting or

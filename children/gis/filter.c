@@ -19,88 +19,24 @@
 #include <string.h>
 
 #include "gis/filter.h"
-
-/* A growing string; after an allocation failure it stays failed. */
-struct sbuf {
-	char	*s;
-	size_t	 len;
-	size_t	 cap;
-	int	 oom;
-};
+#include "gis/quote.h"
+#include "gis/strbuf.h"
 
 struct fctx {
 	struct gw_job			*job;
 	PGconn				*conn;
 	const struct filter_table	*t;
 	const char			*qualifier;
-	struct sbuf			 sb;
+	struct gw_strbuf		 sb;
 	int				 nodes;
 };
 
-static void	sb_add(struct sbuf *, const char *);
 static int	node_sql(struct fctx *, json_t *, const char *, int);
 static int	cond_sql(struct fctx *, json_t *, const char *);
 static int	value_sql(struct fctx *, const struct filter_column *, json_t *,
 		    const char *);
 static int	check_keys(struct fctx *, json_t *, const char *,
 		    const char *const []);
-
-static void
-sb_add(struct sbuf *sb, const char *s)
-{
-	size_t	 n = strlen(s), ncap;
-	char	*p;
-
-	if (sb->oom)
-		return;
-	if (sb->len + n + 1 > sb->cap) {
-		ncap = sb->cap ? sb->cap : 256;
-		while (ncap < sb->len + n + 1)
-			ncap *= 2;
-		if ((p = realloc(sb->s, ncap)) == NULL) {
-			sb->oom = 1;
-			return;
-		}
-		sb->s = p;
-		sb->cap = ncap;
-	}
-	memcpy(sb->s + sb->len, s, n + 1);
-	sb->len += n;
-}
-
-char *
-filter_quote_ident(struct gw_job *job, PGconn *conn, const char *s)
-{
-	char	*q, *copy;
-
-	if ((q = PQescapeIdentifier(conn, s, strlen(s))) == NULL) {
-		gw_job_error(job, "cannot quote identifier: %s",
-		    PQerrorMessage(conn));
-		return NULL;
-	}
-	copy = strdup(q);
-	PQfreemem(q);
-	if (copy == NULL)
-		gw_job_error(job, "out of memory");
-	return copy;
-}
-
-char *
-filter_quote_literal(struct gw_job *job, PGconn *conn, const char *s)
-{
-	char	*q, *copy;
-
-	if ((q = PQescapeLiteral(conn, s, strlen(s))) == NULL) {
-		gw_job_error(job, "cannot quote value: %s",
-		    PQerrorMessage(conn));
-		return NULL;
-	}
-	copy = strdup(q);
-	PQfreemem(q);
-	if (copy == NULL)
-		gw_job_error(job, "out of memory");
-	return copy;
-}
 
 void
 filter_table_free(struct filter_table *t)
@@ -234,8 +170,8 @@ resolve(struct gw_job *job, PGconn *conn, const char *param,
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
-	if ((qs = filter_quote_ident(job, conn, t->schema)) == NULL ||
-	    (qt = filter_quote_ident(job, conn, t->table)) == NULL)
+	if ((qs = gw_quote_ident(job, t->schema)) == NULL ||
+	    (qt = gw_quote_ident(job, t->table)) == NULL)
 		goto done;
 	if (asprintf(&t->qualified, "%s.%s", qs, qt) == -1) {
 		t->qualified = NULL;
@@ -341,20 +277,20 @@ node_sql(struct fctx *f, json_t *node, const char *path, int depth)
 		    "conditions", path, any ? "any" : "all");
 
 	if (json_array_size(list) == 0) {
-		sb_add(&f->sb, any ? "FALSE" : "TRUE");
+		gw_sb_puts(&f->sb, any ? "FALSE" : "TRUE");
 		return 0;
 	}
 	glue = any ? " OR " : " AND ";
-	sb_add(&f->sb, "(");
+	gw_sb_puts(&f->sb, "(");
 	json_array_foreach(list, i, child) {
 		if (i > 0)
-			sb_add(&f->sb, glue);
+			gw_sb_puts(&f->sb, glue);
 		snprintf(cpath, sizeof(cpath), "%s.%s[%zu]", path,
 		    any ? "any" : "all", i);
 		if (node_sql(f, child, cpath, depth + 1) == -1)
 			return -1;
 	}
-	sb_add(&f->sb, ")");
+	gw_sb_puts(&f->sb, ")");
 	return 0;
 }
 
@@ -444,11 +380,11 @@ value_sql(struct fctx *f, const struct filter_column *c, json_t *v,
 	}
 	PQclear(res);
 
-	if ((lit = filter_quote_literal(f->job, f->conn, text)) == NULL)
+	if ((lit = gw_quote_literal(f->job, text)) == NULL)
 		return -1;
-	sb_add(&f->sb, lit);
-	sb_add(&f->sb, "::");
-	sb_add(&f->sb, c->type);
+	gw_sb_puts(&f->sb, lit);
+	gw_sb_puts(&f->sb, "::");
+	gw_sb_puts(&f->sb, c->type);
 	free(lit);
 	return 0;
 }
@@ -513,14 +449,14 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		    strcmp(c->type, "geography") == 0 ?
 		    " (use spatial_filter)" : "");
 
-	if ((qcol = filter_quote_ident(f->job, f->conn, c->name)) == NULL)
+	if ((qcol = gw_quote_ident(f->job, c->name)) == NULL)
 		return -1;
-	sb_add(&f->sb, "(");
+	gw_sb_puts(&f->sb, "(");
 	if (f->qualifier != NULL) {
-		sb_add(&f->sb, f->qualifier);
-		sb_add(&f->sb, ".");
+		gw_sb_puts(&f->sb, f->qualifier);
+		gw_sb_puts(&f->sb, ".");
 	}
-	sb_add(&f->sb, qcol);
+	gw_sb_puts(&f->sb, qcol);
 	free(qcol);
 	snprintf(vpath, sizeof(vpath), "%s.value", path);
 
@@ -528,7 +464,7 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		if (v != NULL && !json_is_null(v))
 			return gw_job_error(f->job, "%s: op %s takes no value",
 			    path, op);
-		sb_add(&f->sb, op[0] == 'i' ? " IS NULL)" : " IS NOT NULL)");
+		gw_sb_puts(&f->sb, op[0] == 'i' ? " IS NULL)" : " IS NOT NULL)");
 		return 0;
 	}
 	if (v == NULL)
@@ -549,10 +485,10 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		if ((strcmp(op, "like") == 0 || strcmp(op, "ilike") == 0) &&
 		    json_is_string(v) && like_check(f, v, vpath) == -1)
 			return -1;
-		sb_add(&f->sb, cmp[i].sql);
+		gw_sb_puts(&f->sb, cmp[i].sql);
 		if (value_sql(f, c, v, vpath) == -1)
 			return -1;
-		sb_add(&f->sb, ")");
+		gw_sb_puts(&f->sb, ")");
 		return 0;
 	}
 
@@ -560,15 +496,15 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		if (!json_is_array(v) || json_array_size(v) == 0)
 			return gw_job_error(f->job, "%s: op %s needs a non-empty "
 			    "array of values", vpath, op);
-		sb_add(&f->sb, op[0] == 'i' ? " IN (" : " NOT IN (");
+		gw_sb_puts(&f->sb, op[0] == 'i' ? " IN (" : " NOT IN (");
 		json_array_foreach(v, i, e) {
 			if (i > 0)
-				sb_add(&f->sb, ", ");
+				gw_sb_puts(&f->sb, ", ");
 			snprintf(vpath, sizeof(vpath), "%s.value[%zu]", path, i);
 			if (value_sql(f, c, e, vpath) == -1)
 				return -1;
 		}
-		sb_add(&f->sb, "))");
+		gw_sb_puts(&f->sb, "))");
 		return 0;
 	}
 
@@ -576,15 +512,15 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		if (!json_is_array(v) || json_array_size(v) != 2)
 			return gw_job_error(f->job, "%s: op between needs "
 			    "[low, high]", vpath);
-		sb_add(&f->sb, " BETWEEN ");
+		gw_sb_puts(&f->sb, " BETWEEN ");
 		snprintf(vpath, sizeof(vpath), "%s.value[0]", path);
 		if (value_sql(f, c, json_array_get(v, 0), vpath) == -1)
 			return -1;
-		sb_add(&f->sb, " AND ");
+		gw_sb_puts(&f->sb, " AND ");
 		snprintf(vpath, sizeof(vpath), "%s.value[1]", path);
 		if (value_sql(f, c, json_array_get(v, 1), vpath) == -1)
 			return -1;
-		sb_add(&f->sb, ")");
+		gw_sb_puts(&f->sb, ")");
 		return 0;
 	}
 
@@ -607,16 +543,16 @@ filter_sql_table(struct gw_job *job, PGconn *conn,
 	f.t = t;
 	f.qualifier = qualifier;
 	if (filter == NULL || json_is_null(filter))
-		sb_add(&f.sb, "TRUE");
+		gw_sb_puts(&f.sb, "TRUE");
 	else if (node_sql(&f, filter, param, 0) == -1) {
-		free(f.sb.s);
+		free(f.sb.data);
 		return -1;
 	}
-	if (f.sb.oom) {
-		free(f.sb.s);
+	if (f.sb.failed) {
+		free(f.sb.data);
 		return gw_job_error(job, "out of memory");
 	}
-	*out = f.sb.s;
+	*out = f.sb.data;
 	return 0;
 }
 

@@ -93,9 +93,4 @@ int	 filter_sql_table(struct gw_job *, PGconn *conn,
 	    const struct filter_table *, json_t *filter, const char *param,
 	    const char *qualifier, char **out);
 
-/* PQescapeIdentifier / PQescapeLiteral into a malloc'ed copy (free(3) it),
- * or NULL with a job error (invalid encoding, out of memory). */
-char	*filter_quote_ident(struct gw_job *, PGconn *, const char *);
-char	*filter_quote_literal(struct gw_job *, PGconn *, const char *);
-
 #endif

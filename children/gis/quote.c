@@ -10,22 +10,36 @@
 
 #include "gis/quote.h"
 
-/* A quoted identifier as a new string (free()), or NULL with a job error. */
-char *
-gw_quote_ident(struct gw_job *job, const char *name)
+/* s escaped by escape (PQescapeIdentifier or PQescapeLiteral) as a new
+ * string (free()), or NULL with a job error saying what could not be quoted. */
+static char *
+quote(struct gw_job *job, const char *s,
+    char *(*escape)(PGconn *, const char *, size_t), const char *what)
 {
-	char	*q, *s;
+	char	*q, *copy;
 
-	if ((q = PQescapeIdentifier(job->conn, name, strlen(name))) == NULL) {
-		gw_job_error(job, "cannot quote identifier: %s",
+	if ((q = escape(job->conn, s, strlen(s))) == NULL) {
+		gw_job_error(job, "cannot quote %s: %s", what,
 		    PQerrorMessage(job->conn));
 		return NULL;
 	}
-	s = strdup(q);
+	copy = strdup(q);
 	PQfreemem(q);
-	if (s == NULL)
+	if (copy == NULL)
 		gw_job_error(job, "out of memory");
-	return s;
+	return copy;
+}
+
+char *
+gw_quote_ident(struct gw_job *job, const char *name)
+{
+	return quote(job, name, PQescapeIdentifier, "identifier");
+}
+
+char *
+gw_quote_literal(struct gw_job *job, const char *value)
+{
+	return quote(job, value, PQescapeLiteral, "value");
 }
 
 /* Appends name quoted as an identifier. */

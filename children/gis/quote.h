@@ -1,5 +1,5 @@
 /*
- * quote.h: the one identifier quoter of the job programs.
+ * quote.h: the one quoter of identifiers and literals of the job programs.
  *
  * NOTES
  *   Identifiers reach SQL only as the catalog spells them, quoted here with
@@ -15,6 +15,11 @@
 /* name quoted as an identifier, as a new string (free()), or NULL after a
  * job error. */
 char	*gw_quote_ident(struct gw_job *, const char *name);
+
+/* value quoted as a string literal (E'' where it must), as a new string
+ * (free()), or NULL after a job error: for values that must be pasted, as
+ * in a view's definition; elsewhere values are bound as parameters. */
+char	*gw_quote_literal(struct gw_job *, const char *value);
 
 /* Append name quoted as an identifier to sb; -1 after a job error or when
  * out of memory (then sb->failed). */

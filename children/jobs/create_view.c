@@ -33,6 +33,7 @@
 
 #include "gwworker.h"
 #include "gis/filter.h"
+#include "gis/quote.h"
 
 #define WGS84	4326
 
@@ -197,7 +198,7 @@ geometry_shape(struct cview *v, const struct filter_column *c, int *srid,
 	}
 	PQclear(res);
 
-	if ((qcol = filter_quote_ident(v->job, v->conn, c->name)) == NULL)
+	if ((qcol = gw_quote_ident(v->job, c->name)) == NULL)
 		return -1;
 	if (asprintf(&sql, "SELECT min(ST_SRID(%s)), max(ST_SRID(%s)), "
 	    "min(GeometryType(%s)), max(GeometryType(%s)), max(ST_NDims(%s)) "
@@ -365,8 +366,8 @@ spatial_sql(struct cview *v, json_t *sf)
 		goto done;
 	}
 
-	if ((lit = filter_quote_literal(v->job, v->conn, geojson)) == NULL ||
-	    (qcol = filter_quote_ident(v->job, v->conn, v->geom->name)) ==
+	if ((lit = gw_quote_literal(v->job, geojson)) == NULL ||
+	    (qcol = gw_quote_ident(v->job, v->geom->name)) ==
 	    NULL)
 		goto done;
 	if (asprintf(&g, "%sST_SetSRID(ST_GeomFromGeoJSON(%s::text), %d)%s",
@@ -453,8 +454,7 @@ select_list(struct cview *v, char **out)
 
 	*out = NULL;
 	for (i = 0; i < v->ncols; i++) {
-		if ((qcol = filter_quote_ident(v->job, v->conn,
-		    v->cols[i]->name)) == NULL)
+		if ((qcol = gw_quote_ident(v->job, v->cols[i]->name)) == NULL)
 			goto fail;
 		srid = 0;
 		if (is_geometry(v->cols[i]) &&
@@ -541,8 +541,8 @@ run_create_view(struct gw_job *job, json_t **result)
 	if (select_list(&v, &select) == -1)
 		goto done;
 
-	if ((v.qschema = filter_quote_ident(job, v.conn, schema)) == NULL ||
-	    (qname = filter_quote_ident(job, v.conn, v.name)) == NULL)
+	if ((v.qschema = gw_quote_ident(job, schema)) == NULL ||
+	    (qname = gw_quote_ident(job, v.name)) == NULL)
 		goto done;
 	if (asprintf(&v.qview, "%s.%s", v.qschema, qname) == -1) {
 		v.qview = NULL;
@@ -574,8 +574,7 @@ run_create_view(struct gw_job *job, json_t **result)
 			free(sql);
 			free(qcol);
 			sql = NULL;
-			if ((qcol = filter_quote_ident(job, v.conn,
-			    v.cols[i]->name)) == NULL)
+			if ((qcol = gw_quote_ident(job, v.cols[i]->name)) == NULL)
 				goto done;
 			if (asprintf(&sql, "CREATE INDEX ON %s USING gist (%s)",
 			    v.qview, qcol) == -1) {

@@ -44,13 +44,13 @@
 
 #include <libpq-fe.h>
 #include <jansson.h>
-#include <proj.h>
 
 #include "gwworker.h"
 #include "gis/crs.h"
 #include "gis/geom.h"
 #include "gis/layer.h"
 #include "gis/output.h"
+#include "gis/quote.h"
 #include "num/stats.h"
 #include "num/cube.h"
 #include "num/mannkendall.h"
@@ -96,7 +96,6 @@ struct ts {
 	int		 srid;
 	int		 laea;		/* projected here, else native */
 	char		 proj[256];	/* the LAEA definition */
-	PJ_CONTEXT	*pctx;
 	PJ		*pj;		/* input CRS -> LAEA, lon/lat order */
 	double		 to_metre;
 	double		 xmin, ymin, xmax, ymax;	/* metres */
@@ -118,24 +117,6 @@ struct ts {
 	long long	 ncat[EHS_NCATEGORIES];
 	struct mk_result overall;
 };
-
-/* A new string: name quoted as an SQL identifier, or NULL (job error). */
-static char *
-quote_ident(struct gw_job *job, const char *name)
-{
-	char	*q, *s;
-
-	if ((q = PQescapeIdentifier(job->conn, name, strlen(name))) == NULL) {
-		gw_job_error(job, "quoting \"%s\": %s", name,
-		    PQerrorMessage(job->conn));
-		return NULL;
-	}
-	s = strdup(q);
-	PQfreemem(q);
-	if (s == NULL)
-		gw_job_error(job, "out of memory");
-	return s;
-}
 
 /* Runs sql without parameters; 0 when it returned what want says. */
 static int
@@ -232,11 +213,11 @@ build_sql(struct ts *ts)
 	char		*qt = NULL, *qg = NULL, *qf = NULL;
 	int		 ret = -1;
 
-	if ((qt = quote_ident(job,
+	if ((qt = gw_quote_ident(job,
 	    ts->layer->columns[ts->time_idx].name)) == NULL ||
-	    (qg = quote_ident(job, ts->layer->geom_column)) == NULL)
+	    (qg = gw_quote_ident(job, ts->layer->geom_column)) == NULL)
 		goto done;
-	if (ts->field_idx != -1 && (qf = quote_ident(job,
+	if (ts->field_idx != -1 && (qf = gw_quote_ident(job,
 	    ts->layer->columns[ts->field_idx].name)) == NULL)
 		goto done;
 	if (asprintf(&ts->time_sql, "%s::timestamptz", qt) == -1) {
@@ -321,15 +302,6 @@ is_mercator(struct ts *ts, int *merc)
 	return 0;
 }
 
-/* The text of PROJ's last error. */
-static const char *
-proj_reason(PJ_CONTEXT *ctx)
-{
-	int	 e = proj_context_errno(ctx);
-
-	return e ? proj_context_errno_string(ctx, e) : "unknown error";
-}
-
 /*
  * The transformation from the input's CRS to the LAEA plane centred on the
  * data (ts->proj), and the extent of the input's bounding box in that
@@ -341,49 +313,21 @@ static int
 laea_setup(struct ts *ts)
 {
 	struct gw_job	*job = ts->job;
-	PGresult	*res;
-	PJ		*src = NULL, *dst = NULL, *pj = NULL;
-	char		 sbuf[16], def[64], crs[300];
-	const char	*v[1] = { sbuf };
+	PJ_CONTEXT	*ctx = gw_proj();
+	PJ		*src, *dst = NULL, *pj = NULL;
+	char		 crs[300];
 	double		 bx[256], by[256], f;
 	int		 i, ret = -1;
 
-	snprintf(sbuf, sizeof(sbuf), "%d", ts->srid);
-	if ((res = gw_exec(job, "reading spatial_ref_sys", "SELECT auth_name, "
-	    "auth_srid, srtext, proj4text FROM spatial_ref_sys "
-	    "WHERE srid = $1::int", 1, v)) == NULL)
+	if ((src = gw_crs_of_srid(job, ts->srid)) == NULL)
 		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return gw_job_error(job, "input: SRID %d is not in "
-		    "spatial_ref_sys", ts->srid);
-	}
-	if ((ts->pctx = proj_context_create()) == NULL) {
-		PQclear(res);
-		return gw_job_error(job, "out of memory");
-	}
-	if (!PQgetisnull(res, 0, 0) && *PQgetvalue(res, 0, 0) != 0) {
-		snprintf(def, sizeof(def), "%s:%s", PQgetvalue(res, 0, 0),
-		    PQgetvalue(res, 0, 1));
-		src = proj_create(ts->pctx, def);
-	}
-	if (src == NULL && !PQgetisnull(res, 0, 2))
-		src = proj_create(ts->pctx, PQgetvalue(res, 0, 2));
-	if (src == NULL && !PQgetisnull(res, 0, 3))
-		src = proj_create(ts->pctx, PQgetvalue(res, 0, 3));
-	PQclear(res);
-	if (src == NULL) {
-		gw_job_error(job, "input: PROJ does not know SRID %d: %s",
-		    ts->srid, proj_reason(ts->pctx));
-		goto done;
-	}
 	snprintf(crs, sizeof(crs), "%s +type=crs", ts->proj);
-	if ((dst = proj_create(ts->pctx, crs)) == NULL ||
-	    (pj = proj_create_crs_to_crs_from_pj(ts->pctx, src, dst, NULL,
+	if ((dst = proj_create(ctx, crs)) == NULL ||
+	    (pj = proj_create_crs_to_crs_from_pj(ctx, src, dst, NULL,
 	    NULL)) == NULL ||
-	    (ts->pj = proj_normalize_for_visualization(ts->pctx, pj)) == NULL) {
+	    (ts->pj = proj_normalize_for_visualization(ctx, pj)) == NULL) {
 		gw_job_error(job, "input: no PROJ transformation from SRID %d "
-		    "to %s: %s", ts->srid, ts->proj, proj_reason(ts->pctx));
+		    "to %s: %s", ts->srid, ts->proj, gw_proj_reason());
 		goto done;
 	}
 
@@ -1000,8 +944,8 @@ bins_table_free(struct ts *ts, const char *bins, int overwrite,
 		return -1;
 	kind = PQntuples(res) ? PQgetvalue(res, 0, 0)[0] : 0;
 	PQclear(res);
-	if ((qs = quote_ident(job, schema)) == NULL ||
-	    (qb = quote_ident(job, bins)) == NULL)
+	if ((qs = gw_quote_ident(job, schema)) == NULL ||
+	    (qb = gw_quote_ident(job, bins)) == NULL)
 		goto done;
 	if (asprintf(qualified, "%s.%s", qs, qb) == -1) {
 		*qualified = NULL;
@@ -1328,8 +1272,6 @@ ts_free(struct ts *ts)
 	cube_free(&ts->cube);
 	if (ts->pj != NULL)
 		proj_destroy(ts->pj);
-	if (ts->pctx != NULL)
-		proj_context_destroy(ts->pctx);
 	free(ts->z);
 	free(ts->p);
 	free(ts->bin);

@@ -35,6 +35,7 @@
 #include "gis/geom.h"
 #include "gis/layer.h"
 #include "gis/output.h"
+#include "gis/quote.h"
 #include "gis/filter.h"
 #include "jobs/overlay.h"
 
@@ -466,17 +467,14 @@ quoted_not_null(struct gw_job *job, const char *column, int nonempty)
 {
 	char	*q, *s;
 
-	if ((q = PQescapeIdentifier(job->conn, column, strlen(column))) ==
-	    NULL) {
-		gw_job_error(job, "input: %s", PQerrorMessage(job->conn));
+	if ((q = gw_quote_ident(job, column)) == NULL)
 		return NULL;
-	}
 	if ((nonempty ? asprintf(&s, "%s IS NOT NULL AND NOT ST_IsEmpty(%s)",
 	    q, q) : asprintf(&s, "%s IS NOT NULL", q)) == -1) {
 		s = NULL;
 		gw_job_error(job, "out of memory");
 	}
-	PQfreemem(q);
+	free(q);
 	return s;
 }
 

@@ -60,6 +60,7 @@
 
 #include "gwworker.h"
 #include "gis/filter.h"
+#include "gis/quote.h"
 #include "gis/raster.h"
 
 
@@ -280,7 +281,7 @@ read_clip_table(struct clip *c, const char *name)
 	    (gc = clip_geometry_column(c, &t)) == NULL ||
 	    filter_sql_table(job, job->conn, &t, json_object_get(job->params,
 	    "clip_filter"), "clip_filter", "src", &where) == -1 ||
-	    (qcol = filter_quote_ident(job, job->conn, gc->name)) == NULL)
+	    (qcol = gw_quote_ident(job, gc->name)) == NULL)
 		goto done;
 	if (asprintf(&sql, "DECLARE gw_clip NO SCROLL CURSOR FOR "
 	    "SELECT ST_AsBinary(ST_Force2D(src.%s)), ST_SRID(src.%s) "

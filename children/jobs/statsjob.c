@@ -18,8 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <proj.h>
-
+#include "gis/crs.h"
 #include "jobs/statsjob.h"
 
 #define GW_MAX_PAIRS	((size_t)200 * 1000 * 1000)
@@ -28,11 +27,8 @@ int
 gw_layer_metric(struct gw_job *job, const struct gw_layer *l,
     struct gw_metric *m)
 {
-	PJ_CONTEXT	*ctx = NULL;
-	PJ		*crs = NULL, *src = NULL, *ell = NULL;
-	PGresult	*res = NULL;
-	char		 buf[16], def[128];
-	const char	*vals[1];
+	PJ_CONTEXT	*ctx = gw_proj();
+	PJ		*crs, *src = NULL, *ell = NULL;
 	double		 a, b, invf;
 	int		 inv, rv = -1;
 
@@ -43,30 +39,8 @@ gw_layer_metric(struct gw_job *job, const struct gw_layer *l,
 	m->f = 1 / 298.257223563;
 	if (!l->geographic || l->srid <= 0)
 		return 0;
-	if ((ctx = proj_context_create()) == NULL)
-		return gw_job_error(job, "PROJ: cannot create a context");
-	snprintf(buf, sizeof(buf), "%d", l->srid);
-	vals[0] = buf;
-	if ((res = gw_exec(job, "spatial_ref_sys", "SELECT auth_name, auth_srid,"
-	    " srtext, proj4text FROM spatial_ref_sys WHERE srid = $1", 1,
-	    vals)) == NULL)
-		goto done;
-	if (PQntuples(res) == 1) {
-		if (!PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1)) {
-			snprintf(def, sizeof(def), "%s:%s",
-			    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
-			crs = proj_create(ctx, def);
-		}
-		if (crs == NULL && *PQgetvalue(res, 0, 2) != '\0')
-			crs = proj_create(ctx, PQgetvalue(res, 0, 2));
-		if (crs == NULL && *PQgetvalue(res, 0, 3) != '\0')
-			crs = proj_create(ctx, PQgetvalue(res, 0, 3));
-	}
-	if (crs == NULL) {
-		gw_job_error(job, "%s: SRID %d: PROJ cannot read its ellipsoid",
-		    l->param, l->srid);
-		goto done;
-	}
+	if ((crs = gw_crs_of_srid(job, l->srid)) == NULL)
+		return -1;
 	if (proj_get_type(crs) == PJ_TYPE_BOUND_CRS)
 		src = proj_get_source_crs(ctx, crs);
 	if ((ell = proj_get_ellipsoid(ctx, src ? src : crs)) == NULL ||
@@ -81,11 +55,9 @@ gw_layer_metric(struct gw_job *job, const struct gw_layer *l,
 		m->f = 1 / invf;
 	rv = 0;
  done:
-	PQclear(res);
 	proj_destroy(ell);
 	proj_destroy(src);
 	proj_destroy(crs);
-	proj_context_destroy(ctx);
 	return rv;
 }
 
