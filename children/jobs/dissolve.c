@@ -434,208 +434,267 @@ parse_stats(struct gw_job *job, const struct gw_layer *in, json_t *js,
 	return 0;
 }
 
+/* The state of one dissolve job, phase to phase. */
+struct dissolvejob {
+	struct dissolve		 d;
+	struct gw_layer		*in;
+	struct gw_output	*out;
+	struct gw_colspec	*ocols;		/* group fields, statistics */
+	struct gw_read		 rd;
+	const char		*oname;
+	const char		**vals;		/* a row's values */
+	char			 obuf[128];
+	char			 (*nbuf)[64];	/* statistics as text */
+	int			*gidx;		/* group fields: columns */
+	size_t			 ngidx;
+	int			*cols;		/* columns read */
+	int			 ncols;
+	int			 overwrite, multipart, dim;
+	int			 ncoverage;	/* groups merged as coverage */
+	long long		 nfeatures;
+};
+
+/* Parameters: the input, its group fields and the statistics asked. */
 static int
-run_dissolve(struct gw_job *job, json_t **result)
+dissolve_params(struct gw_job *job, struct dissolvejob *dj)
 {
 	static const char *const keys[] = { "input", "geometry_column",
 	    "id_column", "output", "overwrite", "fields", "statistics",
 	    "multipart", NULL };
-	GEOSContextHandle_t	 ctx = gw_geos();
-	struct gw_layer		*in = NULL;
-	struct gw_output	*out = NULL;
-	struct gw_colspec	*ocols = NULL;
-	struct gw_read		 rd;
-	struct dissolve		 d;
-	const char		*input, *gcol, *idcol, *oname, **vals = NULL;
-	char			 obuf[128], fullname[160], (*nbuf)[64] = NULL;
-	int			*gidx = NULL, *cols = NULL, ncols = 0, overwrite;
-	int			 multipart, ncoverage = 0, cov, dim, rv = -1;
-	size_t			 ngidx = 0, i, j, k, nparts;
-	long long		 nrows, nfeatures = 0;
-	uint64_t		 t0;
-	GEOSGeometry		*u;
+	struct dissolve	*d = &dj->d;
+	const char	*input, *gcol, *idcol;
+	size_t		 i, j;
 
-	memset(&d, 0, sizeof(d));
 	if (gw_param_check_keys(job, keys) == -1 ||
 	    gw_param_string(job, "input", 1, NULL, &input) == -1 ||
 	    gw_param_string(job, "geometry_column", 0, NULL, &gcol) == -1 ||
 	    gw_param_string(job, "id_column", 0, NULL, &idcol) == -1 ||
-	    gw_param_bool(job, "multipart", 1, &multipart) == -1 ||
-	    gw_output_name(job, obuf, sizeof(obuf), &oname, &overwrite) == -1)
+	    gw_param_bool(job, "multipart", 1, &dj->multipart) == -1 ||
+	    gw_output_name(job, dj->obuf, sizeof(dj->obuf), &dj->oname,
+	    &dj->overwrite) == -1)
 		return -1;
-	if (gw_layer_resolve(job, "input", input, gcol, idcol, &in) == -1)
+	if (gw_layer_resolve(job, "input", input, gcol, idcol, &dj->in) == -1)
 		return -1;
-	if (strcmp(in->table, oname) == 0 &&
-	    strcmp(in->schema, job->settings->output_schema ?
-	    job->settings->output_schema : "public") == 0) {
-		gw_job_error(job, "output: %s.%s is the input table", in->schema,
-		    in->table);
-		goto done;
-	}
-	if (gw_layer_columns(job, in, "fields", json_object_get(job->params,
-	    "fields"), &gidx, &ngidx) == -1)
-		goto done;
-	if ((cols = calloc(ngidx + json_array_size(json_object_get(
-	    job->params, "statistics")) + 1, sizeof(*cols))) == NULL ||
-	    (d.gpos = calloc(ngidx + 1, sizeof(*d.gpos))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	for (i = 0; i < ngidx; i++) {
+	if (strcmp(dj->in->table, dj->oname) == 0 &&
+	    strcmp(dj->in->schema, job->settings->output_schema ?
+	    job->settings->output_schema : "public") == 0)
+		return gw_job_error(job, "output: %s.%s is the input table",
+		    dj->in->schema, dj->in->table);
+	if (gw_layer_columns(job, dj->in, "fields", json_object_get(
+	    job->params, "fields"), &dj->gidx, &dj->ngidx) == -1)
+		return -1;
+	if ((dj->cols = calloc(dj->ngidx + json_array_size(json_object_get(
+	    job->params, "statistics")) + 1, sizeof(*dj->cols))) == NULL ||
+	    (d->gpos = calloc(dj->ngidx + 1, sizeof(*d->gpos))) == NULL)
+		return gw_job_error(job, "out of memory");
+	for (i = 0; i < dj->ngidx; i++) {
 		for (j = 0; j < i; j++)
-			if (gidx[j] == gidx[i]) {
-				gw_job_error(job, "fields: \"%s\" is given "
-				    "twice", in->columns[gidx[i]].name);
-				goto done;
-			}
-		cols[ncols] = gidx[i];
-		d.gpos[i] = ncols++;
+			if (dj->gidx[j] == dj->gidx[i])
+				return gw_job_error(job, "fields: \"%s\" is "
+				    "given twice",
+				    dj->in->columns[dj->gidx[i]].name);
+		dj->cols[dj->ncols] = dj->gidx[i];
+		d->gpos[i] = dj->ncols++;
 	}
-	d.ngroupf = ngidx;
-	if (parse_stats(job, in, json_object_get(job->params, "statistics"),
-	    &d, cols, &ncols) == -1)
-		goto done;
+	d->ngroupf = dj->ngidx;
+	return parse_stats(job, dj->in, json_object_get(job->params,
+	    "statistics"), d, dj->cols, &dj->ncols);
+}
 
-	/* Output columns: group fields (their types), then statistics. */
-	if ((ocols = calloc(ngidx + d.nstats + 1, sizeof(*ocols))) == NULL ||
-	    (vals = calloc(ngidx + d.nstats + 1, sizeof(*vals))) == NULL ||
-	    (nbuf = calloc(d.nstats + 1, sizeof(*nbuf))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
+/* The output table: group fields (their types), then statistics. */
+static int
+dissolve_output(struct gw_job *job, struct dissolvejob *dj)
+{
+	const struct dissolve	*d = &dj->d;
+	const struct gw_layer	*in = dj->in;
+	struct gw_colspec	*oc;
+	size_t			 i, ngidx = dj->ngidx;
+
+	if ((dj->ocols = calloc(ngidx + d->nstats + 1,
+	    sizeof(*dj->ocols))) == NULL ||
+	    (dj->vals = calloc(ngidx + d->nstats + 1,
+	    sizeof(*dj->vals))) == NULL ||
+	    (dj->nbuf = calloc(d->nstats + 1, sizeof(*dj->nbuf))) == NULL)
+		return gw_job_error(job, "out of memory");
 	for (i = 0; i < ngidx; i++) {
-		ocols[i].name = in->columns[gidx[i]].name;
-		ocols[i].type = in->columns[gidx[i]].type;
+		dj->ocols[i].name = in->columns[dj->gidx[i]].name;
+		dj->ocols[i].type = in->columns[dj->gidx[i]].type;
 	}
-	for (i = 0; i < d.nstats; i++) {
-		struct statspec *s = &d.stats[i];
-
-		ocols[ngidx + i].name = s->name;
-		switch (s->stat) {
+	for (i = 0; i < d->nstats; i++) {
+		oc = &dj->ocols[ngidx + i];
+		oc->name = d->stats[i].name;
+		switch (d->stats[i].stat) {
 		case ST_COUNT:
-			ocols[ngidx + i].type = "bigint";
+			oc->type = "bigint";
 			break;
 		case ST_SUM: case ST_MEAN: case ST_STD: case ST_RANGE:
-			ocols[ngidx + i].type = "double precision";
+			oc->type = "double precision";
 			break;
 		default:
-			ocols[ngidx + i].type = in->columns[s->col].type;
+			oc->type = in->columns[d->stats[i].col].type;
 		}
 	}
-	dim = in->dim;
-	if (gw_output_create(job, oname, overwrite, ocols,
-	    (int)(ngidx + d.nstats), in->geom_column,
-	    gw_geom_typename(dim, multipart), in->srid, &out) == -1)
-		goto done;
+	dj->dim = in->dim;
+	return gw_output_create(job, dj->oname, dj->overwrite, dj->ocols,
+	    (int)(ngidx + d->nstats), in->geom_column,
+	    gw_geom_typename(dj->dim, dj->multipart), in->srid, &dj->out);
+}
 
-	memset(&rd, 0, sizeof(rd));
-	rd.columns = cols;
-	rd.ncolumns = ncols;
+/* Reads the input into groups, with their statistics. */
+static int
+dissolve_read(struct gw_job *job, struct dissolvejob *dj)
+{
+	struct gw_read	*rd = &dj->rd;
+	size_t		 i;
+
+	memset(rd, 0, sizeof(*rd));
+	rd->columns = dj->cols;
+	rd->ncolumns = dj->ncols;
 	/* first and last follow the id column; sorting costs, so only then. */
-	for (i = 0; i < d.nstats; i++)
-		if (d.stats[i].stat == ST_FIRST || d.stats[i].stat == ST_LAST)
-			rd.order_by_id = 1;
-	rd.repair = 1;
-	rd.prefetch = 1;
-	rd.progress_from = 0;
-	rd.progress_to = 0.4;
-	if (gw_layer_read(job, in, &rd, dissolve_feature, &d) == -1)
-		goto done;
-	nfeatures = rd.nread - rd.nskipped;
-	if (nfeatures == 0) {
-		gw_job_error(job, "input: %s.%s has no features with a geometry",
-		    in->schema, in->table);
-		goto done;
-	}
+	for (i = 0; i < dj->d.nstats; i++)
+		if (dj->d.stats[i].stat == ST_FIRST ||
+		    dj->d.stats[i].stat == ST_LAST)
+			rd->order_by_id = 1;
+	rd->repair = 1;
+	rd->prefetch = 1;
+	rd->progress_from = 0;
+	rd->progress_to = 0.4;
+	if (gw_layer_read(job, dj->in, rd, dissolve_feature, &dj->d) == -1)
+		return -1;
+	dj->nfeatures = rd->nread - rd->nskipped;
+	if (dj->nfeatures == 0)
+		return gw_job_error(job, "input: %s.%s has no features with a "
+		    "geometry", dj->in->schema, dj->in->table);
+	return 0;
+}
 
-	t0 = now_ms();
-	for (i = 0; i < d.ngroups; i++) {
-		struct group *g = d.groups[i];
+/* Merges group g and writes it: one row, or one per part. */
+static int
+dissolve_group(struct gw_job *job, struct dissolvejob *dj, struct group *g)
+{
+	GEOSContextHandle_t	 ctx = gw_geos();
+	const struct dissolve	*d = &dj->d;
+	const GEOSGeometry	*w;
+	GEOSGeometry		*u, *x;
+	size_t			 j, k, nparts;
+	int			 cov, rv = -1;
 
-		u = gw_union(job, g->geoms, g->n, &cov);
-		g->n = 0;	/* gw_union took them */
-		if (u == NULL)
-			goto done;
-		ncoverage += cov;
-		if (dim != GW_DIM_UNKNOWN) {
-			/* Keep the layer's dimension (a union of polygons
-			 * is polygonal; this drops nothing for valid input). */
-			GEOSGeometry *x = gw_geom_extract(ctx, u, dim);
-
-			GEOSGeom_destroy_r(ctx, u);
-			if ((u = x) == NULL) {
-				gw_job_error(job, "GEOS: %s", gw_geos_error());
-				goto done;
-			}
-			GEOSSetSRID_r(ctx, u, in->srid);
-		}
-		for (j = 0; j < ngidx; j++)
-			vals[j] = g->gvalues[j];
-		for (j = 0; j < d.nstats; j++)
-			vals[ngidx + j] = stat_value(&d.stats[j], &g->acc[j],
-			    nbuf[j], sizeof(nbuf[j]));
-		nparts = (size_t)GEOSGetNumGeometries_r(ctx, u);
-		if (multipart || dim == GW_DIM_UNKNOWN || nparts <= 1) {
-			const GEOSGeometry *w = u;
-
-			if (!multipart && nparts == 1)
-				w = GEOSGetGeometryN_r(ctx, u, 0);
-			if (!GEOSisEmpty_r(ctx, u) &&
-			    gw_output_row(job, out, vals, w) == -1) {
-				GEOSGeom_destroy_r(ctx, u);
-				goto done;
-			}
-		} else
-			for (k = 0; k < nparts; k++)
-				if (gw_output_row(job, out, vals,
-				    GEOSGetGeometryN_r(ctx, u, (int)k)) == -1) {
-					GEOSGeom_destroy_r(ctx, u);
-					goto done;
-				}
+	u = gw_union(job, g->geoms, g->n, &cov);
+	g->n = 0;	/* gw_union took them */
+	if (u == NULL)
+		return -1;
+	dj->ncoverage += cov;
+	if (dj->dim != GW_DIM_UNKNOWN) {
+		/* Keep the layer's dimension (a union of polygons is
+		 * polygonal; this drops nothing for valid input). */
+		x = gw_geom_extract(ctx, u, dj->dim);
 		GEOSGeom_destroy_r(ctx, u);
-		if (i % 64 == 0 || i + 1 == d.ngroups)
-			gw_progress(job, 0.4 + 0.55 * (double)(i + 1) /
-			    (double)d.ngroups, "%zu of %zu groups merged",
-			    i + 1, d.ngroups);
+		if ((u = x) == NULL)
+			return gw_job_error(job, "GEOS: %s", gw_geos_error());
+		GEOSSetSRID_r(ctx, u, dj->in->srid);
 	}
+	for (j = 0; j < dj->ngidx; j++)
+		dj->vals[j] = g->gvalues[j];
+	for (j = 0; j < d->nstats; j++)
+		dj->vals[dj->ngidx + j] = stat_value(&d->stats[j], &g->acc[j],
+		    dj->nbuf[j], sizeof(dj->nbuf[j]));
+	nparts = (size_t)GEOSGetNumGeometries_r(ctx, u);
+	if (dj->multipart || dj->dim == GW_DIM_UNKNOWN || nparts <= 1) {
+		w = u;
+		if (!dj->multipart && nparts == 1)
+			w = GEOSGetGeometryN_r(ctx, u, 0);
+		if (!GEOSisEmpty_r(ctx, u) &&
+		    gw_output_row(job, dj->out, dj->vals, w) == -1)
+			goto done;
+	} else
+		for (k = 0; k < nparts; k++)
+			if (gw_output_row(job, dj->out, dj->vals,
+			    GEOSGetGeometryN_r(ctx, u, (int)k)) == -1)
+				goto done;
+	rv = 0;
+ done:
+	GEOSGeom_destroy_r(ctx, u);
+	return rv;
+}
 
-	log_debug("%zu groups merged in %llu ms (%d by coverage union)",
-	    d.ngroups, (unsigned long long)(now_ms() - t0), ncoverage);
-	strlcpy(fullname, gw_output_fullname(out), sizeof(fullname));
-	if (gw_output_finish(job, out, &nrows) == -1) {
-		out = NULL;
-		goto done;
+/* Merges every group, then finishes the output. */
+static int
+dissolve_merge(struct gw_job *job, struct dissolvejob *dj, long long *nrows)
+{
+	const struct dissolve	*d = &dj->d;
+	uint64_t		 t0 = now_ms();
+	size_t			 i;
+	int			 rc;
+
+	for (i = 0; i < d->ngroups; i++) {
+		if (dissolve_group(job, dj, d->groups[i]) == -1)
+			return -1;
+		if (i % 64 == 0 || i + 1 == d->ngroups)
+			gw_progress(job, 0.4 + 0.55 * (double)(i + 1) /
+			    (double)d->ngroups, "%zu of %zu groups merged",
+			    i + 1, d->ngroups);
 	}
-	out = NULL;
+	log_debug("%zu groups merged in %llu ms (%d by coverage union)",
+	    d->ngroups, (unsigned long long)(now_ms() - t0), dj->ncoverage);
+	rc = gw_output_finish(job, dj->out, nrows);
+	dj->out = NULL;		/* freed by gw_output_finish, even on failure */
+	return rc;
+}
+
+static void
+dissolvejob_free(struct dissolvejob *dj)
+{
+	struct dissolve	*d = &dj->d;
+	size_t		 i;
+
+	gw_output_free(dj->out);
+	for (i = 0; i < d->ngroups; i++)
+		group_free(d->groups[i], d->ngroupf, d->nstats);
+	free(d->groups);
+	free(d->buckets);
+	free(d->key.data);
+	free(d->stats);
+	free(d->gpos);
+	free(dj->ocols);
+	free(dj->vals);
+	free(dj->nbuf);
+	free(dj->cols);
+	free(dj->gidx);
+	gw_layer_free(dj->in);
+}
+
+static int
+run_dissolve(struct gw_job *job, json_t **result)
+{
+	struct dissolvejob	 dj;
+	char			 fullname[160];
+	long long		 nrows;
+	int			 rv = -1;
+
+	memset(&dj, 0, sizeof(dj));
+	if (dissolve_params(job, &dj) == -1 ||
+	    dissolve_output(job, &dj) == -1 ||
+	    dissolve_read(job, &dj) == -1)
+		goto done;
+	strlcpy(fullname, gw_output_fullname(dj.out), sizeof(fullname));
+	if (dissolve_merge(job, &dj, &nrows) == -1)
+		goto done;
 	*result = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
 	    "output", fullname,
 	    "feature_count", (json_int_t)nrows,
-	    "input_count", (json_int_t)nfeatures,
-	    "group_count", (json_int_t)d.ngroups,
-	    "coverage_union_groups", (json_int_t)ncoverage,
-	    "repaired_geometries", (json_int_t)rd.nrepaired,
-	    "skipped_null_geometries", (json_int_t)rd.nskipped,
-	    "multipart", multipart);
+	    "input_count", (json_int_t)dj.nfeatures,
+	    "group_count", (json_int_t)dj.d.ngroups,
+	    "coverage_union_groups", (json_int_t)dj.ncoverage,
+	    "repaired_geometries", (json_int_t)dj.rd.nrepaired,
+	    "skipped_null_geometries", (json_int_t)dj.rd.nskipped,
+	    "multipart", dj.multipart);
 	if (*result == NULL) {
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
 	rv = 0;
  done:
-	gw_output_free(out);
-	for (i = 0; i < d.ngroups; i++)
-		group_free(d.groups[i], d.ngroupf, d.nstats);
-	free(d.groups);
-	free(d.buckets);
-	free(d.key.data);
-	free(d.stats);
-	free(d.gpos);
-	free(ocols);
-	free(vals);
-	free(nbuf);
-	free(cols);
-	free(gidx);
-	gw_layer_free(in);
+	dissolvejob_free(&dj);
 	return rv;
 }
 

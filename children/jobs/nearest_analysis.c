@@ -371,39 +371,62 @@ search_tree(struct ctx *c, size_t i, struct hit *out, size_t *nout)
 	return 0;
 }
 
-static int
-run_nearest(struct gw_job *job, json_t **result)
-{
+/* The state of one nearest_analysis job, phase to phase. */
+struct nearest {
 	struct ctx		 c;
-	struct lyr		 in, nr;
+	struct lyr		 in, nr;	/* nr = in (shared): c.self */
 	struct gw_metric	 m;
 	struct gw_ptset		 ps;
-	struct gw_kdhits	 kh = { 0 };
-	struct gw_transform	*back = NULL;
-	struct gw_output	*out = NULL;
-	struct gw_colspec	 cols[7];
-	struct gw_ann		 ann;
-	struct hit		*hits = NULL;
-	GEOSGeometry		*line = NULL, *mrr = NULL, *mp = NULL,
-				**pts = NULL;
-	GEOSCoordSequence	*cs;
-	const char		*input, *gcol, *idcol, *near, *ngcol, *nidcol;
-	const char		*method, *outname, *vals[7];
-	char			 obuf[128], fullname[256], b[7][40];
-	uint32_t		*kidx = NULL;
-	double			*kd = NULL, *nn = NULL, area = 0;
-	double			 xmin, ymin, xmax, ymax, e[4];
-	long long		 k, nrows = 0, nnone = 0;
-	size_t			 i, r, nh, nnn = 0;
-	int			 overwrite, rv = -1, rc, to_srid = 0, usetree;
-	json_t			*res = NULL, *ja;
+	struct gw_kdhits	 kh;
+	struct gw_transform	*back;		/* 4326 -> input, or NULL */
+	struct hit		*hits;		/* c.k of them */
+	uint32_t		*kidx;
+	double			*kd;
+	double			*nn;		/* nearest other, for ANN */
+	size_t			 nnn;
+	double			 area;		/* study area, m^2; 0: derive */
+	long long		 k, nrows, nnone;
+	const char		*method, *outname;
+	char			 obuf[128], fullname[256];
+	int			 overwrite, to_srid, usetree;
+};
 
-	memset(&c, 0, sizeof(c));
-	memset(&in, 0, sizeof(in));
-	memset(&nr, 0, sizeof(nr));
-	memset(&ps, 0, sizeof(ps));
-	c.job = job;
-	c.gc = gw_geos();
+/* method: geodesic or planar, checked against the input's CRS. */
+static int
+nearest_method(struct gw_job *job, struct nearest *ns)
+{
+	const struct gw_layer	*l = ns->in.l;
+
+	if (ns->method == NULL)
+		ns->method = l->geographic ? "geodesic" : "planar";
+	if (strcmp(ns->method, "geodesic") == 0)
+		ns->c.geodesic = 1;
+	else if (strcmp(ns->method, "planar") != 0)
+		return gw_job_error(job, "parameter 'method' must be "
+		    "\"planar\" or \"geodesic\"");
+	if (!ns->c.geodesic && l->geographic)
+		return gw_job_error(job, "method: planar distances in metres "
+		    "need a projected CRS; %s.%s is geographic (SRID %d): use "
+		    "\"geodesic\"", l->schema, l->table, l->srid);
+	if (l->srid <= 0 && ns->c.geodesic && !l->geographic)
+		return gw_job_error(job, "method: geodesic distances need a "
+		    "known CRS; %s.%s has no SRID", l->schema, l->table);
+	/* Geodesic on a projected CRS: work in EPSG:4326, write back. */
+	if (ns->c.geodesic && !l->geographic) {
+		ns->to_srid = 4326;
+		if (gw_transform_new(job, 4326, l->srid, &ns->back) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Parameters and layers: input, near (or the input itself), method. */
+static int
+nearest_params(struct gw_job *job, struct nearest *ns)
+{
+	struct ctx	*c = &ns->c;
+	const char	*input, *gcol, *idcol, *near, *ngcol, *nidcol;
+
 	if (gw_param_check_keys(job, keys) == -1 ||
 	    gw_param_string(job, "input", 1, NULL, &input) == -1 ||
 	    gw_param_string(job, "geometry_column", 0, NULL, &gcol) == -1 ||
@@ -411,344 +434,380 @@ run_nearest(struct gw_job *job, json_t **result)
 	    gw_param_string(job, "near", 0, NULL, &near) == -1 ||
 	    gw_param_string(job, "near_geometry_column", 0, NULL, &ngcol) == -1 ||
 	    gw_param_string(job, "near_id_column", 0, NULL, &nidcol) == -1 ||
-	    gw_param_int(job, "k", 1, 1, MAX_K, &k) == -1 ||
+	    gw_param_int(job, "k", 1, 1, MAX_K, &ns->k) == -1 ||
 	    gw_param_double(job, "search_radius", 0, 1e-6, 1e9,
-	    &c.radius) == -1 ||
-	    gw_param_double(job, "area", 0, 1e-6, 1e15, &area) == -1 ||
-	    gw_param_string(job, "method", 0, NULL, &method) == -1 ||
-	    gw_output_name(job, obuf, sizeof(obuf), &outname, &overwrite) == -1)
-		goto done;
-	c.k = (size_t)k;
-	if (gw_layer_resolve(job, "input", input, gcol, idcol, &in.l) == -1)
-		goto done;
-	if (in.l->id_index < 0) {
-		gw_job_error(job, "id_column: %s.%s has no single-column primary "
-		    "key; name the column that identifies its features",
-		    in.l->schema, in.l->table);
-		goto done;
-	}
-	c.self = near == NULL;
-	if (!c.self) {
+	    &c->radius) == -1 ||
+	    gw_param_double(job, "area", 0, 1e-6, 1e15, &ns->area) == -1 ||
+	    gw_param_string(job, "method", 0, NULL, &ns->method) == -1 ||
+	    gw_output_name(job, ns->obuf, sizeof(ns->obuf), &ns->outname,
+	    &ns->overwrite) == -1)
+		return -1;
+	c->k = (size_t)ns->k;
+	if (gw_layer_resolve(job, "input", input, gcol, idcol, &ns->in.l) == -1)
+		return -1;
+	if (ns->in.l->id_index < 0)
+		return gw_job_error(job, "id_column: %s.%s has no "
+		    "single-column primary key; name the column that "
+		    "identifies its features",
+		    ns->in.l->schema, ns->in.l->table);
+	c->self = near == NULL;
+	if (!c->self) {
 		if (gw_layer_resolve(job, "near", near, ngcol, nidcol,
-		    &nr.l) == -1)
-			goto done;
-		if (nr.l->id_index < 0) {
-			gw_job_error(job, "near_id_column: %s.%s has no "
+		    &ns->nr.l) == -1)
+			return -1;
+		if (ns->nr.l->id_index < 0)
+			return gw_job_error(job, "near_id_column: %s.%s has no "
 			    "single-column primary key; name the column that "
-			    "identifies its features", nr.l->schema,
-			    nr.l->table);
-			goto done;
-		}
+			    "identifies its features", ns->nr.l->schema,
+			    ns->nr.l->table);
 		/* The input itself named as near: a feature is not its own
 		 * nearest, as when near is omitted. */
-		if (nr.l->relid == in.l->relid &&
-		    strcmp(nr.l->geom_column, in.l->geom_column) == 0 &&
-		    nr.l->id_index == in.l->id_index) {
-			gw_layer_free(nr.l);
-			nr.l = NULL;
-			c.self = 1;
+		if (ns->nr.l->relid == ns->in.l->relid &&
+		    strcmp(ns->nr.l->geom_column, ns->in.l->geom_column) == 0 &&
+		    ns->nr.l->id_index == ns->in.l->id_index) {
+			gw_layer_free(ns->nr.l);
+			ns->nr.l = NULL;
+			c->self = 1;
 		}
-	} else if (ngcol != NULL || nidcol != NULL) {
-		gw_job_error(job, "near_geometry_column and near_id_column need "
-		    "a near table");
-		goto done;
-	}
-	if (method == NULL)
-		method = in.l->geographic ? "geodesic" : "planar";
-	if (strcmp(method, "geodesic") == 0)
-		c.geodesic = 1;
-	else if (strcmp(method, "planar") != 0) {
-		gw_job_error(job, "parameter 'method' must be \"planar\" or "
-		    "\"geodesic\"");
-		goto done;
-	}
-	if (!c.geodesic && in.l->geographic) {
-		gw_job_error(job, "method: planar distances in metres need a "
-		    "projected CRS; %s.%s is geographic (SRID %d): use "
-		    "\"geodesic\"", in.l->schema, in.l->table, in.l->srid);
-		goto done;
-	}
-	if (in.l->srid <= 0 && c.geodesic && !in.l->geographic) {
-		gw_job_error(job, "method: geodesic distances need a known CRS; "
-		    "%s.%s has no SRID", in.l->schema, in.l->table);
-		goto done;
-	}
-	/* Geodesic on a projected CRS: work in EPSG:4326, write back. */
-	if (c.geodesic && !in.l->geographic) {
-		to_srid = 4326;
-		if (gw_transform_new(job, 4326, in.l->srid, &back) == -1)
-			goto done;
-	}
+	} else if (ngcol != NULL || nidcol != NULL)
+		return gw_job_error(job, "near_geometry_column and "
+		    "near_id_column need a near table");
+	return nearest_method(job, ns);
+}
 
-	if (read_lyr(job, &in, to_srid, 0, c.self ? 0.3 : 0.2) == -1)
-		goto done;
-	if (c.self)
-		nr = in;	/* shared: freed once, as in */
-	else if (read_lyr(job, &nr, to_srid ? to_srid : in.l->srid, 0.2,
-	    0.3) == -1)
-		goto done;
-	if (in.n == 0) {
-		gw_job_error(job, "input: %s.%s has no feature with a geometry",
-		    in.l->schema, in.l->table);
-		goto done;
-	}
-	if (nr.n == 0 || (c.self && nr.n < 2)) {
-		gw_job_error(job, "%s: %s.%s has %s", c.self ? "input" : "near",
-		    nr.l->schema, nr.l->table, c.self ? "fewer than two "
-		    "features: none has a nearest other feature" :
-		    "no feature with a geometry");
-		goto done;
-	}
+/* Reads both layers, and sets up the metric and the scratch arrays. */
+static int
+nearest_read(struct gw_job *job, struct nearest *ns)
+{
+	struct ctx	*c = &ns->c;
 
-	if (to_srid) {
-		m.geographic = 1;
-		m.a = 6378137;
-		m.f = 1 / 298.257223563;
-		m.to_metre = 1;
-	} else if (gw_layer_metric(job, in.l, &m) == -1)
-		goto done;
-	c.in = &in;
-	c.nr = &nr;
-	c.to_metre = m.to_metre;
-	geod_init(&c.geod, m.a, m.f);
+	if (read_lyr(job, &ns->in, ns->to_srid, 0, c->self ? 0.3 : 0.2) == -1)
+		return -1;
+	if (c->self)
+		ns->nr = ns->in;	/* shared: freed once, as in */
+	else if (read_lyr(job, &ns->nr, ns->to_srid ? ns->to_srid :
+	    ns->in.l->srid, 0.2, 0.3) == -1)
+		return -1;
+	if (ns->in.n == 0)
+		return gw_job_error(job, "input: %s.%s has no feature with a "
+		    "geometry", ns->in.l->schema, ns->in.l->table);
+	if (ns->nr.n == 0 || (c->self && ns->nr.n < 2))
+		return gw_job_error(job, "%s: %s.%s has %s", c->self ? "input" :
+		    "near", ns->nr.l->schema, ns->nr.l->table, c->self ?
+		    "fewer than two features: none has a nearest other "
+		    "feature" : "no feature with a geometry");
 
-	if ((hits = calloc(c.k, sizeof(*hits))) == NULL ||
-	    (kidx = calloc(c.k, sizeof(*kidx))) == NULL ||
-	    (kd = calloc(c.k, sizeof(*kd))) == NULL ||
-	    (nn = calloc(in.n, sizeof(*nn))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
+	if (ns->to_srid) {
+		ns->m.geographic = 1;
+		ns->m.a = 6378137;
+		ns->m.f = 1 / 298.257223563;
+		ns->m.to_metre = 1;
+	} else if (gw_layer_metric(job, ns->in.l, &ns->m) == -1)
+		return -1;
+	c->in = &ns->in;
+	c->nr = &ns->nr;
+	c->to_metre = ns->m.to_metre;
+	geod_init(&c->geod, ns->m.a, ns->m.f);
+
+	if ((ns->hits = calloc(c->k, sizeof(*ns->hits))) == NULL ||
+	    (ns->kidx = calloc(c->k, sizeof(*ns->kidx))) == NULL ||
+	    (ns->kd = calloc(c->k, sizeof(*ns->kd))) == NULL ||
+	    (ns->nn = calloc(ns->in.n, sizeof(*ns->nn))) == NULL)
+		return gw_job_error(job, "out of memory");
+	return 0;
+}
+
+/* The search index over near: an STR tree of the geometries, or a k-d tree
+ * when both layers are points. */
+static int
+nearest_index(struct gw_job *job, struct nearest *ns)
+{
+	struct ctx	*c = &ns->c;
+	GEOSGeometry	*g;
+	double		 xmin, ymin, xmax, ymax, e[4];
+	size_t		 i;
+
+	ns->usetree = !(ns->in.allpoints && ns->nr.allpoints);
+	if (!ns->usetree) {
+		if (gw_ptset_build(&ns->ps, ns->nr.x, ns->nr.y, ns->nr.n,
+		    &ns->m) == -1)
+			return gw_job_error(job, "out of memory");
+		return 0;
 	}
-	usetree = !(in.allpoints && nr.allpoints);
-	if (usetree) {
-		if ((c.tree = GEOSSTRtree_create_r(c.gc, 10)) == NULL ||
-		    (c.tids = calloc(nr.n, sizeof(*c.tids))) == NULL) {
-			gw_job_error(job, "out of memory");
-			goto done;
+	if ((c->tree = GEOSSTRtree_create_r(c->gc, 10)) == NULL ||
+	    (c->tids = calloc(ns->nr.n, sizeof(*c->tids))) == NULL)
+		return gw_job_error(job, "out of memory");
+	xmin = ymin = INFINITY;
+	xmax = ymax = -INFINITY;
+	for (i = 0; i < ns->nr.n + ns->in.n; i++) {
+		g = i < ns->nr.n ? ns->nr.g[i] : ns->in.g[i - ns->nr.n];
+		if (i < ns->nr.n) {
+			c->tids[i] = (uint32_t)i;
+			GEOSSTRtree_insert_r(c->gc, c->tree, g, &c->tids[i]);
 		}
-		xmin = ymin = INFINITY;
-		xmax = ymax = -INFINITY;
-		for (i = 0; i < nr.n + in.n; i++) {
-			GEOSGeometry *g = i < nr.n ? nr.g[i] : in.g[i - nr.n];
-
-			if (i < nr.n) {
-				c.tids[i] = (uint32_t)i;
-				GEOSSTRtree_insert_r(c.gc, c.tree, g, &c.tids[i]);
-			}
-			GEOSGeom_getExtent_r(c.gc, g, &e[0], &e[1], &e[2], &e[3]);
-			xmin = fmin(xmin, e[0]);
-			ymin = fmin(ymin, e[1]);
-			xmax = fmax(xmax, e[2]);
-			ymax = fmax(ymax, e[3]);
-		}
-		/* A distance no pair can exceed. */
-		if (c.geodesic)
-			c.maxr = 20100000;
-		else
-			c.maxr = hypot(xmax - xmin, ymax - ymin) * c.to_metre *
-			    1.001 + 1;
-	} else if (gw_ptset_build(&ps, nr.x, nr.y, nr.n, &m) == -1) {
-		gw_job_error(job, "out of memory");
-		goto done;
+		GEOSGeom_getExtent_r(c->gc, g, &e[0], &e[1], &e[2], &e[3]);
+		xmin = fmin(xmin, e[0]);
+		ymin = fmin(ymin, e[1]);
+		xmax = fmax(xmax, e[2]);
+		ymax = fmax(ymax, e[3]);
 	}
+	/* A distance no pair can exceed. */
+	if (c->geodesic)
+		c->maxr = 20100000;
+	else
+		c->maxr = hypot(xmax - xmin, ymax - ymin) * c->to_metre *
+		    1.001 + 1;
+	return 0;
+}
+
+/* The nearest of input feature i in ns->hits[0..*nh-1]. */
+static int
+nearest_search(struct gw_job *job, struct nearest *ns, size_t i, size_t *nh)
+{
+	struct lyr	*in = &ns->in, *nr = &ns->nr;
+	struct hit	*h;
+	size_t		 r;
+
+	if (ns->usetree) {
+		ns->c.scale = cos(in->y[i] * DEG2RAD);
+		if (ns->c.scale < 1e-6)
+			ns->c.scale = 1e-6;
+		if (search_tree(&ns->c, i, ns->hits, nh) == -1)
+			return gw_job_error(job, "input %s = %s: GEOS failed "
+			    "measuring distances: %s", in->l->id_column,
+			    in->ids[i], gw_geos_error());
+		return 0;
+	}
+	if (gw_ptset_knn(&ns->ps, in->x[i], in->y[i], ns->c.k,
+	    ns->c.self ? i : SIZE_MAX, ns->c.radius, ns->kidx, ns->kd, nh,
+	    &ns->kh) == -1)
+		return gw_job_error(job, "out of memory");
+	for (r = 0; r < *nh; r++) {
+		h = &ns->hits[r];
+		h->j = ns->kidx[r];
+		h->d = ns->kd[r];
+		h->ax = in->x[i];
+		h->ay = in->y[i];
+		h->bx = nr->x[ns->kidx[r]];
+		h->by = nr->y[ns->kidx[r]];
+		gw_ptset_dist(&ns->ps, in->x[i], in->y[i], ns->kidx[r], &h->az);
+	}
+	return 0;
+}
+
+/* Writes the row of input feature i and its r-th nearest: the line between
+ * them, in the input's CRS. */
+static int
+nearest_row(struct gw_job *job, struct nearest *ns, struct gw_output *out,
+    size_t i, size_t r)
+{
+	GEOSContextHandle_t	 gc = ns->c.gc;
+	const struct hit	*h = &ns->hits[r];
+	GEOSCoordSequence	*cs;
+	GEOSGeometry		*line;
+	const char		*vals[7];
+	char			 b[7][40];
+	double			 p[4] = { h->ax, h->ay, h->bx, h->by };
+	int			 rc;
+
+	if (ns->back != NULL && (gw_transform_points(job, ns->back, p, p + 1,
+	    1) == -1 || gw_transform_points(job, ns->back, p + 2, p + 3,
+	    1) == -1))
+		return -1;
+	if ((cs = GEOSCoordSeq_create_r(gc, 2, 2)) == NULL ||
+	    !GEOSCoordSeq_setXY_r(gc, cs, 0, p[0], p[1]) ||
+	    !GEOSCoordSeq_setXY_r(gc, cs, 1, p[2], p[3]) ||
+	    (line = GEOSGeom_createLineString_r(gc, cs)) == NULL)
+		return gw_job_error(job, "GEOS: %s", gw_geos_error());
+	vals[0] = ns->in.ids[i];
+	vals[1] = ns->nr.ids[h->j];
+	snprintf(b[2], sizeof(b[2]), "%zu", r + 1);
+	vals[2] = b[2];
+	vals[3] = gw_sjob_fmt(b[3], sizeof(b[3]), h->d);
+	vals[4] = h->d > 0 ? gw_sjob_fmt(b[4], sizeof(b[4]), h->az) : "0";
+	vals[5] = gw_sjob_fmt(b[5], sizeof(b[5]), p[2]);
+	vals[6] = gw_sjob_fmt(b[6], sizeof(b[6]), p[3]);
+	rc = gw_output_row(job, out, vals, line);
+	GEOSGeom_destroy_r(gc, line);
+	return rc;
+}
+
+/* The output table: a row per input feature and each of its nearest. */
+static int
+nearest_write(struct gw_job *job, struct nearest *ns)
+{
+	const struct lyr	*in = &ns->in, *nr = &ns->nr;
+	struct gw_output	*out;
+	struct gw_colspec	 cols[7] = {
+		{ "in_id", in->l->columns[in->l->id_index].type },
+		{ "near_id", nr->l->columns[nr->l->id_index].type },
+		{ "near_rank", "integer" },
+		{ "near_dist", "double precision" },
+		{ "near_angle", "double precision" },
+		{ "near_x", "double precision" },
+		{ "near_y", "double precision" },
+	};
+	size_t			 i, r, nh;
+	int			 rc;
+
 	gw_progress(job, 0.35, "searching the %zu nearest of %zu features "
-	    "for %zu features", c.k, nr.n, in.n);
-
-	cols[0].name = "in_id";
-	cols[0].type = in.l->columns[in.l->id_index].type;
-	cols[1].name = "near_id";
-	cols[1].type = nr.l->columns[nr.l->id_index].type;
-	cols[2].name = "near_rank";
-	cols[2].type = "integer";
-	cols[3].name = "near_dist";
-	cols[3].type = "double precision";
-	cols[4].name = "near_angle";
-	cols[4].type = "double precision";
-	cols[5].name = "near_x";
-	cols[5].type = "double precision";
-	cols[6].name = "near_y";
-	cols[6].type = "double precision";
-	if (gw_output_create(job, outname, overwrite, cols, 7, "geom",
-	    "LineString", in.l->srid, &out) == -1)
-		goto done;
-
-	for (i = 0; i < in.n; i++) {
-		if (usetree) {
-			c.scale = cos(in.y[i] * DEG2RAD);
-			if (c.scale < 1e-6)
-				c.scale = 1e-6;
-			if (search_tree(&c, i, hits, &nh) == -1) {
-				gw_job_error(job, "input %s = %s: GEOS failed "
-				    "measuring distances: %s", in.l->id_column,
-				    in.ids[i], gw_geos_error());
-				goto done;
-			}
-		} else {
-			if (gw_ptset_knn(&ps, in.x[i], in.y[i], c.k,
-			    c.self ? i : SIZE_MAX, c.radius, kidx, kd, &nh,
-			    &kh) == -1) {
-				gw_job_error(job, "out of memory");
-				goto done;
-			}
-			for (r = 0; r < nh; r++) {
-				hits[r].j = kidx[r];
-				hits[r].d = kd[r];
-				hits[r].ax = in.x[i];
-				hits[r].ay = in.y[i];
-				hits[r].bx = nr.x[kidx[r]];
-				hits[r].by = nr.y[kidx[r]];
-				gw_ptset_dist(&ps, in.x[i], in.y[i], kidx[r],
-				    &hits[r].az);
-			}
-		}
+	    "for %zu features", ns->c.k, nr->n, in->n);
+	if (gw_output_create(job, ns->outname, ns->overwrite, cols, 7, "geom",
+	    "LineString", in->l->srid, &out) == -1)
+		return -1;
+	for (i = 0; i < in->n; i++) {
+		if (nearest_search(job, ns, i, &nh) == -1)
+			goto fail;
 		if (nh == 0) {
-			nnone++;
+			ns->nnone++;
 			continue;
 		}
-		for (r = 0; r < nh; r++) {
-			double	 p[4] = { hits[r].ax, hits[r].ay, hits[r].bx,
-				    hits[r].by };
-
-			if (back != NULL && gw_transform_points(job, back, p,
-			    p + 1, 1) == -1)
-				goto done;
-			if (back != NULL && gw_transform_points(job, back,
-			    p + 2, p + 3, 1) == -1)
-				goto done;
-			if ((cs = GEOSCoordSeq_create_r(c.gc, 2, 2)) == NULL ||
-			    !GEOSCoordSeq_setXY_r(c.gc, cs, 0, p[0], p[1]) ||
-			    !GEOSCoordSeq_setXY_r(c.gc, cs, 1, p[2], p[3]) ||
-			    (line = GEOSGeom_createLineString_r(c.gc,
-			    cs)) == NULL) {
-				gw_job_error(job, "GEOS: %s", gw_geos_error());
-				goto done;
-			}
-			vals[0] = in.ids[i];
-			vals[1] = nr.ids[hits[r].j];
-			snprintf(b[2], sizeof(b[2]), "%zu", r + 1);
-			vals[2] = b[2];
-			vals[3] = gw_sjob_fmt(b[3], sizeof(b[3]), hits[r].d);
-			vals[4] = hits[r].d > 0 ?
-			    gw_sjob_fmt(b[4], sizeof(b[4]), hits[r].az) : "0";
-			vals[5] = gw_sjob_fmt(b[5], sizeof(b[5]), p[2]);
-			vals[6] = gw_sjob_fmt(b[6], sizeof(b[6]), p[3]);
-			rc = gw_output_row(job, out, vals, line);
-			GEOSGeom_destroy_r(c.gc, line);
-			line = NULL;
-			if (rc == -1)
-				goto done;
-		}
+		for (r = 0; r < nh; r++)
+			if (nearest_row(job, ns, out, i, r) == -1)
+				goto fail;
 		if ((i & 4095) == 4095)
-			gw_progress(job, 0.35 + 0.55 * (double)i / (double)in.n,
-			    "%zu of %zu features searched", i + 1, in.n);
+			gw_progress(job, 0.35 + 0.55 * (double)i /
+			    (double)in->n, "%zu of %zu features searched",
+			    i + 1, in->n);
 	}
 	gw_progress(job, 0.9, "indexing the output");
-	snprintf(fullname, sizeof(fullname), "%s", gw_output_fullname(out));
-	rc = gw_output_finish(job, out, &nrows);
-	out = NULL;	/* freed by gw_output_finish, even on failure */
-	if (rc == -1)
-		goto done;
+	snprintf(ns->fullname, sizeof(ns->fullname), "%s",
+	    gw_output_fullname(out));
+	rc = gw_output_finish(job, out, &ns->nrows);	/* frees out */
+	return rc;
+ fail:
+	gw_output_free(out);
+	return -1;
+}
 
-	/*
-	 * The study area for ANN: given, or the minimum-area rectangle
-	 * around the input's points (centroids): planar area scaled to m^2,
-	 * or the rectangle's area on the ellipsoid.
-	 */
-	if (area == 0 && in.n >= 2) {
-		if ((pts = calloc(in.n, sizeof(*pts))) == NULL) {
-			gw_job_error(job, "out of memory");
-			goto done;
-		}
-		for (i = 0; i < in.n; i++)
-			if ((pts[i] = GEOSGeom_createPointFromXY_r(c.gc, in.x[i],
-			    in.y[i])) == NULL) {
-				while (i > 0)
-					GEOSGeom_destroy_r(c.gc, pts[--i]);
-				gw_job_error(job, "GEOS: %s", gw_geos_error());
-				goto done;
-			}
-		mp = GEOSGeom_createCollection_r(c.gc, GEOS_MULTIPOINT, pts,
-		    (unsigned)in.n);
-		free(pts);	/* taken by the collection, or lost below */
-		pts = NULL;
-		if (mp == NULL || (mrr = GEOSMinimumRotatedRectangle_r(c.gc,
-		    mp)) == NULL) {
-			gw_job_error(job, "GEOS: %s", gw_geos_error());
-			goto done;
-		}
-		if (m.geographic) {
-			const GEOSGeometry	*ring;
-			const GEOSCoordSequence	*rs;
-			unsigned int		 np, q;
-			double			 A = 0, P;
+/* The area of polygon mrr (lon/lat) on the ellipsoid, m^2; 0 if GEOS
+ * cannot give its ring. */
+static double
+geodesic_area(struct nearest *ns, const GEOSGeometry *mrr)
+{
+	GEOSContextHandle_t	 gc = ns->c.gc;
+	const GEOSGeometry	*ring;
+	const GEOSCoordSequence	*rs;
+	unsigned int		 np, q;
+	double			 A = 0, P, *lat, *lon;
 
-			if (GEOSGeomTypeId_r(c.gc, mrr) == GEOS_POLYGON &&
-			    (ring = GEOSGetExteriorRing_r(c.gc, mrr)) != NULL &&
-			    (rs = GEOSGeom_getCoordSeq_r(c.gc, ring)) != NULL &&
-			    GEOSCoordSeq_getSize_r(c.gc, rs, &np)) {
-				double	*lat = calloc(np, sizeof(double));
-				double	*lon = calloc(np, sizeof(double));
-
-				if (lat != NULL && lon != NULL) {
-					for (q = 0; q < np; q++)
-						GEOSCoordSeq_getXY_r(c.gc, rs,
-						    q, &lon[q], &lat[q]);
-					geod_polygonarea(&c.geod, lat, lon,
-					    (int)np - 1, &A, &P);
-				}
-				free(lat);
-				free(lon);
-			}
-			area = fabs(A);
-		} else {
-			GEOSArea_r(c.gc, mrr, &area);
-			area *= c.to_metre * c.to_metre;
-		}
+	if (GEOSGeomTypeId_r(gc, mrr) != GEOS_POLYGON ||
+	    (ring = GEOSGetExteriorRing_r(gc, mrr)) == NULL ||
+	    (rs = GEOSGeom_getCoordSeq_r(gc, ring)) == NULL ||
+	    !GEOSCoordSeq_getSize_r(gc, rs, &np))
+		return 0;
+	lat = calloc(np, sizeof(double));
+	lon = calloc(np, sizeof(double));
+	if (lat != NULL && lon != NULL) {
+		for (q = 0; q < np; q++)
+			GEOSCoordSeq_getXY_r(gc, rs, q, &lon[q], &lat[q]);
+		geod_polygonarea(&ns->c.geod, lat, lon, (int)np - 1, &A, &P);
 	}
+	free(lat);
+	free(lon);
+	return fabs(A);
+}
 
-	/*
-	 * ANN is a statistic of the input's point pattern, as ArcGIS's
-	 * Average Nearest Neighbor: the distance from each input point
-	 * (centroid) to the nearest other one, whatever near is.
-	 */
-	nnn = 0;
-	if (in.n >= 2) {
-		gw_ptset_free(&ps);
-		if (gw_ptset_build(&ps, in.x, in.y, in.n, &m) == -1) {
-			gw_job_error(job, "out of memory");
-			goto done;
+/*
+ * The study area for ANN: given, or the minimum-area rectangle around the
+ * input's points (centroids): planar area scaled to m^2, or the rectangle's
+ * area on the ellipsoid.
+ */
+static int
+nearest_area(struct gw_job *job, struct nearest *ns)
+{
+	GEOSContextHandle_t	 gc = ns->c.gc;
+	GEOSGeometry		**pts, *mp, *mrr;
+	size_t			 i, n = ns->in.n;
+
+	if (ns->area != 0 || n < 2)
+		return 0;
+	if ((pts = calloc(n, sizeof(*pts))) == NULL)
+		return gw_job_error(job, "out of memory");
+	for (i = 0; i < n; i++)
+		if ((pts[i] = GEOSGeom_createPointFromXY_r(gc, ns->in.x[i],
+		    ns->in.y[i])) == NULL) {
+			while (i > 0)
+				GEOSGeom_destroy_r(gc, pts[--i]);
+			free(pts);
+			return gw_job_error(job, "GEOS: %s", gw_geos_error());
 		}
-		for (i = 0; i < in.n; i++) {
-			if (gw_ptset_knn(&ps, in.x[i], in.y[i], 1, i, 0, kidx,
-			    kd, &nh, &kh) == -1) {
-				gw_job_error(job, "out of memory");
-				goto done;
-			}
-			if (nh == 1)
-				nn[nnn++] = kd[0];
-		}
+	mp = GEOSGeom_createCollection_r(gc, GEOS_MULTIPOINT, pts,
+	    (unsigned)n);
+	free(pts);	/* taken by the collection, or lost below */
+	if (mp == NULL || (mrr = GEOSMinimumRotatedRectangle_r(gc, mp)) ==
+	    NULL) {
+		if (mp != NULL)
+			GEOSGeom_destroy_r(gc, mp);
+		return gw_job_error(job, "GEOS: %s", gw_geos_error());
 	}
+	if (ns->m.geographic)
+		ns->area = geodesic_area(ns, mrr);
+	else {
+		GEOSArea_r(gc, mrr, &ns->area);
+		ns->area *= ns->c.to_metre * ns->c.to_metre;
+	}
+	GEOSGeom_destroy_r(gc, mrr);
+	GEOSGeom_destroy_r(gc, mp);
+	return 0;
+}
+
+/*
+ * ANN is a statistic of the input's point pattern, as ArcGIS's Average
+ * Nearest Neighbor: the distance from each input point (centroid) to the
+ * nearest other one, whatever near is.
+ */
+static int
+nearest_ann(struct gw_job *job, struct nearest *ns)
+{
+	size_t	 i, nh;
+
+	ns->nnn = 0;
+	if (ns->in.n < 2)
+		return 0;
+	gw_ptset_free(&ns->ps);
+	if (gw_ptset_build(&ns->ps, ns->in.x, ns->in.y, ns->in.n, &ns->m) == -1)
+		return gw_job_error(job, "out of memory");
+	for (i = 0; i < ns->in.n; i++) {
+		if (gw_ptset_knn(&ns->ps, ns->in.x[i], ns->in.y[i], 1, i, 0,
+		    ns->kidx, ns->kd, &nh, &ns->kh) == -1)
+			return gw_job_error(job, "out of memory");
+		if (nh == 1)
+			ns->nn[ns->nnn++] = ns->kd[0];
+	}
+	return 0;
+}
+
+/* The job's result: counts, parameters and the ANN statistic. */
+static int
+nearest_result(struct gw_job *job, struct nearest *ns, json_t **result)
+{
+	const struct ctx	*c = &ns->c;
+	struct gw_ann		 ann;
+	json_t			*res, *ja;
 
 	if ((res = json_object()) == NULL || (ja = json_object()) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
+		json_decref(res);
+		return gw_job_error(job, "out of memory");
 	}
-	json_object_set_new(res, "output", json_string(fullname));
-	json_object_set_new(res, "feature_count", json_integer((json_int_t)in.n));
-	json_object_set_new(res, "near_count", json_integer((json_int_t)nr.n));
-	json_object_set_new(res, "near", json_string(c.self ?
-	    "input" : nr.l->table));
-	json_object_set_new(res, "rows", json_integer(nrows));
-	json_object_set_new(res, "no_near", json_integer(nnone));
-	json_object_set_new(res, "k", json_integer(k));
-	json_object_set_new(res, "search_radius", c.radius > 0 ?
-	    json_real(c.radius) : json_null());
-	json_object_set_new(res, "method", json_string(method));
+	json_object_set_new(res, "output", json_string(ns->fullname));
+	json_object_set_new(res, "feature_count",
+	    json_integer((json_int_t)ns->in.n));
+	json_object_set_new(res, "near_count",
+	    json_integer((json_int_t)ns->nr.n));
+	json_object_set_new(res, "near", json_string(c->self ?
+	    "input" : ns->nr.l->table));
+	json_object_set_new(res, "rows", json_integer(ns->nrows));
+	json_object_set_new(res, "no_near", json_integer(ns->nnone));
+	json_object_set_new(res, "k", json_integer(ns->k));
+	json_object_set_new(res, "search_radius", c->radius > 0 ?
+	    json_real(c->radius) : json_null());
+	json_object_set_new(res, "method", json_string(ns->method));
 	json_object_set_new(res, "skipped_geometries",
-	    json_integer(in.nskipped + (c.self ? 0 : nr.nskipped)));
+	    json_integer(ns->in.nskipped + (c->self ? 0 : ns->nr.nskipped)));
 	json_object_set_new(res, "repaired_geometries",
-	    json_integer(in.nrepaired + (c.self ? 0 : nr.nrepaired)));
-	if (gw_ann(nnn, nn, area, &ann) == 0) {
+	    json_integer(ns->in.nrepaired + (c->self ? 0 : ns->nr.nrepaired)));
+	if (gw_ann(ns->nnn, ns->nn, ns->area, &ann) == 0) {
 		json_object_set_new(ja, "observed_mean_distance",
 		    json_real(ann.observed));
 		json_object_set_new(ja, "expected_mean_distance",
@@ -765,31 +824,48 @@ run_nearest(struct gw_job *job, json_t **result)
 		json_object_set_new(res, "ann", json_null());
 	}
 	*result = res;
-	res = NULL;
+	return 0;
+}
+
+static void
+nearest_free(struct nearest *ns)
+{
+	if (ns->c.tree != NULL)
+		GEOSSTRtree_destroy_r(ns->c.gc, ns->c.tree);
+	free(ns->c.tids);
+	free(ns->c.cand);
+	gw_transform_free(ns->back);
+	gw_ptset_free(&ns->ps);
+	gw_kdhits_free(&ns->kh);
+	free(ns->hits);
+	free(ns->kidx);
+	free(ns->kd);
+	free(ns->nn);
+	if (!ns->c.self)
+		lyr_free(&ns->nr);
+	lyr_free(&ns->in);
+}
+
+static int
+run_nearest(struct gw_job *job, json_t **result)
+{
+	struct nearest	 ns;
+	int		 rv = -1;
+
+	memset(&ns, 0, sizeof(ns));
+	ns.c.job = job;
+	ns.c.gc = gw_geos();
+	if (nearest_params(job, &ns) == -1 ||
+	    nearest_read(job, &ns) == -1 ||
+	    nearest_index(job, &ns) == -1 ||
+	    nearest_write(job, &ns) == -1 ||
+	    nearest_area(job, &ns) == -1 ||
+	    nearest_ann(job, &ns) == -1 ||
+	    nearest_result(job, &ns, result) == -1)
+		goto done;
 	rv = 0;
  done:
-	json_decref(res);
-	if (line != NULL)
-		GEOSGeom_destroy_r(c.gc, line);
-	if (mrr != NULL)
-		GEOSGeom_destroy_r(c.gc, mrr);
-	if (mp != NULL)
-		GEOSGeom_destroy_r(c.gc, mp);
-	if (c.tree != NULL)
-		GEOSSTRtree_destroy_r(c.gc, c.tree);
-	free(c.tids);
-	free(c.cand);
-	gw_output_free(out);
-	gw_transform_free(back);
-	gw_ptset_free(&ps);
-	gw_kdhits_free(&kh);
-	free(hits);
-	free(kidx);
-	free(kd);
-	free(nn);
-	if (!c.self)
-		lyr_free(&nr);
-	lyr_free(&in);
+	nearest_free(&ns);
 	return rv;
 }
 

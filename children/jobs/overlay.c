@@ -127,6 +127,121 @@ gather_polygons(struct gw_job *job, struct gw_feature *f, void *arg)
  * Builds the mask from the table parameter mp (with mp_filter) or from the
  * GeoJSON parameter mp_geometry (with mp_srid), in the input's SRID.
  */
+/* The mask from the GeoJSON parameter pg, transformed to the input's CRS:
+ * its polygons in ga. */
+static int
+mask_from_geojson(struct gw_job *job, const char *mp, const char *pg,
+    json_t *geojson, int srid, const struct gw_layer *in, struct mask *m,
+    struct gather *ga)
+{
+	GEOSContextHandle_t	 ctx = gw_geos();
+	GEOSGeometry		*g;
+
+	if (in->srid == 0)
+		return gw_job_error(job, "input: the geometries have no SRID, "
+		    "so %s cannot be transformed to them", pg);
+	if (gw_geojson_geometry(job, pg, geojson, srid, in->srid,
+	    &m->nrepaired, &g) == -1)
+		return -1;
+	m->nfeatures = 1;
+	if ((ga->geoms = calloc(1, sizeof(*ga->geoms))) == NULL) {
+		GEOSGeom_destroy_r(ctx, g);
+		return gw_job_error(job, "out of memory");
+	}
+	ga->cap = 1;
+	ga->geoms[0] = gw_geom_extract(ctx, g, GW_DIM_POLYGON);
+	GEOSGeom_destroy_r(ctx, g);
+	if (ga->geoms[0] == NULL)
+		return gw_job_error(job, "GEOS: %s", gw_geos_error());
+	if (GEOSisEmpty_r(ctx, ga->geoms[0])) {
+		GEOSGeom_destroy_r(ctx, ga->geoms[0]);
+		return gw_job_error(job, "%s: the geometry has no polygon (a "
+		    "%s mask must be a Polygon or MultiPolygon)", pg, mp);
+	}
+	ga->n = 1;
+	return 0;
+}
+
+/* The mask from the table parameter mp (filtered by pf), read in the
+ * input's CRS: its polygons in ga. */
+static int
+mask_from_table(struct gw_job *job, const char *mp, const char *pf,
+    const char *table, const char *gcol, json_t *filter,
+    const struct gw_layer *in, struct mask *m, struct gather *ga)
+{
+	struct gw_layer	*ml = NULL;
+	struct gw_read	 rd;
+	char		*where = NULL;
+	int		 rv = -1;
+
+	if (gw_layer_resolve(job, mp, table, gcol, NULL, &ml) == -1)
+		return -1;
+	if ((ml->srid == 0) != (in->srid == 0)) {
+		gw_job_error(job, "%s: one of %s.%s and the input has an "
+		    "SRID and the other none; cannot transform", mp,
+		    ml->schema, ml->table);
+		goto done;
+	}
+	if (filter != NULL && !json_is_null(filter) &&
+	    filter_sql(job, job->conn, ml->schema, ml->table, filter,
+	    pf, NULL, &where) == -1)
+		goto done;
+	memset(&rd, 0, sizeof(rd));
+	rd.where = where;
+	rd.to_srid = in->srid;
+	rd.repair = 1;
+	rd.progress_from = 0;
+	rd.progress_to = 0.1;
+	if (gw_layer_read(job, ml, &rd, gather_polygons, ga) == -1)
+		goto done;
+	m->nfeatures = rd.nread - rd.nskipped;
+	m->nrepaired = rd.nrepaired;
+	if (ga->n == 0) {
+		if (where != NULL)
+			gw_job_error(job, "%s: no polygon of %s.%s matches %s",
+			    mp, ml->schema, ml->table, pf);
+		else
+			gw_job_error(job, "%s: %s.%s has no polygons", mp,
+			    ml->schema, ml->table);
+		goto done;
+	}
+	rv = 0;
+ done:
+	free(where);
+	gw_layer_free(ml);
+	return rv;
+}
+
+/*
+ * One polygonal union of ga (also of a single geometry: the polygons of a
+ * GeoJSON FeatureCollection may overlap), which it takes, then its polygons
+ * indexed and prepared.
+ */
+static int
+mask_index(struct gw_job *job, struct mask *m, struct gather *ga)
+{
+	GEOSContextHandle_t	 ctx = gw_geos();
+	size_t			 i;
+
+	m->geom = gw_union(job, ga->geoms, ga->n, &m->coverage);
+	ga->n = 0;	/* gw_union() took them */
+	if (m->geom == NULL)
+		return -1;
+	m->nparts = (size_t)GEOSGetNumGeometries_r(ctx, m->geom);
+	if ((m->parts = calloc(m->nparts + 1, sizeof(*m->parts))) == NULL ||
+	    (m->prep = calloc(m->nparts + 1, sizeof(*m->prep))) == NULL ||
+	    (m->tree = GEOSSTRtree_create_r(ctx, 10)) == NULL)
+		return gw_job_error(job, "out of memory");
+	for (i = 0; i < m->nparts; i++) {
+		m->parts[i] = GEOSGetGeometryN_r(ctx, m->geom, (int)i);
+		if ((m->prep[i] = GEOSPrepare_r(ctx, m->parts[i])) == NULL)
+			return gw_job_error(job, "GEOS: %s", gw_geos_error());
+		GEOSSTRtree_insert_r(ctx, m->tree, m->parts[i],
+		    (void *)(uintptr_t)(i + 1));
+	}
+	return 0;
+}
+
 static int
 mask_build(struct gw_job *job, const char *mp, const struct gw_layer *in,
     struct mask **out)
@@ -134,13 +249,9 @@ mask_build(struct gw_job *job, const char *mp, const struct gw_layer *in,
 	GEOSContextHandle_t	 ctx = gw_geos();
 	struct mask		*m;
 	struct gather		 ga = { 0 };
-	struct gw_layer		*ml = NULL;
-	struct gw_read		 rd;
-	GEOSGeometry		*g;
 	char			 pf[64], pg[64], ps[64], pc[64];
 	const char		*table, *gcol;
 	json_t			*filter, *geojson;
-	char			*where = NULL;
 	long long		 srid;
 	size_t			 i;
 	int			 rv = -1;
@@ -168,103 +279,15 @@ mask_build(struct gw_job *job, const char *mp, const struct gw_layer *in,
 		return gw_job_error(job, "%s: only applies to the %s table, "
 		    "not to %s", pf, mp, pg);
 	if (table != NULL && json_object_get(job->params, ps) != NULL)
-		return gw_job_error(job, "%s: only applies to %s, not to the %s "
-		    "table (whose SRID is known)", ps, pg, mp);
+		return gw_job_error(job, "%s: only applies to %s, not to the "
+		    "%s table (whose SRID is known)", ps, pg, mp);
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return gw_job_error(job, "out of memory");
-
-	if (geojson != NULL) {
-		if (in->srid == 0) {
-			gw_job_error(job, "input: the geometries have no SRID, "
-			    "so %s cannot be transformed to them", pg);
-			goto done;
-		}
-		if (gw_geojson_geometry(job, pg, geojson, (int)srid, in->srid,
-		    &m->nrepaired, &g) == -1)
-			goto done;
-		m->nfeatures = 1;
-		ga.geoms = calloc(1, sizeof(*ga.geoms));
-		if (ga.geoms == NULL) {
-			GEOSGeom_destroy_r(ctx, g);
-			gw_job_error(job, "out of memory");
-			goto done;
-		}
-		ga.cap = 1;
-		if ((ga.geoms[0] = gw_geom_extract(ctx, g, GW_DIM_POLYGON)) ==
-		    NULL) {
-			GEOSGeom_destroy_r(ctx, g);
-			gw_job_error(job, "GEOS: %s", gw_geos_error());
-			goto done;
-		}
-		GEOSGeom_destroy_r(ctx, g);
-		if (GEOSisEmpty_r(ctx, ga.geoms[0])) {
-			GEOSGeom_destroy_r(ctx, ga.geoms[0]);
-			gw_job_error(job, "%s: the geometry has no polygon (a "
-			    "%s mask must be a Polygon or MultiPolygon)", pg,
-			    mp);
-			goto done;
-		}
-		ga.n = 1;
-	} else {
-		if (gw_layer_resolve(job, mp, table, gcol, NULL, &ml) == -1)
-			goto done;
-		if ((ml->srid == 0) != (in->srid == 0)) {
-			gw_job_error(job, "%s: one of %s.%s and the input has an "
-			    "SRID and the other none; cannot transform", mp,
-			    ml->schema, ml->table);
-			goto done;
-		}
-		if (filter != NULL && !json_is_null(filter) &&
-		    filter_sql(job, job->conn, ml->schema, ml->table, filter,
-		    pf, NULL, &where) == -1)
-			goto done;
-		memset(&rd, 0, sizeof(rd));
-		rd.where = where;
-		rd.to_srid = in->srid;
-		rd.repair = 1;
-		rd.progress_from = 0;
-		rd.progress_to = 0.1;
-		if (gw_layer_read(job, ml, &rd, gather_polygons, &ga) == -1)
-			goto done;
-		m->nfeatures = rd.nread - rd.nskipped;
-		m->nrepaired = rd.nrepaired;
-		if (ga.n == 0) {
-			if (where != NULL)
-				gw_job_error(job, "%s: no polygon of %s.%s "
-				    "matches %s", mp, ml->schema, ml->table,
-				    pf);
-			else
-				gw_job_error(job, "%s: %s.%s has no polygons",
-				    mp, ml->schema, ml->table);
-			goto done;
-		}
-	}
-
-	/*
-	 * One polygonal union (also of a single geometry: the polygons of a
-	 * GeoJSON FeatureCollection may overlap), then its polygons indexed
-	 * and prepared.
-	 */
-	m->geom = gw_union(job, ga.geoms, ga.n, &m->coverage);
-	ga.n = 0;	/* gw_union() took them */
-	if (m->geom == NULL)
+	if ((geojson != NULL ? mask_from_geojson(job, mp, pg, geojson,
+	    (int)srid, in, m, &ga) : mask_from_table(job, mp, pf, table, gcol,
+	    filter, in, m, &ga)) == -1 ||
+	    mask_index(job, m, &ga) == -1)
 		goto done;
-	m->nparts = (size_t)GEOSGetNumGeometries_r(ctx, m->geom);
-	if ((m->parts = calloc(m->nparts + 1, sizeof(*m->parts))) == NULL ||
-	    (m->prep = calloc(m->nparts + 1, sizeof(*m->prep))) == NULL ||
-	    (m->tree = GEOSSTRtree_create_r(ctx, 10)) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	for (i = 0; i < m->nparts; i++) {
-		m->parts[i] = GEOSGetGeometryN_r(ctx, m->geom, (int)i);
-		if ((m->prep[i] = GEOSPrepare_r(ctx, m->parts[i])) == NULL) {
-			gw_job_error(job, "GEOS: %s", gw_geos_error());
-			goto done;
-		}
-		GEOSSTRtree_insert_r(ctx, m->tree, m->parts[i],
-		    (void *)(uintptr_t)(i + 1));
-	}
 	*out = m;
 	m = NULL;
 	rv = 0;
@@ -272,8 +295,6 @@ mask_build(struct gw_job *job, const char *mp, const struct gw_layer *in,
 	for (i = 0; i < ga.n; i++)
 		GEOSGeom_destroy_r(ctx, ga.geoms[i]);
 	free(ga.geoms);
-	free(where);
-	gw_layer_free(ml);
 	mask_free(m);
 	return rv;
 }
@@ -478,8 +499,25 @@ quoted_not_null(struct gw_job *job, const char *column, int nonempty)
 	return s;
 }
 
-int
-gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
+/* The state of one clip or erase job, phase to phase. */
+struct overlayjob {
+	struct overlay		 ov;
+	const char		*mp;		/* "clip" or "erase" */
+	struct gw_layer		*in;
+	struct gw_colspec	*cols;		/* the input's columns */
+	int			*all;		/* ... all of them read */
+	struct gw_read		 rd;
+	const char		*oname;
+	char			 obuf[128];
+	int			 overwrite;
+	char			*notnull;	/* "<geom> IS NOT NULL" */
+	long long		 ninput;	/* features with a geometry */
+	long long		 nskipped;	/* -1: not known */
+};
+
+/* Parameters: the input, the output's name, and the mask. */
+static int
+overlay_params(struct gw_job *job, struct overlayjob *oj)
 {
 	static const char *const clip_keys[] = { "input", "geometry_column",
 	    "id_column", "output", "overwrite", "clip", "clip_filter",
@@ -487,195 +525,240 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 	static const char *const erase_keys[] = { "input", "geometry_column",
 	    "id_column", "output", "overwrite", "erase", "erase_filter",
 	    "erase_geometry", "erase_srid", "erase_geometry_column", NULL };
-	const char		*mp = op == GW_OVERLAY_CLIP ? "clip" : "erase";
-	struct gw_layer		*in = NULL;
-	struct overlay		 ov;
-	struct gw_colspec	*cols = NULL;
-	struct gw_read		 rd;
-	const char		*input, *gcol, *idcol, *oname, *otype;
-	char			 obuf[128];
-	int			*all = NULL, overwrite, i, rv = -1, multi;
-	long long		 nrows, ninput = 0, nskipped = 0;
-	char			*notnull = NULL;
+	const char	*input, *gcol, *idcol;
 
-	memset(&ov, 0, sizeof(ov));
-	ov.op = op;
-	if (gw_param_check_keys(job, op == GW_OVERLAY_CLIP ? clip_keys :
-	    erase_keys) == -1 ||
+	if (gw_param_check_keys(job, oj->ov.op == GW_OVERLAY_CLIP ?
+	    clip_keys : erase_keys) == -1 ||
 	    gw_param_string(job, "input", 1, NULL, &input) == -1 ||
 	    gw_param_string(job, "geometry_column", 0, NULL, &gcol) == -1 ||
 	    gw_param_string(job, "id_column", 0, NULL, &idcol) == -1 ||
-	    gw_output_name(job, obuf, sizeof(obuf), &oname, &overwrite) == -1)
+	    gw_output_name(job, oj->obuf, sizeof(oj->obuf), &oj->oname,
+	    &oj->overwrite) == -1)
 		return -1;
-	if (gw_layer_resolve(job, "input", input, gcol, idcol, &in) == -1)
+	if (gw_layer_resolve(job, "input", input, gcol, idcol, &oj->in) == -1)
 		return -1;
-	ov.in = in;
-	if (strcmp(in->table, oname) == 0 &&
-	    strcmp(in->schema, job->settings->output_schema ?
-	    job->settings->output_schema : "public") == 0) {
-		gw_job_error(job, "output: %s.%s is the input table", in->schema,
-		    in->table);
-		goto done;
-	}
-	if (mask_build(job, mp, in, &ov.mask) == -1)
-		goto done;
+	oj->ov.in = oj->in;
+	if (strcmp(oj->in->table, oj->oname) == 0 &&
+	    strcmp(oj->in->schema, job->settings->output_schema ?
+	    job->settings->output_schema : "public") == 0)
+		return gw_job_error(job, "output: %s.%s is the input table",
+		    oj->in->schema, oj->in->table);
+	return mask_build(job, oj->mp, oj->in, &oj->ov.mask);
+}
 
-	/* The output: every input column, then the input's geometry column,
-	 * of the input's dimension (Multi* except for Point layers). */
-	if ((cols = calloc(in->ncolumns + 1, sizeof(*cols))) == NULL ||
-	    (all = calloc(in->ncolumns + 1, sizeof(*all))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
+/* The output: every input column, then the input's geometry column, of
+ * the input's dimension (Multi* except for Point layers). */
+static int
+overlay_output(struct gw_job *job, struct overlayjob *oj)
+{
+	const struct gw_layer	*in = oj->in;
+	struct overlay		*ov = &oj->ov;
+	int			 i, multi;
+
+	if ((oj->cols = calloc(in->ncolumns + 1, sizeof(*oj->cols))) == NULL ||
+	    (oj->all = calloc(in->ncolumns + 1, sizeof(*oj->all))) == NULL)
+		return gw_job_error(job, "out of memory");
 	for (i = 0; i < in->ncolumns; i++) {
-		cols[i].name = in->columns[i].name;
-		cols[i].type = in->columns[i].type;
-		all[i] = i;
+		oj->cols[i].name = in->columns[i].name;
+		oj->cols[i].type = in->columns[i].type;
+		oj->all[i] = i;
 	}
 	multi = strcasecmp(in->geom_type, "POINT") != 0;
-	ov.single_point = !multi;
-	otype = gw_geom_typename(in->dim, multi);
-	if (gw_output_create(job, oname, overwrite, cols, in->ncolumns,
-	    in->geom_column, otype, in->srid, &ov.out) == -1)
-		goto done;
+	ov->single_point = !multi;
+	if (gw_output_create(job, oj->oname, oj->overwrite, oj->cols,
+	    in->ncolumns, in->geom_column, gw_geom_typename(in->dim, multi),
+	    in->srid, &ov->out) == -1)
+		return -1;
 
 	/* Attributes go through untouched: in binary when every type can. */
-	ov.binary = 1;
+	ov->binary = 1;
 	for (i = 0; i < in->ncolumns; i++)
 		if (!in->columns[i].binary)
-			ov.binary = 0;
-	if (ov.binary)
-		gw_output_binary(ov.out);
-	ov.byid = in->id_pkey;
+			ov->binary = 0;
+	if (ov->binary)
+		gw_output_binary(ov->out);
+	ov->byid = in->id_pkey;
+	return 0;
+}
 
-	memset(&rd, 0, sizeof(rd));
-	rd.binary = ov.binary;
-	rd.prefetch = 1;
-	rd.columns = all;
-	rd.ncolumns = in->ncolumns;
-	rd.repair = 0;		/* overlay_feature() repairs what it keeps */
-	rd.progress_from = 0.1;
-	rd.progress_to = 0.95;
-	if ((ov.cand = calloc(ov.mask->nparts + 1, sizeof(*ov.cand))) ==
-	    NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	if (op == GW_OVERLAY_CLIP) {
-		/*
-		 * Clip reads only the features whose bounding box meets one
-		 * of the mask polygons' (the input's GiST index finds them;
-		 * one box for all when there are many polygons); the others
-		 * are dropped unread, and counted.
-		 */
-		size_t k, n;
+/*
+ * Clip reads only the features whose bounding box meets one of the mask
+ * polygons' (the input's GiST index finds them; one box for all when there
+ * are many polygons); the others are dropped unread, and counted.
+ */
+static int
+overlay_envelopes(struct gw_job *job, struct overlayjob *oj)
+{
+	const struct mask	*m = oj->ov.mask;
+	struct gw_read		*rd = &oj->rd;
+	size_t			 k, n = 0;
 
-		if (ov.mask->nparts <= GW_MAX_ENVELOPES) {
-			for (k = 0; k < ov.mask->nparts; k++)
-				if (GEOSGeom_getExtent_r(gw_geos(),
-				    ov.mask->parts[k], &rd.envelopes[k][0],
-				    &rd.envelopes[k][1], &rd.envelopes[k][2],
-				    &rd.envelopes[k][3]) != 1)
-					break;
-			n = k == ov.mask->nparts ? k : 0;
-		} else
-			n = 0;
-		if (n == 0 && GEOSGeom_getExtent_r(gw_geos(), ov.mask->geom,
-		    &rd.envelopes[0][0], &rd.envelopes[0][1],
-		    &rd.envelopes[0][2], &rd.envelopes[0][3]) == 1)
-			n = 1;
-		if (n == 0) {
-			gw_job_error(job, "GEOS: %s", gw_geos_error());
-			goto done;
-		}
-		rd.nenvelopes = (int)n;
-		if ((notnull = quoted_not_null(job, in->geom_column, 0)) ==
-		    NULL ||
-		    gw_layer_count(job, in, notnull, &ninput) == -1)
-			goto done;
+	if (m->nparts <= GW_MAX_ENVELOPES) {
+		for (k = 0; k < m->nparts; k++)
+			if (GEOSGeom_getExtent_r(gw_geos(), m->parts[k],
+			    &rd->envelopes[k][0], &rd->envelopes[k][1],
+			    &rd->envelopes[k][2], &rd->envelopes[k][3]) != 1)
+				break;
+		n = k == m->nparts ? k : 0;
 	}
-	if (gw_layer_read(job, in, &rd, overlay_feature, &ov) == -1)
-		goto done;
-	if (op == GW_OVERLAY_CLIP) {
+	if (n == 0 && GEOSGeom_getExtent_r(gw_geos(), m->geom,
+	    &rd->envelopes[0][0], &rd->envelopes[0][1],
+	    &rd->envelopes[0][2], &rd->envelopes[0][3]) == 1)
+		n = 1;
+	if (n == 0)
+		return gw_job_error(job, "GEOS: %s", gw_geos_error());
+	rd->nenvelopes = (int)n;
+	if ((oj->notnull = quoted_not_null(job, oj->in->geom_column, 0)) ==
+	    NULL || gw_layer_count(job, oj->in, oj->notnull, &oj->ninput) == -1)
+		return -1;
+	return 0;
+}
+
+/* Reads the input through overlay_feature(), and counts what it read. */
+static int
+overlay_read(struct gw_job *job, struct overlayjob *oj)
+{
+	struct overlay	*ov = &oj->ov;
+	struct gw_read	*rd = &oj->rd;
+	const char	*geom = oj->in->geom_column;
+
+	memset(rd, 0, sizeof(*rd));
+	rd->binary = ov->binary;
+	rd->prefetch = 1;
+	rd->columns = oj->all;
+	rd->ncolumns = oj->in->ncolumns;
+	rd->repair = 0;		/* overlay_feature() repairs what it keeps */
+	rd->progress_from = 0.1;
+	rd->progress_to = 0.95;
+	if ((ov->cand = calloc(ov->mask->nparts + 1, sizeof(*ov->cand))) ==
+	    NULL)
+		return gw_job_error(job, "out of memory");
+	if (ov->op == GW_OVERLAY_CLIP && overlay_envelopes(job, oj) == -1)
+		return -1;
+	if (gw_layer_read(job, oj->in, rd, overlay_feature, ov) == -1)
+		return -1;
+	if (ov->op == GW_OVERLAY_CLIP) {
 		/*
 		 * Rows with an empty geometry were counted as input; if no
 		 * feature was read, tell an empty input (NULL or empty
 		 * geometries only) from a clip that meets nothing.
 		 */
-		if (rd.nread - rd.nskipped == 0 && ninput > 0) {
-			free(notnull);
-			if ((notnull = quoted_not_null(job, in->geom_column,
-			    1)) == NULL ||
-			    gw_layer_count(job, in, notnull, &ninput) == -1)
-				goto done;
+		if (rd->nread - rd->nskipped == 0 && oj->ninput > 0) {
+			free(oj->notnull);
+			if ((oj->notnull = quoted_not_null(job, geom, 1)) ==
+			    NULL || gw_layer_count(job, oj->in, oj->notnull,
+			    &oj->ninput) == -1)
+				return -1;
 		}
-		ov.dropped += ninput - (rd.nread - rd.nskipped);
-		nskipped = -1;		/* not known: unread rows */
+		ov->dropped += oj->ninput - (rd->nread - rd->nskipped);
+		oj->nskipped = -1;		/* not known: unread rows */
 	} else {
-		ninput = rd.nread - rd.nskipped;
-		nskipped = rd.nskipped;
+		oj->ninput = rd->nread - rd->nskipped;
+		oj->nskipped = rd->nskipped;
 	}
-	if (ninput == 0) {
-		gw_job_error(job, "input: %s.%s has no features with a geometry",
-		    in->schema, in->table);
+	if (oj->ninput == 0)
+		return gw_job_error(job, "input: %s.%s has no features with a "
+		    "geometry", oj->in->schema, oj->in->table);
+	return 0;
+}
+
+/* The job's result, before the output is finished. */
+static json_t *
+overlay_result(struct overlayjob *oj)
+{
+	const struct overlay	*ov = &oj->ov;
+	int			 clip = ov->op == GW_OVERLAY_CLIP;
+	json_t			*r;
+
+	r = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}",
+	    "output", gw_output_fullname(ov->out),
+	    "feature_count", (json_int_t)ov->written,
+	    "input_count", (json_int_t)oj->ninput,
+	    "copied_whole", (json_int_t)ov->whole,
+	    "cut", (json_int_t)ov->cut,
+	    "dropped", (json_int_t)ov->dropped,
+	    "repaired_geometries", (json_int_t)ov->nrepaired,
+	    clip ? "clip_features" : "erase_features",
+	    (json_int_t)ov->mask->nfeatures,
+	    clip ? "clip_repaired_geometries" : "erase_repaired_geometries",
+	    (json_int_t)ov->mask->nrepaired,
+	    "mask_coverage_union", ov->mask->coverage);
+	if (r != NULL && oj->nskipped >= 0 && json_object_set_new(r,
+	    "skipped_null_geometries", json_integer(oj->nskipped)) == -1) {
+		json_decref(r);
+		r = NULL;
+	}
+	return r;
+}
+
+/* Copies the unchanged features by id, then finishes the output: the
+ * result's feature_count is what the table holds. */
+static int
+overlay_finish(struct gw_job *job, struct overlayjob *oj, json_t **result)
+{
+	struct overlay	*ov = &oj->ov;
+	json_t		*r;
+	long long	 nrows;
+	int		 rc;
+
+	if (gw_output_copy_rows(job, ov->out, oj->in,
+	    (const char *const *)ov->ids, ov->nids) == -1)
+		return -1;
+	gw_progress(job, 0.95, "indexing %lld features", ov->written);
+	if ((r = overlay_result(oj)) == NULL)
+		return gw_job_error(job, "out of memory");
+	rc = gw_output_finish(job, ov->out, &nrows);
+	ov->out = NULL;		/* freed by gw_output_finish, even on failure */
+	if (rc == -1) {
+		json_decref(r);
+		return -1;
+	}
+	if (json_object_set_new(r, "feature_count", json_integer(nrows)) ==
+	    -1) {
+		json_decref(r);
+		return gw_job_error(job, "out of memory");
+	}
+	if (nrows != ov->written)
+		log_warnx("%lld rows written, %lld expected: input rows "
+		    "changed meanwhile?", nrows, ov->written);
+	*result = r;
+	return 0;
+}
+
+static void
+overlayjob_free(struct overlayjob *oj)
+{
+	struct overlay	*ov = &oj->ov;
+	size_t		 i;
+
+	gw_output_free(ov->out);
+	for (i = 0; i < ov->nids; i++)
+		free(ov->ids[i]);
+	free(ov->ids);
+	free(oj->notnull);
+	free(ov->cand);
+	mask_free(ov->mask);
+	free(oj->cols);
+	free(oj->all);
+	gw_layer_free(oj->in);
+}
+
+int
+gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
+{
+	struct overlayjob	 oj;
+	int			 rv = -1;
+
+	memset(&oj, 0, sizeof(oj));
+	oj.ov.op = op;
+	oj.mp = op == GW_OVERLAY_CLIP ? "clip" : "erase";
+	if (overlay_params(job, &oj) == -1 ||
+	    overlay_output(job, &oj) == -1 ||
+	    overlay_read(job, &oj) == -1 ||
+	    overlay_finish(job, &oj, result) == -1)
 		goto done;
-	}
-	if (gw_output_copy_rows(job, ov.out, in, (const char *const *)ov.ids,
-	    ov.nids) == -1)
-		goto done;
-	gw_progress(job, 0.95, "indexing %lld features", ov.written);
-	*result = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:b}",
-	    "output", gw_output_fullname(ov.out),
-	    "feature_count", (json_int_t)ov.written,
-	    "input_count", (json_int_t)ninput,
-	    "copied_whole", (json_int_t)ov.whole,
-	    "cut", (json_int_t)ov.cut,
-	    "dropped", (json_int_t)ov.dropped,
-	    "repaired_geometries", (json_int_t)ov.nrepaired,
-	    op == GW_OVERLAY_CLIP ? "clip_features" : "erase_features",
-	    (json_int_t)ov.mask->nfeatures,
-	    op == GW_OVERLAY_CLIP ? "clip_repaired_geometries" :
-	    "erase_repaired_geometries", (json_int_t)ov.mask->nrepaired,
-	    "mask_coverage_union", ov.mask->coverage);
-	if (*result != NULL && nskipped >= 0 && json_object_set_new(*result,
-	    "skipped_null_geometries", json_integer(nskipped)) == -1) {
-		json_decref(*result);
-		*result = NULL;
-	}
-	if (*result == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	if (gw_output_finish(job, ov.out, &nrows) == -1) {
-		ov.out = NULL;
-		json_decref(*result);
-		*result = NULL;
-		goto done;
-	}
-	ov.out = NULL;
-	/* What the table holds (rows copied by id included). */
-	if (json_object_set_new(*result, "feature_count",
-	    json_integer(nrows)) == -1) {
-		json_decref(*result);
-		*result = NULL;
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	if (nrows != ov.written)
-		log_warnx("%lld rows written, %lld expected: input rows changed "
-		    "meanwhile?", nrows, ov.written);
 	rv = 0;
  done:
-	gw_output_free(ov.out);
-	for (i = 0; (size_t)i < ov.nids; i++)
-		free(ov.ids[i]);
-	free(ov.ids);
-	free(notnull);
-	free(ov.cand);
-	mask_free(ov.mask);
-	free(cols);
-	free(all);
-	gw_layer_free(in);
+	overlayjob_free(&oj);
 	return rv;
 }

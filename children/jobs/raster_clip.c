@@ -727,146 +727,185 @@ mem_budget(void)
 	return budget;
 }
 
+/* The state of one raster_clip job, phase to phase. */
+struct clipjob {
+	struct clip			 c;
+	const char			*raster, *clip, *output, *format;
+	json_t				*gj;	/* clip_geometry, or NULL */
+	int				 crop, all_touched;
+	int				 cog;	/* format COG, else GTiff */
+	int				 nb;	/* bands */
+	double				 nodata;
+	char				 how;	/* choose_nodata()'s choice */
+	char				 defname[64];
+	char				 final[PATH_MAX];	/* published */
+	char				 staged[PATH_MAX];	/* in staging */
+	char				 tmp[PATH_MAX];		/* written */
+	char				 warptmp[PATH_MAX];	/* for a COG */
+	char				**argv;	/* gdalwarp's options */
+	double				 bytes;	/* the output grid's size */
+	GDALDatasetH			 inter;	/* the pixels a COG copies */
+	GDALDatasetH			 out;
+	struct raster_band_stats	*st;
+	int				 width, height;
+	double				 gt[6];
+	double				 minx, miny, maxx, maxy;
+	json_t				*bands;
+};
+
+/* Parameters: which raster, which polygons (a table or GeoJSON), how. */
 static int
-run_raster_clip(struct gw_job *job, json_t **result)
+clip_params(struct gw_job *job, struct clipjob *cj)
 {
 	static const char *const keys[] = { "raster", "clip", "clip_filter",
 	    "clip_geometry", "clip_srid", "crop", "all_touched", "nodata",
 	    "output", "format", NULL };
-	struct clip			 c;
-	struct raster_progress		 prog;
-	struct raster_band_stats	*st = NULL;
-	GDALWarpAppOptions		*wopts = NULL;
-	GDALDatasetH			 warped = NULL, inter = NULL;
-	GDALDatasetH			 out = NULL;
-	GDALDriverH			 cog;
-	json_t				*bands = NULL, *jnodata;
-	const char			*raster, *clip, *output, *format;
-	char				 path[PATH_MAX], defname[64], ndbuf[64];
-	char				 final[PATH_MAX], tmp[PATH_MAX], staged[PATH_MAX];
-	const char			*stage;
-	char				 warptmp[PATH_MAX], **argv = NULL;
-	char				**probe_argv = NULL;
-	const char			*dest;
-	double				 nodata = 0, gt[6], x[4], y[4], bytes;
-	double				 minx, miny, maxx, maxy;
-	int				 crop, all_touched, usage = 0, b, nb;
-	int				 width, height, i, srid, rv = -1;
-	char				 how = 0;
-	json_t				*gj;
 
-	memset(&c, 0, sizeof(c));
-	c.job = job;
-	snprintf(defname, sizeof(defname), "raster_clip_%lld.tif", job->id);
+	snprintf(cj->defname, sizeof(cj->defname), "raster_clip_%lld.tif",
+	    job->id);
 	if (gw_param_check_keys(job, keys) == -1 ||
-	    gw_param_string(job, "raster", 1, NULL, &raster) == -1 ||
-	    gw_param_string(job, "clip", 0, NULL, &clip) == -1 ||
-	    gw_param_bool(job, "crop", 1, &crop) == -1 ||
-	    gw_param_bool(job, "all_touched", 0, &all_touched) == -1 ||
-	    gw_param_string(job, "output", 0, defname, &output) == -1 ||
-	    gw_param_string(job, "format", 0, "COG", &format) == -1)
+	    gw_param_string(job, "raster", 1, NULL, &cj->raster) == -1 ||
+	    gw_param_string(job, "clip", 0, NULL, &cj->clip) == -1 ||
+	    gw_param_bool(job, "crop", 1, &cj->crop) == -1 ||
+	    gw_param_bool(job, "all_touched", 0, &cj->all_touched) == -1 ||
+	    gw_param_string(job, "output", 0, cj->defname, &cj->output) == -1 ||
+	    gw_param_string(job, "format", 0, "COG", &cj->format) == -1)
 		return -1;
-	if (check_output_name(job, output) == -1)
+	if (check_output_name(job, cj->output) == -1)
 		return -1;
-	if (strcasecmp(format, "COG") != 0 && strcasecmp(format, "GTiff") != 0)
+	if (strcasecmp(cj->format, "COG") != 0 &&
+	    strcasecmp(cj->format, "GTiff") != 0)
 		return gw_job_error(job, "format: expected \"COG\" or \"GTiff\"");
-	gj = json_object_get(job->params, "clip_geometry");
-	if (gj != NULL && json_is_null(gj))
-		gj = NULL;
-	if ((clip == NULL) == (gj == NULL))
+	cj->cog = strcasecmp(cj->format, "COG") == 0;
+	cj->gj = json_object_get(job->params, "clip_geometry");
+	if (cj->gj != NULL && json_is_null(cj->gj))
+		cj->gj = NULL;
+	if ((cj->clip == NULL) == (cj->gj == NULL))
 		return gw_job_error(job, "clip: give exactly one of clip (a "
 		    "table) and clip_geometry (GeoJSON)");
-	if (gj != NULL && json_object_get(job->params, "clip_filter") != NULL)
+	if (cj->gj != NULL &&
+	    json_object_get(job->params, "clip_filter") != NULL)
 		return gw_job_error(job, "clip_filter: only with clip (a table)");
-	if (clip != NULL && json_object_get(job->params, "clip_srid") != NULL)
+	if (cj->clip != NULL &&
+	    json_object_get(job->params, "clip_srid") != NULL)
 		return gw_job_error(job, "clip_srid: only with clip_geometry "
 		    "(a table has its own SRID)");
 	if (job->settings->output_root == NULL ||
 	    *job->settings->output_root == '\0')
 		return gw_job_error(job, "no output_root is configured");
+	return 0;
+}
 
-	/* The raster: guarded path, then opened with the allowed drivers. */
-	if (raster_resolve(job, "raster", job->settings->raster_root, raster,
-	    path) == -1 || raster_open(job, "raster",
-	    job->settings->raster_root, path, &c.src) == -1)
+/* The raster: guarded path, then opened with the allowed drivers. */
+static int
+clip_open(struct gw_job *job, struct clipjob *cj)
+{
+	struct clip	*c = &cj->c;
+	char		 path[PATH_MAX];
+
+	if (raster_resolve(job, "raster", job->settings->raster_root,
+	    cj->raster, path) == -1 || raster_open(job, "raster",
+	    job->settings->raster_root, path, &c->src) == -1)
 		return -1;
 	log_info("raster %s: %s, %dx%d, %d bands", path,
-	    GDALGetDriverShortName(GDALGetDatasetDriver(c.src)),
-	    GDALGetRasterXSize(c.src), GDALGetRasterYSize(c.src),
-	    GDALGetRasterCount(c.src));
-	nb = GDALGetRasterCount(c.src);
-	if (nb < 1) {
-		gw_job_error(job, "raster: the dataset has no bands");
-		goto done;
-	}
-	if (GDALGetSpatialRef(c.src) == NULL) {
-		gw_job_error(job, "raster: the raster has no CRS, so the clip "
-		    "polygons cannot be placed on it");
-		goto done;
-	}
-	if ((c.rsrs = OSRClone(GDALGetSpatialRef(c.src))) == NULL ||
-	    (c.cut = OGR_G_CreateGeometry(wkbMultiPolygon)) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	OSRSetAxisMappingStrategy(c.rsrs, OAMS_TRADITIONAL_GIS_ORDER);
+	    GDALGetDriverShortName(GDALGetDatasetDriver(c->src)),
+	    GDALGetRasterXSize(c->src), GDALGetRasterYSize(c->src),
+	    GDALGetRasterCount(c->src));
+	cj->nb = GDALGetRasterCount(c->src);
+	if (cj->nb < 1)
+		return gw_job_error(job, "raster: the dataset has no bands");
+	if (GDALGetSpatialRef(c->src) == NULL)
+		return gw_job_error(job, "raster: the raster has no CRS, so "
+		    "the clip polygons cannot be placed on it");
+	if ((c->rsrs = OSRClone(GDALGetSpatialRef(c->src))) == NULL ||
+	    (c->cut = OGR_G_CreateGeometry(wkbMultiPolygon)) == NULL)
+		return gw_job_error(job, "out of memory");
+	OSRSetAxisMappingStrategy(c->rsrs, OAMS_TRADITIONAL_GIS_ORDER);
+	return 0;
+}
 
-	/* The clip polygons, in their own CRS. */
+/* The clip polygons, in their own CRS, written as the cutline; the nodata
+ * value or alpha band of the output. */
+static int
+clip_polygons(struct gw_job *job, struct clipjob *cj)
+{
+	struct clip	*c = &cj->c;
+
 	gw_progress(job, 0.01, "reading the clip polygons");
-	if ((clip != NULL ? read_clip_table(&c, clip) :
-	    read_clip_geojson(&c, gj)) == -1)
-		goto done;
-	if (check_cutline(&c) == -1 || choose_nodata(&c, &nodata, &how) == -1 ||
-	    write_cutline(&c) == -1)
-		goto done;
+	if ((cj->clip != NULL ? read_clip_table(c, cj->clip) :
+	    read_clip_geojson(c, cj->gj)) == -1)
+		return -1;
+	if (check_cutline(c) == -1 ||
+	    choose_nodata(c, &cj->nodata, &cj->how) == -1 ||
+	    write_cutline(c) == -1)
+		return -1;
+	return 0;
+}
 
-	/*
-	 * This attempt's own staging directory (see gw_job_staging): the
-	 * runtime renames it to output_root/<job id>/ once the job's
-	 * completion has committed, and removes it if the job fails.
-	 */
+/*
+ * This attempt's own staging directory (see gw_job_staging): the runtime
+ * renames it to output_root/<job id>/ once the job's completion has
+ * committed, and removes it if the job fails.
+ */
+static int
+clip_paths(struct gw_job *job, struct clipjob *cj)
+{
+	struct clip	*c = &cj->c;
+	const char	*stage, *output = cj->output;
+
 	if ((stage = gw_job_staging(job)) == NULL)
-		goto done;
-	if (gw_job_output_path(job, output, final, sizeof(final)) == -1)
-		goto done;
-	if (snprintf(c.dir, sizeof(c.dir), "%s", stage) >= (int)sizeof(c.dir) ||
-	    snprintf(staged, sizeof(staged), "%s/%s", c.dir, output) >=
-	    (int)sizeof(staged) ||
-	    snprintf(tmp, sizeof(tmp), "%s/.%s.part", c.dir, output) >=
-	    (int)sizeof(tmp) ||
-	    snprintf(warptmp, sizeof(warptmp), "%s/.%s.warp.tif", c.dir,
-	    output) >= (int)sizeof(warptmp)) {
-		gw_job_error(job, "output: path too long");
-		goto done;
-	}
+		return -1;
+	if (gw_job_output_path(job, output, cj->final,
+	    sizeof(cj->final)) == -1)
+		return -1;
+	if (snprintf(c->dir, sizeof(c->dir), "%s", stage) >=
+	    (int)sizeof(c->dir) ||
+	    snprintf(cj->staged, sizeof(cj->staged), "%s/%s", c->dir,
+	    output) >= (int)sizeof(cj->staged) ||
+	    snprintf(cj->tmp, sizeof(cj->tmp), "%s/.%s.part", c->dir,
+	    output) >= (int)sizeof(cj->tmp) ||
+	    snprintf(cj->warptmp, sizeof(cj->warptmp), "%s/.%s.warp.tif",
+	    c->dir, output) >= (int)sizeof(cj->warptmp))
+		return gw_job_error(job, "output: path too long");
+	return 0;
+}
 
-	/*
-	 * The warp: the options gdalwarp is given on the command line.  A
-	 * first GDALWarp into a virtual (VRT) dataset only computes the
-	 * output's grid (no pixel is read), to choose where the pixels go:
-	 * for a COG, into memory when they fit in mem_budget(), else into a
-	 * temporary tiled GeoTIFF, which the COG driver then copies (reading
-	 * it twice: overviews, then the image); for a GTiff, straight into
-	 * the output.  The real warp is GDALWarp into that dataset, which
-	 * warps in large chunks: copying from the VRT instead would warp (and
-	 * burn the cutline) once per 512x128 block, many times slower.
-	 */
-	argv = CSLAddString(argv, "-cutline");
-	argv = CSLAddString(argv, c.cutpath);
-	if (crop)
-		argv = CSLAddString(argv, "-crop_to_cutline");
-	if (all_touched) {
-		argv = CSLAddString(argv, "-wo");
-		argv = CSLAddString(argv, "CUTLINE_ALL_TOUCHED=TRUE");
+/*
+ * The warp: the options gdalwarp is given on the command line.  A first
+ * GDALWarp into a virtual (VRT) dataset only computes the output's grid (no
+ * pixel is read), to choose where the pixels go: for a COG, into memory
+ * when they fit in mem_budget(), else into a temporary tiled GeoTIFF, which
+ * the COG driver then copies (reading it twice: overviews, then the image);
+ * for a GTiff, straight into the output.  The real warp is GDALWarp into
+ * that dataset, which warps in large chunks: copying from the VRT instead
+ * would warp (and burn the cutline) once per 512x128 block, many times
+ * slower.
+ */
+static int
+clip_probe(struct gw_job *job, struct clipjob *cj)
+{
+	GDALWarpAppOptions	*wopts = NULL;
+	GDALDatasetH		 warped;
+	char			**probe_argv = NULL, ndbuf[64];
+	int			 usage = 0, rv = -1;
+
+	cj->argv = CSLAddString(cj->argv, "-cutline");
+	cj->argv = CSLAddString(cj->argv, cj->c.cutpath);
+	if (cj->crop)
+		cj->argv = CSLAddString(cj->argv, "-crop_to_cutline");
+	if (cj->all_touched) {
+		cj->argv = CSLAddString(cj->argv, "-wo");
+		cj->argv = CSLAddString(cj->argv, "CUTLINE_ALL_TOUCHED=TRUE");
 	}
-	if (how == 'a')
-		argv = CSLAddString(argv, "-dstalpha");
-	else if (how != 's') {
-		snprintf(ndbuf, sizeof(ndbuf), "%.17g", nodata);
-		argv = CSLAddString(argv, "-dstnodata");
-		argv = CSLAddString(argv, ndbuf);
+	if (cj->how == 'a')
+		cj->argv = CSLAddString(cj->argv, "-dstalpha");
+	else if (cj->how != 's') {
+		snprintf(ndbuf, sizeof(ndbuf), "%.17g", cj->nodata);
+		cj->argv = CSLAddString(cj->argv, "-dstnodata");
+		cj->argv = CSLAddString(cj->argv, ndbuf);
 	}
-	if (argv == NULL || (probe_argv = CSLDuplicate(argv)) == NULL ||
+	if (cj->argv == NULL ||
+	    (probe_argv = CSLDuplicate(cj->argv)) == NULL ||
 	    (probe_argv = CSLAddString(probe_argv, "-of")) == NULL ||
 	    (probe_argv = CSLAddString(probe_argv, "VRT")) == NULL ||
 	    (wopts = GDALWarpAppOptionsNew(probe_argv, NULL)) == NULL) {
@@ -874,8 +913,8 @@ run_raster_clip(struct gw_job *job, json_t **result)
 		goto done;
 	}
 	raster_gdal_reset();
-	warped = GDALWarp("", NULL, 1, &c.src, wopts, &usage);
-	if (warped == NULL) {
+	if ((warped = GDALWarp("", NULL, 1, &cj->c.src, wopts,
+	    &usage)) == NULL) {
 		if (strstr(raster_gdal_error(), "must be larger than zero"))
 			gw_job_error(job, "clip: the clip polygons cover less "
 			    "than one pixel of the raster");
@@ -884,198 +923,246 @@ run_raster_clip(struct gw_job *job, json_t **result)
 			    raster_gdal_error());
 		goto done;
 	}
-	bytes = raster_bytes(warped);
+	cj->bytes = raster_bytes(warped);
 	log_info("output grid %dx%d, %d bands, %.0f MiB", GDALGetRasterXSize(
 	    warped), GDALGetRasterYSize(warped), GDALGetRasterCount(warped),
-	    bytes / 1048576);
+	    cj->bytes / 1048576);
 	GDALClose(warped);
-	warped = NULL;
-	GDALWarpAppOptionsFree(wopts);
-	wopts = NULL;
+	rv = 0;
+ done:
+	if (wopts != NULL)
+		GDALWarpAppOptionsFree(wopts);
+	CSLDestroy(probe_argv);
+	return rv;
+}
 
-	argv = CSLAddString(argv, "-of");
-	if (strcasecmp(format, "COG") == 0 && bytes <= mem_budget()) {
-		argv = CSLAddString(argv, "MEM");
+/* The real warp, into memory, a temporary GeoTIFF or the output; then, for
+ * a COG, the copy that writes it.  cj->tmp is written and closed. */
+static int
+clip_warp(struct gw_job *job, struct clipjob *cj)
+{
+	struct raster_progress	 prog;
+	GDALWarpAppOptions	*wopts;
+	GDALDatasetH		 warped, out;
+	GDALDriverH		 cog;
+	const char		*dest;
+	int			 usage = 0;
+
+	cj->argv = CSLAddString(cj->argv, "-of");
+	if (cj->cog && cj->bytes <= mem_budget()) {
+		cj->argv = CSLAddString(cj->argv, "MEM");
 		dest = "";
 	} else {
-		argv = CSLAddString(argv, "GTiff");
-		argv = CSLAddString(argv, "-co");
-		argv = CSLAddString(argv, "TILED=YES");
-		argv = CSLAddString(argv, "-co");
-		argv = CSLAddString(argv, "BIGTIFF=IF_SAFER");
-		if (strcasecmp(format, "GTiff") == 0) {
-			argv = CSLAddString(argv, "-co");
-			argv = CSLAddString(argv, "COMPRESS=DEFLATE");
-			dest = tmp;
+		cj->argv = CSLAddString(cj->argv, "GTiff");
+		cj->argv = CSLAddString(cj->argv, "-co");
+		cj->argv = CSLAddString(cj->argv, "TILED=YES");
+		cj->argv = CSLAddString(cj->argv, "-co");
+		cj->argv = CSLAddString(cj->argv, "BIGTIFF=IF_SAFER");
+		if (!cj->cog) {
+			cj->argv = CSLAddString(cj->argv, "-co");
+			cj->argv = CSLAddString(cj->argv, "COMPRESS=DEFLATE");
+			dest = cj->tmp;
 		} else
-			dest = warptmp;
+			dest = cj->warptmp;
 	}
-	if (argv == NULL || (wopts = GDALWarpAppOptionsNew(argv, NULL)) ==
-	    NULL) {
-		gw_job_error(job, "GDALWarp options: %s", raster_gdal_error());
-		goto done;
-	}
+	if (cj->argv == NULL ||
+	    (wopts = GDALWarpAppOptionsNew(cj->argv, NULL)) == NULL)
+		return gw_job_error(job, "GDALWarp options: %s",
+		    raster_gdal_error());
 	prog.job = job;
 	prog.from = 0.1;
-	prog.to = strcasecmp(format, "COG") == 0 ? 0.6 : 0.9;
+	prog.to = cj->cog ? 0.6 : 0.9;
 	prog.what = "warping";
 	GDALWarpAppOptionsSetProgress(wopts, raster_progress_fn, &prog);
 	raster_gdal_reset();
-	if ((warped = GDALWarp(dest, NULL, 1, &c.src, wopts, &usage)) ==
-	    NULL) {
+	warped = GDALWarp(dest, NULL, 1, &cj->c.src, wopts, &usage);
+	GDALWarpAppOptionsFree(wopts);
+	if (warped == NULL) {
 		write_error(job, "clipping the raster");
-		goto done;
+		return -1;
 	}
+	if (!cj->cog)
+		return close_checked(job, warped, "writing the output");
 
-	if (strcasecmp(format, "COG") == 0) {
-		if ((cog = GDALGetDriverByName("COG")) == NULL) {
-			gw_job_error(job, "GDAL has no COG driver");
-			goto done;
-		}
-		inter = warped;
-		warped = NULL;
-		prog.from = 0.6;
-		prog.to = 0.9;
-		prog.what = "writing the COG";
-		raster_gdal_reset();
-		out = GDALCreateCopy(cog, tmp, inter, FALSE,
-		    (char *[]){ "BIGTIFF=IF_SAFER", NULL }, raster_progress_fn,
-		    &prog);
-		if (out == NULL) {
-			write_error(job, "writing the COG");
-			goto done;
-		}
-	} else {
-		out = warped;
-		warped = NULL;
+	cj->inter = warped;
+	if ((cog = GDALGetDriverByName("COG")) == NULL)
+		return gw_job_error(job, "GDAL has no COG driver");
+	prog.from = 0.6;
+	prog.to = 0.9;
+	prog.what = "writing the COG";
+	raster_gdal_reset();
+	out = GDALCreateCopy(cog, cj->tmp, cj->inter, FALSE,
+	    (char *[]){ "BIGTIFF=IF_SAFER", NULL }, raster_progress_fn, &prog);
+	if (out == NULL) {
+		write_error(job, "writing the COG");
+		return -1;
 	}
-	i = close_checked(job, out, "writing the output");
-	out = NULL;
-	if (i == -1)
-		goto done;
+	return close_checked(job, out, "writing the output");
+}
 
-	/*
-	 * What was written: the grid read back from the file itself; the
-	 * statistics from the pixels the COG driver copied (in memory or an
-	 * uncompressed temporary file: the same values, cheaper to read than
-	 * the compressed output), else from the file.
-	 */
-	if ((out = GDALOpenEx(tmp, GDAL_OF_RASTER | GDAL_OF_READONLY,
-	    (const char *const []){ "GTiff", NULL }, NULL, NULL)) == NULL) {
-		gw_job_error(job, "reading the output back: %s",
+/* What was written: the grid read back from the file itself. */
+static int
+clip_readback(struct gw_job *job, struct clipjob *cj)
+{
+	double	 x[4], y[4], px, py;
+	int	 i;
+
+	if ((cj->out = GDALOpenEx(cj->tmp, GDAL_OF_RASTER | GDAL_OF_READONLY,
+	    (const char *const []){ "GTiff", NULL }, NULL, NULL)) == NULL)
+		return gw_job_error(job, "reading the output back: %s",
 		    raster_gdal_error());
-		goto done;
-	}
-	width = GDALGetRasterXSize(out);
-	height = GDALGetRasterYSize(out);
-	GDALGetGeoTransform(out, gt);
+	cj->width = GDALGetRasterXSize(cj->out);
+	cj->height = GDALGetRasterYSize(cj->out);
+	GDALGetGeoTransform(cj->out, cj->gt);
 	for (i = 0; i < 4; i++) {
-		double px = (i & 1) ? width : 0, py = (i & 2) ? height : 0;
-		x[i] = gt[0] + px * gt[1] + py * gt[2];
-		y[i] = gt[3] + px * gt[4] + py * gt[5];
+		px = (i & 1) ? cj->width : 0;
+		py = (i & 2) ? cj->height : 0;
+		x[i] = cj->gt[0] + px * cj->gt[1] + py * cj->gt[2];
+		y[i] = cj->gt[3] + px * cj->gt[4] + py * cj->gt[5];
 	}
-	minx = maxx = x[0];
-	miny = maxy = y[0];
+	cj->minx = cj->maxx = x[0];
+	cj->miny = cj->maxy = y[0];
 	for (i = 1; i < 4; i++) {
-		minx = fmin(minx, x[i]), maxx = fmax(maxx, x[i]);
-		miny = fmin(miny, y[i]), maxy = fmax(maxy, y[i]);
+		cj->minx = fmin(cj->minx, x[i]);
+		cj->maxx = fmax(cj->maxx, x[i]);
+		cj->miny = fmin(cj->miny, y[i]);
+		cj->maxy = fmax(cj->maxy, y[i]);
 	}
-	if ((st = calloc(nb, sizeof(*st))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
+	return 0;
+}
+
+/*
+ * The statistics of each band, from the pixels the COG driver copied (in
+ * memory or an uncompressed temporary file: the same values, cheaper to
+ * read than the compressed output), else from the file.
+ */
+static int
+clip_stats(struct gw_job *job, struct clipjob *cj)
+{
+	struct raster_band_stats	*st;
+	json_t				*jb;
+	int				 b;
+
+	if ((cj->st = st = calloc(cj->nb, sizeof(*st))) == NULL)
+		return gw_job_error(job, "out of memory");
+	if (raster_stats(job, cj->inter != NULL ? cj->inter : cj->out, cj->nb,
+	    st, 0.9, 1.0) == -1)
+		return -1;
+	if (cj->inter != NULL) {
+		GDALClose(cj->inter);
+		cj->inter = NULL;
+		if (access(cj->warptmp, F_OK) == 0 && unlink(cj->warptmp) == -1)
+			log_warn("unlink %s", cj->warptmp);
 	}
-	if (raster_stats(job, inter != NULL ? inter : out, nb, st, 0.9,
-	    1.0) == -1)
-		goto done;
-	if (inter != NULL) {
-		GDALClose(inter);
-		inter = NULL;
-		if (access(warptmp, F_OK) == 0 && unlink(warptmp) == -1)
-			log_warn("unlink %s", warptmp);
-	}
-	if (st[0].count == 0) {
-		gw_job_error(job, "clip: no pixel centre of the raster lies in "
-		    "the clip polygons (all_touched: true keeps every pixel "
-		    "they touch)");
-		goto done;
-	}
-	if ((bands = json_array()) == NULL)
-		goto oom;
-	for (b = 0; b < nb; b++) {
-		json_t *jb = json_pack("{s:i, s:s, s:f, s:f, s:f, s:f, s:I}",
+	if (st[0].count == 0)
+		return gw_job_error(job, "clip: no pixel centre of the raster "
+		    "lies in the clip polygons (all_touched: true keeps every "
+		    "pixel they touch)");
+	if ((cj->bands = json_array()) == NULL)
+		return gw_job_error(job, "out of memory");
+	for (b = 0; b < cj->nb; b++) {
+		jb = json_pack("{s:i, s:s, s:f, s:f, s:f, s:f, s:I}",
 		    "band", b + 1, "type", GDALGetDataTypeName(
-		    GDALGetRasterDataType(GDALGetRasterBand(out, b + 1))),
+		    GDALGetRasterDataType(GDALGetRasterBand(cj->out, b + 1))),
 		    "min", st[b].count ? st[b].min : 0,
 		    "max", st[b].count ? st[b].max : 0,
 		    "mean", st[b].count ? st[b].mean : 0,
 		    "stddev", st[b].count ? st[b].stddev : 0,
 		    "valid_count", (json_int_t)st[b].count);
 		if (jb == NULL)
-			goto oom;
+			return gw_job_error(job, "out of memory");
 		if (st[b].count == 0) {
 			json_object_set_new(jb, "min", json_null());
 			json_object_set_new(jb, "max", json_null());
 			json_object_set_new(jb, "mean", json_null());
 			json_object_set_new(jb, "stddev", json_null());
 		}
-		if (json_array_append_new(bands, jb) == -1)
-			goto oom;
+		if (json_array_append_new(cj->bands, jb) == -1)
+			return gw_job_error(job, "out of memory");
 	}
-	srid = srs_epsg(c.rsrs);
-	GDALClose(out);
-	out = NULL;
+	return 0;
+}
 
-	if (rename(tmp, staged) == -1) {
-		gw_job_error(job, "output: rename to %s: %s", staged,
-		    strerror(errno));
-		goto done;
-	}
-	if (how == 'a' || isnan(nodata))
+/* The output into its staged name, and the job's result. */
+static int
+clip_result(struct gw_job *job, struct clipjob *cj, json_t **result)
+{
+	json_t	*jnodata;
+	int	 srid;
+
+	srid = srs_epsg(cj->c.rsrs);
+	GDALClose(cj->out);
+	cj->out = NULL;
+	if (rename(cj->tmp, cj->staged) == -1)
+		return gw_job_error(job, "output: rename to %s: %s",
+		    cj->staged, strerror(errno));
+	if (cj->how == 'a' || isnan(cj->nodata))
 		jnodata = json_null();
 	else
-		jnodata = json_real(nodata);
+		jnodata = json_real(cj->nodata);
 	*result = json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:[f,f,f,f], "
 	    "s:[f,f], s:o, s:o, s:b, s:O, s:I, s:I, s:b, s:b}",
-	    "output", final, "path", final,
-	    "format", strcasecmp(format, "COG") == 0 ? "COG" : "GTiff",
-	    "width", width, "height", height, "band_count", nb,
-	    "bounds", minx, miny, maxx, maxy,
-	    "pixel_size", fabs(gt[1]), fabs(gt[5]),
+	    "output", cj->final, "path", cj->final,
+	    "format", cj->cog ? "COG" : "GTiff",
+	    "width", cj->width, "height", cj->height, "band_count", cj->nb,
+	    "bounds", cj->minx, cj->miny, cj->maxx, cj->maxy,
+	    "pixel_size", fabs(cj->gt[1]), fabs(cj->gt[5]),
 	    "srid", srid ? json_integer(srid) : json_null(),
-	    "nodata", jnodata, "alpha", how == 'a',
-	    "bands", bands, "feature_count", (json_int_t)c.nfeatures,
-	    "repaired_count", (json_int_t)c.nrepaired,
-	    "crop", crop, "all_touched", all_touched);
+	    "nodata", jnodata, "alpha", cj->how == 'a',
+	    "bands", cj->bands, "feature_count", (json_int_t)cj->c.nfeatures,
+	    "repaired_count", (json_int_t)cj->c.nrepaired,
+	    "crop", cj->crop, "all_touched", cj->all_touched);
 	if (*result == NULL)
-		goto oom;
+		return gw_job_error(job, "out of memory");
 	log_info("wrote %s: %dx%d, %d bands, %lld valid pixels in band 1",
-	    final, width, height, nb, st[0].count);
+	    cj->final, cj->width, cj->height, cj->nb, cj->st[0].count);
+	return 0;
+}
+
+static void
+clipjob_free(struct clipjob *cj)
+{
+	struct clip	*c = &cj->c;
+
+	if (cj->out != NULL)
+		GDALClose(cj->out);
+	if (cj->inter != NULL)
+		GDALClose(cj->inter);
+	if (c->src != NULL)
+		GDALClose(c->src);
+	if (c->cutpath[0] != '\0')
+		VSIUnlink(c->cutpath);
+	CSLDestroy(cj->argv);
+	if (c->cut != NULL)
+		OGR_G_DestroyGeometry(c->cut);
+	if (c->rsrs != NULL)
+		OSRDestroySpatialReference(c->rsrs);
+	if (c->csrs != NULL)
+		OSRDestroySpatialReference(c->csrs);
+	json_decref(cj->bands);
+	free(cj->st);
+}
+
+static int
+run_raster_clip(struct gw_job *job, json_t **result)
+{
+	struct clipjob	 cj;
+	int		 rv = -1;
+
+	memset(&cj, 0, sizeof(cj));
+	cj.c.job = job;
+	if (clip_params(job, &cj) == -1 ||
+	    clip_open(job, &cj) == -1 ||
+	    clip_polygons(job, &cj) == -1 ||
+	    clip_paths(job, &cj) == -1 ||
+	    clip_probe(job, &cj) == -1 ||
+	    clip_warp(job, &cj) == -1 ||
+	    clip_readback(job, &cj) == -1 ||
+	    clip_stats(job, &cj) == -1 ||
+	    clip_result(job, &cj, result) == -1)
+		goto done;
 	rv = 0;
-	goto done;
- oom:
-	gw_job_error(job, "out of memory");
  done:
-	if (out != NULL)
-		GDALClose(out);
-	if (inter != NULL)
-		GDALClose(inter);
-	if (warped != NULL)
-		GDALClose(warped);
-	if (c.src != NULL)
-		GDALClose(c.src);
-	if (c.cutpath[0] != '\0')
-		VSIUnlink(c.cutpath);
-	if (wopts != NULL)
-		GDALWarpAppOptionsFree(wopts);
-	CSLDestroy(argv);
-	CSLDestroy(probe_argv);
-	if (c.cut != NULL)
-		OGR_G_DestroyGeometry(c.cut);
-	if (c.rsrs != NULL)
-		OSRDestroySpatialReference(c.rsrs);
-	if (c.csrs != NULL)
-		OSRDestroySpatialReference(c.csrs);
-	json_decref(bands);
-	free(st);
+	clipjob_free(&cj);
 	return rv;
 }
