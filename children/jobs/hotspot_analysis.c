@@ -24,141 +24,137 @@
 
 static const char *const keys[] = { GW_SJOB_KEYS, NULL };
 
+/* The state of one hotspot_analysis job. */
+struct hotspot {
+	struct gw_sjob	 sj;
+	double		*z, *p;		/* Gi* of the features with a value */
+	double		 t90, t95, t99;	/* p-value thresholds of the bins */
+	long long	 bins[7];	/* features per bin, -3..3 */
+	char		 bz[32], bp[32], bb[8], bn[16];
+};
+
+static const struct gw_colspec hotspot_cols[] = {
+	{ "gi_zscore", "double precision" },
+	{ "gi_pvalue", "double precision" },
+	{ "gi_bin", "integer" },
+	{ "n_neighbors", "integer" },
+};
+
+/* Gi* and the thresholds of its bins (FDR-corrected if asked). */
 static int
-run_hotspot(struct gw_job *job, json_t **result)
+hotspot_compute(struct gw_job *job, struct hotspot *h)
 {
-	struct gw_sjob		 sj;
-	struct gw_output	*out = NULL;
-	struct gw_colspec	 cols[5];
-	double			*z = NULL, *p = NULL, t90, t95, t99, zz, pp;
-	const char		*vals[5];
-	char			 bz[32], bp[32], bb[8], bn[16], outname[256];
-	long long		 bins[7] = { 0 }, nrows;
-	size_t			 i, j;
-	uint64_t		 t0, ms_stat, ms_write;
-	json_t			*r = NULL, *jb;
-	int			 rv = -1, rc, bin = 0;
+	struct gw_sjob	*sj = &h->sj;
 
-	memset(&sj, 0, sizeof(sj));
-	if (gw_param_check_keys(job, keys) == -1 ||
-	    gw_sjob_init(job, &sj) == -1 || gw_sjob_load(job, &sj) == -1)
-		goto done;
-
-	t0 = now_ms();
-	if ((z = calloc(sj.nv, sizeof(*z))) == NULL ||
-	    (p = calloc(sj.nv, sizeof(*p))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
+	if ((h->z = calloc(sj->nv, sizeof(*h->z))) == NULL ||
+	    (h->p = calloc(sj->nv, sizeof(*h->p))) == NULL)
+		return gw_job_error(job, "out of memory");
 	/* The feature is its own neighbour with weight 1, the largest any
 	 * weight can have (inverse distances are capped at 1, see
 	 * weights.h). */
-	if (gw_gistar(sj.nv, sj.x, &sj.nb, 1.0, z, p) == -1) {
-		gw_job_error(job, "Gi*: out of memory");
-		goto done;
-	}
-	if (sj.fdr) {
-		t90 = gw_fdr_threshold(sj.nv, p, 0.10);
-		t95 = gw_fdr_threshold(sj.nv, p, 0.05);
-		t99 = gw_fdr_threshold(sj.nv, p, 0.01);
-		if (t90 < 0 || t95 < 0 || t99 < 0) {
-			gw_job_error(job, "FDR: out of memory");
-			goto done;
-		}
+	if (gw_gistar(sj->nv, sj->x, &sj->nb, 1.0, h->z, h->p) == -1)
+		return gw_job_error(job, "Gi*: out of memory");
+	if (sj->fdr) {
+		h->t90 = gw_fdr_threshold(sj->nv, h->p, 0.10);
+		h->t95 = gw_fdr_threshold(sj->nv, h->p, 0.05);
+		h->t99 = gw_fdr_threshold(sj->nv, h->p, 0.01);
+		if (h->t90 < 0 || h->t95 < 0 || h->t99 < 0)
+			return gw_job_error(job, "FDR: out of memory");
 	} else {
-		t90 = 0.10;
-		t95 = 0.05;
-		t99 = 0.01;
+		h->t90 = 0.10;
+		h->t95 = 0.05;
+		h->t99 = 0.01;
 	}
 	gw_progress(job, 0.6, "Gi* computed; writing the output");
-	ms_stat = now_ms() - t0;
-	t0 = now_ms();
+	return 0;
+}
 
-	cols[0].name = sj.layer->id_column;
-	cols[0].type = sj.layer->columns[sj.layer->id_index].type;
-	cols[1].name = "gi_zscore";
-	cols[1].type = "double precision";
-	cols[2].name = "gi_pvalue";
-	cols[2].type = "double precision";
-	cols[3].name = "gi_bin";
-	cols[3].type = "integer";
-	cols[4].name = "n_neighbors";
-	cols[4].type = "integer";
-	if (gw_output_create(job, sj.output, sj.overwrite, cols, 5, "geom",
-	    gw_layer_outtype(sj.layer), sj.layer->srid, &out) == -1)
-		goto done;
-	for (i = j = 0; i < sj.n; i++) {
-		vals[0] = sj.ids[i];
-		if (j < sj.nv && sj.vmap[j] == i) {
-			zz = z[j];
-			pp = p[j];
-			bin = gw_gi_bin(zz, pp, t90, t95, t99);
-			snprintf(bn, sizeof(bn), "%zu", GW_NBR_COUNT(&sj.nb, j));
-			vals[4] = bn;
-			if (!isnan(zz))
-				bins[bin + 3]++;
-			j++;
-		} else {
-			zz = pp = NAN;
-			vals[4] = NULL;
-		}
-		vals[1] = gw_sjob_fmt(bz, sizeof(bz), zz);
-		vals[2] = gw_sjob_fmt(bp, sizeof(bp), pp);
-		if (isnan(zz))
-			vals[3] = NULL;
-		else {
-			snprintf(bb, sizeof(bb), "%d", bin);
-			vals[3] = bb;
-		}
-		if (gw_output_row(job, out, vals, sj.geoms[i]) == -1)
-			goto done;
-		if ((i & 4095) == 4095)
-			gw_progress(job, 0.6 + 0.35 * (double)i / (double)sj.n,
-			    "%zu of %zu rows written", i + 1, sj.n);
+/* The statistics of the j-th feature with a value (gw_sjob_row_fn). */
+static void
+hotspot_row(void *arg, size_t j, const char **vals)
+{
+	struct hotspot	*h = arg;
+	double		 zz = h->z[j], pp = h->p[j];
+	int		 bin;
+
+	bin = gw_gi_bin(zz, pp, h->t90, h->t95, h->t99);
+	snprintf(h->bn, sizeof(h->bn), "%zu", GW_NBR_COUNT(&h->sj.nb, j));
+	vals[3] = h->bn;
+	vals[0] = gw_sjob_fmt(h->bz, sizeof(h->bz), zz);
+	vals[1] = gw_sjob_fmt(h->bp, sizeof(h->bp), pp);
+	if (!isnan(zz)) {
+		h->bins[bin + 3]++;
+		snprintf(h->bb, sizeof(h->bb), "%d", bin);
+		vals[2] = h->bb;
 	}
-	gw_progress(job, 0.95, "indexing the output");
-	snprintf(outname, sizeof(outname), "%s", gw_output_fullname(out));
-	rc = gw_output_finish(job, out, &nrows);
-	out = NULL;	/* freed by gw_output_finish, even on failure */
-	if (rc == -1)
-		goto done;
-	ms_write = now_ms() - t0;
+}
+
+static int
+hotspot_result(struct gw_job *job, struct hotspot *h, const char *outname,
+    uint64_t ms_stat, uint64_t ms_write, json_t **result)
+{
+	struct gw_sjob	*sj = &h->sj;
+	json_t		*r, *jb;
 
 	if ((r = json_object()) == NULL || (jb = json_object()) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
+		json_decref(r);
+		return gw_job_error(job, "out of memory");
 	}
 	json_object_set_new(r, "bins", jb);
-	json_object_set_new(jb, "hot_99", json_integer(bins[6]));
-	json_object_set_new(jb, "hot_95", json_integer(bins[5]));
-	json_object_set_new(jb, "hot_90", json_integer(bins[4]));
-	json_object_set_new(jb, "not_significant", json_integer(bins[3]));
-	json_object_set_new(jb, "cold_90", json_integer(bins[2]));
-	json_object_set_new(jb, "cold_95", json_integer(bins[1]));
-	json_object_set_new(jb, "cold_99", json_integer(bins[0]));
+	json_object_set_new(jb, "hot_99", json_integer(h->bins[6]));
+	json_object_set_new(jb, "hot_95", json_integer(h->bins[5]));
+	json_object_set_new(jb, "hot_90", json_integer(h->bins[4]));
+	json_object_set_new(jb, "not_significant", json_integer(h->bins[3]));
+	json_object_set_new(jb, "cold_90", json_integer(h->bins[2]));
+	json_object_set_new(jb, "cold_95", json_integer(h->bins[1]));
+	json_object_set_new(jb, "cold_99", json_integer(h->bins[0]));
 	json_object_set_new(r, "output", json_string(outname));
-	if (sj.fdr) {
-		json_object_set_new(r, "fdr_pvalue_90", json_real(t90));
-		json_object_set_new(r, "fdr_pvalue_95", json_real(t95));
-		json_object_set_new(r, "fdr_pvalue_99", json_real(t99));
+	if (sj->fdr) {
+		json_object_set_new(r, "fdr_pvalue_90", json_real(h->t90));
+		json_object_set_new(r, "fdr_pvalue_95", json_real(h->t95));
+		json_object_set_new(r, "fdr_pvalue_99", json_real(h->t99));
 	}
 	json_object_set_new(r, "field",
-	    json_string(sj.layer->columns[sj.field].name));
-	if (gw_sjob_result(&sj, r, ms_stat, ms_write) == -1) {
-		gw_job_error(job, "out of memory");
-		goto done;
+	    json_string(sj->layer->columns[sj->field].name));
+	if (gw_sjob_result(sj, r, ms_stat, ms_write) == -1) {
+		json_decref(r);
+		return gw_job_error(job, "out of memory");
 	}
 	log_info("Gi* on %zu features: %lld hot, %lld cold (90 %% or more)",
-	    sj.nv, bins[4] + bins[5] + bins[6], bins[0] + bins[1] + bins[2]);
+	    sj->nv, h->bins[4] + h->bins[5] + h->bins[6],
+	    h->bins[0] + h->bins[1] + h->bins[2]);
 	*result = r;
-	r = NULL;
+	return 0;
+}
+
+static int
+run_hotspot(struct gw_job *job, json_t **result)
+{
+	struct hotspot	 h;
+	char		 outname[256];
+	uint64_t	 t0, ms_stat, ms_write;
+	int		 rv = -1;
+
+	memset(&h, 0, sizeof(h));
+	if (gw_param_check_keys(job, keys) == -1 ||
+	    gw_sjob_init(job, &h.sj) == -1 || gw_sjob_load(job, &h.sj) == -1)
+		goto done;
+	t0 = now_ms();
+	if (hotspot_compute(job, &h) == -1)
+		goto done;
+	ms_stat = now_ms() - t0;
+	t0 = now_ms();
+	if (gw_sjob_write(job, &h.sj, hotspot_cols, 4, hotspot_row, &h, 0.6,
+	    outname, sizeof(outname)) == -1)
+		goto done;
+	ms_write = now_ms() - t0;
+	if (hotspot_result(job, &h, outname, ms_stat, ms_write, result) == -1)
+		goto done;
 	rv = 0;
  done:
-	json_decref(r);
-	gw_output_free(out);
-	free(z);
-	free(p);
-	gw_sjob_free(&sj);
+	free(h.z);
+	free(h.p);
+	gw_sjob_free(&h.sj);
 	return rv;
 }
 

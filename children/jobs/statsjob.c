@@ -339,6 +339,47 @@ gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
 	return rv;
 }
 
+int
+gw_sjob_write(struct gw_job *job, struct gw_sjob *sj,
+    const struct gw_colspec *stats, int nstats, gw_sjob_row_fn row,
+    void *arg, double from, char *outname, size_t outlen)
+{
+	struct gw_output	*out;
+	struct gw_colspec	 cols[GW_SJOB_MAXSTATS + 1];
+	const char		*vals[GW_SJOB_MAXSTATS + 1];
+	size_t			 i, j;
+	int			 k;
+
+	if (nstats > GW_SJOB_MAXSTATS)
+		fatalx("gw_sjob_write: %d columns, at most %d", nstats,
+		    GW_SJOB_MAXSTATS);
+	cols[0].name = sj->layer->id_column;
+	cols[0].type = sj->layer->columns[sj->layer->id_index].type;
+	for (k = 0; k < nstats; k++)
+		cols[k + 1] = stats[k];
+	if (gw_output_create(job, sj->output, sj->overwrite, cols, nstats + 1,
+	    "geom", gw_layer_outtype(sj->layer), sj->layer->srid, &out) == -1)
+		return -1;
+	for (i = j = 0; i < sj->n; i++) {
+		vals[0] = sj->ids[i];
+		for (k = 1; k <= nstats; k++)
+			vals[k] = NULL;
+		if (j < sj->nv && sj->vmap[j] == i)
+			row(arg, j++, vals + 1);
+		if (gw_output_row(job, out, vals, sj->geoms[i]) == -1) {
+			gw_output_free(out);
+			return -1;
+		}
+		if ((i & 4095) == 4095)
+			gw_progress(job, from + (0.95 - from) * (double)i /
+			    (double)sj->n, "%zu of %zu rows written", i + 1,
+			    sj->n);
+	}
+	gw_progress(job, 0.95, "indexing the output");
+	snprintf(outname, outlen, "%s", gw_output_fullname(out));
+	return gw_output_finish(job, out, NULL);	/* frees out */
+}
+
 const char *
 gw_sjob_fmt(char *buf, size_t len, double v)
 {

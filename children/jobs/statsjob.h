@@ -70,6 +70,21 @@ int	 gw_sjob_init(struct gw_job *, struct gw_sjob *);
  * constant. */
 int	 gw_sjob_load(struct gw_job *, struct gw_sjob *);
 
+/*
+ * gw_sjob_write: the output table of a local statistic: the layer's id
+ * column, then the nstats columns of stats (at most GW_SJOB_MAXSTATS), then
+ * the geometry; a row per feature.  For the j-th feature with a value,
+ * row(arg, j, vals) fills vals[0..nstats-1] (they start NULL: SQL NULL);
+ * the others have NULL statistics.  Progress goes from `from` to 0.95.
+ * outname gets the output's schema.table.  Returns 0, or -1 after a job
+ * error.
+ */
+#define GW_SJOB_MAXSTATS	8
+typedef void (*gw_sjob_row_fn)(void *arg, size_t j, const char **vals);
+int	 gw_sjob_write(struct gw_job *, struct gw_sjob *,
+	    const struct gw_colspec *stats, int nstats, gw_sjob_row_fn row,
+	    void *arg, double from, char *outname, size_t outlen);
+
 /* Formats a double for COPY: NULL (SQL NULL) for NAN. */
 const char *gw_sjob_fmt(char *buf, size_t len, double v);
 
