@@ -142,45 +142,70 @@ feature_name(const struct gw_layer *l, const struct gw_feature *f, char *buf,
 		snprintf(buf, bufsz, "%s row %lld", l->param, f->seq + 1);
 }
 
-int
-gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
-    gw_feature_fn fn, void *arg)
-{
-	static int		 cursors;
-	GEOSContextHandle_t	 ctx = gw_geos();
-	GEOSWKBReader		*wkb = NULL;
-	struct gw_transform	*tr = NULL;
-	struct gw_strbuf		 q = { 0 };
-	struct gw_feature	 f;
-	PGresult		*res = NULL;
-	const char		**values = NULL;
-	int			*lengths = NULL;
-	char			 cur[32], fetch[64], what[128];
-	long long		 total = 0;
-	uint64_t		 t0;
+/* The state of one gw_layer_read(). */
+struct reader {
+	struct gw_job		*job;
+	const struct gw_layer	*l;
+	struct gw_read		*r;
+	gw_feature_fn		 fn;
+	void			*arg;
+	int			 idcol;		/* the id is column 1 */
+	GEOSWKBReader		*wkb;
+	struct gw_transform	*tr;		/* to r->to_srid, or NULL */
+	const char		**values;	/* a row's asked columns */
+	int			*lengths;
 	char			 envbuf[4 * GW_MAX_ENVELOPES + 1][32];
 	const char		*envvals[4 * GW_MAX_ENVELOPES + 1];
-	int			 nenv = 0, k;
-	int			 i, j, n, ncol, rv = -1, idcol, open = 0;
+	int			 nenv;		/* parameters of envvals */
+};
 
-	r->nread = r->nrepaired = r->nskipped = 0;
-	t0 = now_ms();
-	snprintf(cur, sizeof(cur), "gw_features_%d", ++cursors);
-	/* (With an envelope, the whole layer's estimate: progress then
-	 * undercounts, which is better than a second scan.) */
-	if (r->progress_to > r->progress_from && estimate_rows(job, l,
-	    r->nenvelopes > 0 ? NULL : r->where, &total) == -1)
-		return -1;
-	if (r->to_srid > 0 && l->srid > 0 && r->to_srid != l->srid &&
-	    gw_transform_new(job, l->srid, r->to_srid, &tr) == -1)
-		return -1;
+/*
+ * Appends the envelope condition to q: the GiST index of the layer, if
+ * any, serves it (a BitmapOr of one index scan per envelope).  Its values
+ * are parameters in rd->envvals.
+ */
+static void
+cursor_envelopes(struct reader *rd, struct gw_strbuf *q)
+{
+	const struct gw_read	*r = rd->r;
+	int			 ne, k, i;
 
-	/* SELECT geom, id::text, col::text, ... */
+	ne = r->nenvelopes > GW_MAX_ENVELOPES ? GW_MAX_ENVELOPES :
+	    r->nenvelopes;
+	gw_sb_printf(q, " %s (", r->where != NULL ? "AND" : "WHERE");
+	for (k = 0; k < ne; k++) {
+		gw_sb_printf(q, "%sgw_t.", k ? " OR " : "");
+		gw_sb_ident(rd->job, q, rd->l->geom_column);
+		gw_sb_printf(q, " && ST_MakeEnvelope($%d, $%d, $%d, $%d, $%d)",
+		    4 * k + 1, 4 * k + 2, 4 * k + 3, 4 * k + 4, 4 * ne + 1);
+		for (i = 0; i < 4; i++) {
+			snprintf(rd->envbuf[4 * k + i], sizeof(rd->envbuf[0]),
+			    "%.17g", r->envelopes[k][i]);
+			rd->envvals[4 * k + i] = rd->envbuf[4 * k + i];
+		}
+	}
+	gw_sb_puts(q, ")");
+	snprintf(rd->envbuf[4 * ne], sizeof(rd->envbuf[0]), "%d",
+	    rd->l->srid);
+	rd->envvals[4 * ne] = rd->envbuf[4 * ne];
+	rd->nenv = 4 * ne + 1;
+}
+
+/* DECLARE cur ... SELECT geom, id::text, col::text, ...: the cursor. */
+static int
+cursor_declare(struct reader *rd, const char *cur)
+{
+	struct gw_job		*job = rd->job;
+	const struct gw_layer	*l = rd->l;
+	const struct gw_read	*r = rd->r;
+	struct gw_strbuf	 q = { 0 };
+	PGresult		*res;
+	int			 i;
+
 	gw_sb_printf(&q, "DECLARE %s NO SCROLL CURSOR FOR SELECT ", cur);
 	gw_sb_ident(job, &q, l->geom_column);
 	gw_sb_puts(&q, " AS gw_geom");
-	idcol = l->id_index >= 0;
-	if (idcol) {
+	if (rd->idcol) {
 		gw_sb_puts(&q, ", ");
 		gw_sb_ident(job, &q, l->columns[l->id_index].name);
 		gw_sb_puts(&q, "::text AS gw_id");
@@ -194,57 +219,101 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	gw_sb_printf(&q, " FROM %s AS gw_t", l->qualified);
 	if (r->where != NULL)
 		gw_sb_printf(&q, " WHERE (%s)", r->where);
-	if (r->nenvelopes > 0) {
-		/* The GiST index of the layer, if any, serves this (a
-		 * BitmapOr of one index scan per envelope). */
-		int ne = r->nenvelopes > GW_MAX_ENVELOPES ? GW_MAX_ENVELOPES :
-		    r->nenvelopes;
-
-		gw_sb_printf(&q, " %s (", r->where != NULL ? "AND" : "WHERE");
-		for (k = 0; k < ne; k++) {
-			gw_sb_printf(&q, "%sgw_t.", k ? " OR " : "");
-			gw_sb_ident(job, &q, l->geom_column);
-			gw_sb_printf(&q, " && ST_MakeEnvelope($%d, $%d, $%d, $%d, "
-			    "$%d)", 4 * k + 1, 4 * k + 2, 4 * k + 3, 4 * k + 4,
-			    4 * ne + 1);
-			for (i = 0; i < 4; i++) {
-				snprintf(envbuf[4 * k + i], sizeof(envbuf[0]),
-				    "%.17g", r->envelopes[k][i]);
-				envvals[4 * k + i] = envbuf[4 * k + i];
-			}
-		}
-		gw_sb_puts(&q, ")");
-		snprintf(envbuf[4 * ne], sizeof(envbuf[0]), "%d", l->srid);
-		envvals[4 * ne] = envbuf[4 * ne];
-		nenv = 4 * ne + 1;
-	}
-	if (r->order_by_id && idcol) {
+	if (r->nenvelopes > 0)
+		cursor_envelopes(rd, &q);
+	if (r->order_by_id && rd->idcol) {
 		gw_sb_puts(&q, " ORDER BY gw_t.");
 		gw_sb_ident(job, &q, l->columns[l->id_index].name);
 	}
 	if (q.failed) {
-		gw_job_error(job, "out of memory");
-		goto done;
+		gw_sb_free(&q);
+		return gw_job_error(job, "out of memory");
 	}
-	if ((res = gw_exec(job, l->param, q.data, nenv, envvals)) == NULL)
-		goto done;
+	res = gw_exec(job, l->param, q.data, rd->nenv, rd->envvals);
+	gw_sb_free(&q);
+	if (res == NULL)
+		return -1;
 	PQclear(res);
-	res = NULL;
-	open = 1;
+	return 0;
+}
 
-	if ((wkb = GEOSWKBReader_create_r(ctx)) == NULL) {
-		gw_job_error(job, "GEOS: %s", gw_geos_error());
-		goto done;
+/* Row i of a batch: its feature, repaired and transformed as asked, to
+ * the callback (NULL or empty geometries skipped unless keep_empty). */
+static int
+cursor_row(struct reader *rd, PGresult *res, int i)
+{
+	GEOSContextHandle_t	 ctx = gw_geos();
+	struct gw_read		*r = rd->r;
+	struct gw_feature	 f;
+	GEOSGeometry		*t;
+	char			 what[128];
+	int			 j, c, rv = -1;
+
+	memset(&f, 0, sizeof(f));
+	f.seq = r->nread++;
+	f.id = rd->idcol && !PQgetisnull(res, i, 1) ?
+	    PQgetvalue(res, i, 1) : NULL;
+	for (j = 0; j < r->ncolumns; j++) {
+		c = 1 + rd->idcol + j;
+		rd->values[j] = PQgetisnull(res, i, c) ? NULL :
+		    PQgetvalue(res, i, c);
+		rd->lengths[j] = PQgetlength(res, i, c);
 	}
-	ncol = r->ncolumns;
-	if ((values = calloc(ncol + 1, sizeof(*values))) == NULL ||
-	    (lengths = calloc(ncol + 1, sizeof(*lengths))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
+	f.values = rd->values;
+	f.lengths = rd->lengths;
+	f.nvalues = r->ncolumns;
+	if (!PQgetisnull(res, i, 0)) {
+		f.geom = GEOSWKBReader_read_r(ctx, rd->wkb,
+		    (const unsigned char *)PQgetvalue(res, i, 0),
+		    (size_t)PQgetlength(res, i, 0));
+		if (f.geom == NULL) {
+			feature_name(rd->l, &f, what, sizeof(what));
+			return gw_job_error(rd->job, "%s: unreadable geometry: "
+			    "%s", what, gw_geos_error());
+		}
+		if (GEOSisEmpty_r(ctx, f.geom)) {
+			GEOSGeom_destroy_r(ctx, f.geom);
+			f.geom = NULL;
+		}
 	}
-	snprintf(fetch, sizeof(fetch), "FETCH %d FROM %s", GW_FETCH_ROWS, cur);
-	if (r->prefetch && send_fetch(job, l, fetch) == -1)
+	if (f.geom == NULL) {
+		r->nskipped++;
+		if (!r->keep_empty)
+			return 0;
+	}
+	if (f.geom != NULL && r->repair && !gw_geom_quick_valid(ctx, f.geom)) {
+		feature_name(rd->l, &f, what, sizeof(what));
+		if (gw_geom_repair(rd->job, &f.geom, &r->nrepaired,
+		    what) == -1)
+			goto done;
+	}
+	if (f.geom != NULL && rd->tr != NULL) {
+		if ((t = gw_transform_geom(rd->job, rd->tr, f.geom)) == NULL)
+			goto done;
+		GEOSGeom_destroy_r(ctx, f.geom);
+		f.geom = t;
+	}
+	if (rd->fn(rd->job, &f, rd->arg) == -1)
 		goto done;
+	rv = 0;
+ done:
+	if (f.geom != NULL)
+		GEOSGeom_destroy_r(ctx, f.geom);
+	return rv;
+}
+
+/* FETCH batch after batch (the next one on its way while this one is
+ * worked, with prefetch) until the cursor is exhausted. */
+static int
+cursor_batches(struct reader *rd, const char *fetch, long long total)
+{
+	struct gw_job	*job = rd->job;
+	struct gw_read	*r = rd->r;
+	PGresult	*res;
+	int		 i, n;
+
+	if (r->prefetch && send_fetch(job, rd->l, fetch) == -1)
+		return -1;
 	for (;;) {
 		if (r->prefetch)
 			res = fetch_result(job);
@@ -252,99 +321,91 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 			res = PQexecParams(job->conn, fetch, 0, NULL, NULL,
 			    NULL, NULL, 1);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			gw_job_pgerror(job, l->param, res);
-			goto done;
+			gw_job_pgerror(job, rd->l->param, res);
+			goto fail;
 		}
 		if ((n = PQntuples(res)) == 0)
 			break;
-		if (r->prefetch) {
-			/* The connection is free: flush what waited, then
-			 * ask for the next batch while this one is worked. */
-			if (run_deferred(job) == -1)
-				goto done;
-			if (send_fetch(job, l, fetch) == -1)
-				goto done;
-		}
-		for (i = 0; i < n; i++) {
-			memset(&f, 0, sizeof(f));
-			f.seq = r->nread++;
-			f.id = idcol && !PQgetisnull(res, i, 1) ?
-			    PQgetvalue(res, i, 1) : NULL;
-			for (j = 0; j < ncol; j++) {
-				values[j] = PQgetisnull(res, i, 1 + idcol + j) ?
-				    NULL : PQgetvalue(res, i, 1 + idcol + j);
-				lengths[j] = PQgetlength(res, i, 1 + idcol + j);
-			}
-			f.values = values;
-			f.lengths = lengths;
-			f.nvalues = ncol;
-			if (!PQgetisnull(res, i, 0)) {
-				f.geom = GEOSWKBReader_read_r(ctx, wkb,
-				    (const unsigned char *)PQgetvalue(res, i, 0),
-				    (size_t)PQgetlength(res, i, 0));
-				if (f.geom == NULL) {
-					feature_name(l, &f, what, sizeof(what));
-					gw_job_error(job, "%s: unreadable "
-					    "geometry: %s", what,
-					    gw_geos_error());
-					goto done;
-				}
-				if (GEOSisEmpty_r(ctx, f.geom)) {
-					GEOSGeom_destroy_r(ctx, f.geom);
-					f.geom = NULL;
-				}
-			}
-			if (f.geom == NULL) {
-				r->nskipped++;
-				if (!r->keep_empty)
-					continue;
-			}
-			if (f.geom != NULL && r->repair &&
-			    !gw_geom_quick_valid(ctx, f.geom) &&
-			    (feature_name(l, &f, what, sizeof(what)),
-			    gw_geom_repair(job, &f.geom, &r->nrepaired,
-			    what)) == -1)
-				goto fail_feature;
-			if (f.geom != NULL && tr != NULL) {
-				GEOSGeometry *t;
-
-				if ((t = gw_transform_geom(job, tr, f.geom)) ==
-				    NULL)
-					goto fail_feature;
-				GEOSGeom_destroy_r(ctx, f.geom);
-				f.geom = t;
-			}
-			if (fn(job, &f, arg) == -1)
-				goto fail_feature;
-			if (f.geom != NULL)
-				GEOSGeom_destroy_r(ctx, f.geom);
-			continue;
- fail_feature:
-			if (f.geom != NULL)
-				GEOSGeom_destroy_r(ctx, f.geom);
-			goto done;
-		}
+		/* The connection is free: flush what waited, then ask for
+		 * the next batch while this one is worked. */
+		if (r->prefetch && (run_deferred(job) == -1 ||
+		    send_fetch(job, rd->l, fetch) == -1))
+			goto fail;
+		for (i = 0; i < n; i++)
+			if (cursor_row(rd, res, i) == -1)
+				goto fail;
 		PQclear(res);
-		res = NULL;
 		if (total > 0)
 			gw_progress(job, r->progress_from +
 			    (r->progress_to - r->progress_from) *
 			    fmin(1, (double)r->nread / (double)total),
-			    "%s: %lld of about %lld features read", l->param,
-			    r->nread, total);
+			    "%s: %lld of about %lld features read",
+			    rd->l->param, r->nread, total);
 	}
+	PQclear(res);
+	return 0;
+ fail:
+	PQclear(res);
+	return -1;
+}
+
+int
+gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
+    gw_feature_fn fn, void *arg)
+{
+	static int		 cursors;
+	struct reader		 rd;
+	PGresult		*res;
+	char			 cur[32], fetch[64];
+	long long		 total = 0;
+	uint64_t		 t0;
+	int			 rv = -1, open = 0;
+
+	memset(&rd, 0, sizeof(rd));
+	rd.job = job;
+	rd.l = l;
+	rd.r = r;
+	rd.fn = fn;
+	rd.arg = arg;
+	rd.idcol = l->id_index >= 0;
+	r->nread = r->nrepaired = r->nskipped = 0;
+	t0 = now_ms();
+	snprintf(cur, sizeof(cur), "gw_features_%d", ++cursors);
+	/* (With an envelope, the whole layer's estimate: progress then
+	 * undercounts, which is better than a second scan.) */
+	if (r->progress_to > r->progress_from && estimate_rows(job, l,
+	    r->nenvelopes > 0 ? NULL : r->where, &total) == -1)
+		return -1;
+	if (r->to_srid > 0 && l->srid > 0 && r->to_srid != l->srid &&
+	    gw_transform_new(job, l->srid, r->to_srid, &rd.tr) == -1)
+		return -1;
+	if (cursor_declare(&rd, cur) == -1)
+		goto done;
+	open = 1;
+	if ((rd.wkb = GEOSWKBReader_create_r(gw_geos())) == NULL) {
+		gw_job_error(job, "GEOS: %s", gw_geos_error());
+		goto done;
+	}
+	if ((rd.values = calloc(r->ncolumns + 1, sizeof(*rd.values))) ==
+	    NULL ||
+	    (rd.lengths = calloc(r->ncolumns + 1, sizeof(*rd.lengths))) ==
+	    NULL) {
+		gw_job_error(job, "out of memory");
+		goto done;
+	}
+	snprintf(fetch, sizeof(fetch), "FETCH %d FROM %s", GW_FETCH_ROWS, cur);
+	if (cursor_batches(&rd, fetch, total) == -1)
+		goto done;
 	rv = 0;
 	log_debug("%s: %lld rows read in %llu ms", l->param, r->nread,
 	    (unsigned long long)(now_ms() - t0));
  done:
-	PQclear(res);
 	if (fetch_pending) {
 		/* A failure while a batch was on its way: drop it. */
 		while ((res = PQgetResult(job->conn)) != NULL)
 			PQclear(res);
 		fetch_pending = 0;
 	}
-	res = NULL;
 	if (open) {
 		snprintf(fetch, sizeof(fetch), "CLOSE %s", cur);
 		res = PQexec(job->conn, fetch);
@@ -352,11 +413,10 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 			rv = gw_job_pgerror(job, l->param, res);
 		PQclear(res);
 	}
-	if (wkb != NULL)
-		GEOSWKBReader_destroy_r(ctx, wkb);
-	gw_transform_free(tr);
-	free(values);
-	free(lengths);
-	gw_sb_free(&q);
+	if (rd.wkb != NULL)
+		GEOSWKBReader_destroy_r(gw_geos(), rd.wkb);
+	gw_transform_free(rd.tr);
+	free(rd.values);
+	free(rd.lengths);
 	return rv;
 }

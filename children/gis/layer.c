@@ -121,43 +121,92 @@ find_table(struct gw_job *job, struct gw_layer *l, const char *name)
 	return rv;
 }
 
-int
-gw_layer_resolve(struct gw_job *job, const char *param, const char *name,
-    const char *geom_column, const char *id_column, struct gw_layer **out)
+/* The table named name, found in the catalog: l->schema, l->table, l->relid
+ * and l->qualified. */
+static int
+layer_find(struct gw_job *job, struct gw_layer *l, const char *name)
 {
-	struct gw_layer	*l;
-	PGresult	*res = NULL;
-	struct gw_strbuf	 geoms = { 0 };
-	char		 relid[16], *qs = NULL, *qt = NULL;
-	const char	*vals[2];
-	int		 i, n, ngeom = 0, k;
+	char	*qs = NULL, *qt = NULL;
+	int	 k, rv = -1;
 
-	*out = NULL;
-	if (name == NULL || *name == '\0')
-		return gw_job_error(job, "%s: a table name is required", param);
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return gw_job_error(job, "out of memory");
-	l->param = param;
-	l->id_index = -1;
 	if ((k = find_table(job, l, name)) != 0) {
 		if (k == 1)
 			gw_job_error(job, "%s: table \"%s\" does not exist",
-			    param, name);
-		goto fail;
+			    l->param, name);
+		return -1;
 	}
 	if ((qs = gw_quote_ident(job, l->schema)) == NULL ||
 	    (qt = gw_quote_ident(job, l->table)) == NULL)
-		goto fail;
+		goto done;
 	if (asprintf(&l->qualified, "%s.%s", qs, qt) == -1) {
 		l->qualified = NULL;
 		gw_job_error(job, "out of memory");
-		goto fail;
+		goto done;
 	}
+	rv = 0;
+ done:
+	free(qs);
+	free(qt);
+	return rv;
+}
 
-	/* Every live column, with the geometry ones' typmod SRID and type. */
-	snprintf(relid, sizeof(relid), "%u", l->relid);
-	vals[0] = relid;
-	res = gw_exec(job, param,
+/* Row i of the column query, a geometry column, becomes the layer's. */
+static int
+layer_geom_column(struct gw_job *job, struct gw_layer *l, PGresult *res,
+    int i)
+{
+	int	 k;
+
+	free(l->geom_column);
+	free(l->geom_type);
+	l->geom_column = strdup(PQgetvalue(res, i, 0));
+	l->srid = atoi(PQgetvalue(res, i, 5));
+	l->geom_type = strdup(PQgetvalue(res, i, 6));
+	if (l->geom_column == NULL || l->geom_type == NULL)
+		return gw_job_error(job, "out of memory");
+	/* "PolygonZ" and such: drop the suffix. */
+	k = (int)strlen(l->geom_type);
+	while (k > 0 && (l->geom_type[k - 1] == 'Z' ||
+	    l->geom_type[k - 1] == 'M'))
+		l->geom_type[--k] = '\0';
+	l->dim = dim_of_type(l->geom_type);
+	return 0;
+}
+
+/* Row i of the column query, any other column, goes to l->columns. */
+static int
+layer_add_column(struct gw_job *job, struct gw_layer *l, PGresult *res,
+    int i)
+{
+	struct gw_column	*c = &l->columns[l->ncolumns++];
+
+	c->name = strdup(PQgetvalue(res, i, 0));
+	c->type = strdup(PQgetvalue(res, i, 1));
+	c->typid = (unsigned int)strtoul(PQgetvalue(res, i, 2), NULL, 10);
+	if (c->name == NULL || c->type == NULL)
+		return gw_job_error(job, "out of memory");
+	c->binary = strcmp(PQgetvalue(res, i, 4), "t") == 0;
+	switch (c->typid) {
+	case INT2OID: case INT4OID: case INT8OID:
+	case FLOAT4OID: case FLOAT8OID: case NUMERICOID:
+		c->numeric = 1;
+	}
+	return 0;
+}
+
+/* Every live column, with the geometry ones' typmod SRID and type; the
+ * geometry column asked (NULL: the only one), or an error naming those the
+ * table has. */
+static int
+layer_read_columns(struct gw_job *job, struct gw_layer *l,
+    const char *relid, const char *geom_column)
+{
+	const char		*vals[1] = { relid }, *an;
+	struct gw_strbuf	 geoms = { 0 };
+	PGresult		*res;
+	int			 i, n, ngeom = 0, rv = -1;
+
+	res = gw_exec(job, l->param,
 	    "SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
 	    " a.atttypid, t.typname = 'geometry',"
 	    " t.typsend <> 0 AND t.typreceive <> 0,"
@@ -169,149 +218,134 @@ gw_layer_resolve(struct gw_job *job, const char *param, const char *name,
 	    " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped"
 	    " ORDER BY a.attnum", 1, vals);
 	if (res == NULL)
-		goto fail;
+		return -1;
 	n = PQntuples(res);
 	if ((l->columns = calloc(n ? n : 1, sizeof(*l->columns))) == NULL) {
 		gw_job_error(job, "out of memory");
-		goto fail;
+		goto done;
 	}
 	for (i = 0; i < n; i++) {
-		const char *an = PQgetvalue(res, i, 0);
-		int isgeom = strcmp(PQgetvalue(res, i, 3), "t") == 0;
-
-		if (isgeom) {
-			ngeom++;
-			if (geoms.len)
-				gw_sb_puts(&geoms, ", ");
-			gw_sb_puts(&geoms, an);
-			if (geom_column == NULL ? ngeom == 1 :
-			    strcmp(geom_column, an) == 0) {
-				free(l->geom_column);
-				free(l->geom_type);
-				l->geom_column = strdup(an);
-				l->srid = atoi(PQgetvalue(res, i, 5));
-				l->geom_type = strdup(PQgetvalue(res, i, 6));
-				if (l->geom_column == NULL ||
-				    l->geom_type == NULL) {
-					gw_job_error(job, "out of memory");
-					goto fail;
-				}
-				/* "PolygonZ" and such: drop the suffix. */
-				k = (int)strlen(l->geom_type);
-				while (k > 0 && (l->geom_type[k - 1] == 'Z' ||
-				    l->geom_type[k - 1] == 'M'))
-					l->geom_type[--k] = '\0';
-				l->dim = dim_of_type(l->geom_type);
-			}
+		an = PQgetvalue(res, i, 0);
+		if (strcmp(PQgetvalue(res, i, 3), "t") != 0) {
+			if (layer_add_column(job, l, res, i) == -1)
+				goto done;
 			continue;
 		}
-		l->columns[l->ncolumns].name = strdup(an);
-		l->columns[l->ncolumns].type = strdup(PQgetvalue(res, i, 1));
-		l->columns[l->ncolumns].typid =
-		    (unsigned int)strtoul(PQgetvalue(res, i, 2), NULL, 10);
-		if (l->columns[l->ncolumns].name == NULL ||
-		    l->columns[l->ncolumns].type == NULL) {
-			l->ncolumns++;
-			gw_job_error(job, "out of memory");
-			goto fail;
-		}
-		l->columns[l->ncolumns].binary =
-		    strcmp(PQgetvalue(res, i, 4), "t") == 0;
-		switch (l->columns[l->ncolumns].typid) {
-		case INT2OID: case INT4OID: case INT8OID:
-		case FLOAT4OID: case FLOAT8OID: case NUMERICOID:
-			l->columns[l->ncolumns].numeric = 1;
-		}
-		l->ncolumns++;
+		ngeom++;
+		if (geoms.len)
+			gw_sb_puts(&geoms, ", ");
+		gw_sb_puts(&geoms, an);
+		if ((geom_column == NULL ? ngeom == 1 :
+		    strcmp(geom_column, an) == 0) &&
+		    layer_geom_column(job, l, res, i) == -1)
+			goto done;
 	}
-	PQclear(res);
-	res = NULL;
-	if (geoms.failed) {
+	if (geoms.failed)
 		gw_job_error(job, "out of memory");
-		goto fail;
-	}
-	if (ngeom == 0) {
+	else if (ngeom == 0)
 		gw_job_error(job, "%s: table %s.%s has no geometry column",
-		    param, l->schema, l->table);
-		goto fail;
-	}
-	if (l->geom_column == NULL) {
+		    l->param, l->schema, l->table);
+	else if (l->geom_column == NULL)
 		gw_job_error(job, "geometry_column: %s.%s has no geometry "
 		    "column \"%s\" (it has: %s)", l->schema, l->table,
 		    geom_column, geoms.data);
-		goto fail;
-	}
-	if (geom_column == NULL && ngeom > 1) {
+	else if (geom_column == NULL && ngeom > 1)
 		gw_job_error(job, "geometry_column: %s.%s has several geometry "
 		    "columns (%s); name one", l->schema, l->table, geoms.data);
-		goto fail;
-	}
+	else
+		rv = 0;
+ done:
+	PQclear(res);
+	gw_sb_free(&geoms);
+	return rv;
+}
 
-	/* An unconstrained column: take the SRID of its first geometry. */
-	if (l->srid == 0) {
-		struct gw_strbuf q = { 0 };
+/* An unconstrained column: the SRID of its first geometry. */
+static int
+layer_first_srid(struct gw_job *job, struct gw_layer *l)
+{
+	struct gw_strbuf	 q = { 0 };
+	PGresult		*res;
 
-		gw_sb_puts(&q, "SELECT ST_SRID(");
-		gw_sb_ident(job, &q, l->geom_column);
-		gw_sb_printf(&q, ") FROM %s WHERE ", l->qualified);
-		gw_sb_ident(job, &q, l->geom_column);
-		gw_sb_puts(&q, " IS NOT NULL LIMIT 1");
-		if (q.failed) {
-			gw_sb_free(&q);
-			gw_job_error(job, "out of memory");
-			goto fail;
-		}
-		res = gw_exec(job, param, q.data, 0, NULL);
+	gw_sb_puts(&q, "SELECT ST_SRID(");
+	gw_sb_ident(job, &q, l->geom_column);
+	gw_sb_printf(&q, ") FROM %s WHERE ", l->qualified);
+	gw_sb_ident(job, &q, l->geom_column);
+	gw_sb_puts(&q, " IS NOT NULL LIMIT 1");
+	if (q.failed) {
 		gw_sb_free(&q);
-		if (res == NULL)
-			goto fail;
-		if (PQntuples(res) == 1)
-			l->srid = atoi(PQgetvalue(res, 0, 0));
-		PQclear(res);
-		res = NULL;
+		return gw_job_error(job, "out of memory");
 	}
+	res = gw_exec(job, l->param, q.data, 0, NULL);
+	gw_sb_free(&q);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		l->srid = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
 
-	res = gw_exec(job, param,
+/* The id column: id_column, else the single-column primary key if any. */
+static int
+layer_id(struct gw_job *job, struct gw_layer *l, const char *relid,
+    const char *id_column)
+{
+	const char	*vals[1] = { relid };
+	PGresult	*res;
+	int		 k;
+
+	res = gw_exec(job, l->param,
 	    "SELECT a.attname FROM pg_index i JOIN pg_attribute a"
 	    " ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]"
 	    " WHERE i.indrelid = $1 AND i.indisprimary"
 	    " AND i.indnatts = 1", 1, vals);
 	if (res == NULL)
-		goto fail;
+		return -1;
 	k = PQntuples(res) == 1 ? gw_layer_column(l, PQgetvalue(res, 0, 0)) :
 	    -1;
 	PQclear(res);
-	res = NULL;
 	if (id_column != NULL) {
-		if ((l->id_index = gw_layer_column(l, id_column)) == -1) {
-			gw_job_error(job, "id_column: %s.%s has no column "
-			    "\"%s\"", l->schema, l->table, id_column);
-			goto fail;
-		}
+		if ((l->id_index = gw_layer_column(l, id_column)) == -1)
+			return gw_job_error(job, "id_column: %s.%s has no "
+			    "column \"%s\"", l->schema, l->table, id_column);
 	} else
 		l->id_index = k;
 	l->id_pkey = l->id_index >= 0 && l->id_index == k;
 	if (l->id_index >= 0 &&
-	    (l->id_column = strdup(l->columns[l->id_index].name)) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto fail;
-	}
+	    (l->id_column = strdup(l->columns[l->id_index].name)) == NULL)
+		return gw_job_error(job, "out of memory");
+	return 0;
+}
 
+int
+gw_layer_resolve(struct gw_job *job, const char *param, const char *name,
+    const char *geom_column, const char *id_column, struct gw_layer **out)
+{
+	struct gw_layer	*l;
+	char		 relid[16];
+
+	*out = NULL;
+	if (name == NULL || *name == '\0')
+		return gw_job_error(job, "%s: a table name is required", param);
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return gw_job_error(job, "out of memory");
+	l->param = param;
+	l->id_index = -1;
+	if (layer_find(job, l, name) == -1)
+		goto fail;
+	snprintf(relid, sizeof(relid), "%u", l->relid);
+	if (layer_read_columns(job, l, relid, geom_column) == -1 ||
+	    (l->srid == 0 && layer_first_srid(job, l) == -1) ||
+	    layer_id(job, l, relid, id_column) == -1)
+		goto fail;
 	l->to_metre = 1;
 	if (l->srid > 0 && gw_crs_info(job, l->srid, &l->geographic,
 	    &l->to_metre) == -1)
 		goto fail;
-
-	free(qs);
-	free(qt);
-	gw_sb_free(&geoms);
 	*out = l;
 	return 0;
  fail:
-	PQclear(res);
-	free(qs);
-	free(qt);
-	gw_sb_free(&geoms);
 	gw_layer_free(l);
 	return -1;
 }

@@ -27,6 +27,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -229,30 +230,190 @@ geometry_shape(struct cview *v, const struct filter_column *c, int *srid,
  * spatial_filter: checks the GeoJSON and SRID with the server (bound
  * parameters), then writes the predicate with the GeoJSON as a literal.
  */
+/* A spatial filter, checked: its GeoJSON (compact), SRID, predicate and
+ * distance. */
+struct spatial {
+	char		*geojson;
+	int		 srid;
+	const char	*pred;		/* intersects, within or dwithin */
+	double		 dist;		/* dwithin: metres */
+	int		 valid;		/* else repaired with ST_MakeValid */
+};
+
+/* spatial_filter's geometry as compact GeoJSON text in sp->geojson (only
+ * JSON re-serialized by jansson reaches the literal). */
+static int
+spatial_geojson(struct cview *v, json_t *sf, struct spatial *sp)
+{
+	json_t	*jg, *jt, *geom;
+	int	 rv = -1;
+
+	jg = json_object_get(sf, "geometry");
+	if (json_is_string(jg)) {
+		/* GeoJSON given as text: parsed, so that only JSON
+		 * re-serialized by jansson reaches the literal. */
+		if ((jg = json_loads(json_string_value(jg), 0, NULL)) == NULL)
+			return gw_job_error(v->job, "spatial_filter.geometry: "
+			    "not valid JSON");
+	} else
+		json_incref(jg);
+	if (json_is_object(jg) && (jt = json_object_get(jg, "type")) != NULL &&
+	    json_is_string(jt) &&
+	    strcmp(json_string_value(jt), "Feature") == 0) {
+		geom = json_object_get(jg, "geometry");
+		json_incref(geom);
+		json_decref(jg);
+		jg = geom;
+	}
+	if (!json_is_object(jg))
+		gw_job_error(v->job, "spatial_filter.geometry: expected a "
+		    "GeoJSON geometry or Feature");
+	else if ((sp->geojson = json_dumps(jg, JSON_COMPACT |
+	    JSON_ENSURE_ASCII)) == NULL)
+		gw_job_error(v->job, "out of memory");
+	else
+		rv = 0;
+	json_decref(jg);
+	return rv;
+}
+
+/* spatial_filter's srid, predicate and distance. */
+static int
+spatial_options(struct cview *v, json_t *sf, struct spatial *sp)
+{
+	json_t	*js, *jp, *jd;
+
+	js = json_object_get(sf, "srid");
+	if (js == NULL || json_is_null(js))
+		sp->srid = WGS84;
+	else if (!json_is_integer(js) || json_integer_value(js) <= 0 ||
+	    json_integer_value(js) > 999999)
+		return gw_job_error(v->job, "spatial_filter.srid: expected a "
+		    "positive integer SRID");
+	else
+		sp->srid = (int)json_integer_value(js);
+
+	jp = json_object_get(sf, "predicate");
+	if (jp == NULL || json_is_null(jp))
+		sp->pred = "intersects";
+	else if (!json_is_string(jp) ||
+	    (strcmp(json_string_value(jp), "intersects") != 0 &&
+	    strcmp(json_string_value(jp), "within") != 0 &&
+	    strcmp(json_string_value(jp), "dwithin") != 0))
+		return gw_job_error(v->job, "spatial_filter.predicate: "
+		    "expected \"intersects\", \"within\" or \"dwithin\"");
+	else
+		sp->pred = json_string_value(jp);
+
+	jd = json_object_get(sf, "distance");
+	if (strcmp(sp->pred, "dwithin") == 0) {
+		if (!json_is_number(jd) || !isfinite(json_number_value(jd)) ||
+		    json_number_value(jd) < 0)
+			return gw_job_error(v->job, "spatial_filter.distance: "
+			    "dwithin needs a distance in metres (a number >= "
+			    "0)");
+		sp->dist = json_number_value(jd);
+	} else if (jd != NULL && !json_is_null(jd))
+		return gw_job_error(v->job, "spatial_filter.distance: only the "
+		    "dwithin predicate takes a distance");
+	return 0;
+}
+
+/* The server reads the geometry: not empty, an SRID it knows; whether it
+ * is valid. */
+static int
+spatial_check(struct cview *v, struct spatial *sp)
+{
+	static const char *sql_check =
+	    "SELECT ST_IsEmpty(g), ST_IsValid(g), ST_IsValidReason(g), "
+	    "  EXISTS (SELECT 1 FROM spatial_ref_sys WHERE srid = $2::int) "
+	    "FROM (SELECT ST_GeomFromGeoJSON($1) AS g) s";
+	const char	*values[2];
+	char		 srid_s[32];
+	PGresult	*res;
+	int		 rv = -1;
+
+	snprintf(srid_s, sizeof(srid_s), "%d", sp->srid);
+	values[0] = sp->geojson;
+	values[1] = srid_s;
+	if ((res = PQexecParams(v->conn, sql_check, 2, NULL, values, NULL,
+	    NULL, 0)) == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		gw_job_error(v->job, "spatial_filter.geometry: not a GeoJSON "
+		    "geometry PostGIS can read: %s", res ? PQresultErrorField(
+		    res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(v->conn));
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		gw_job_error(v->job, "spatial_filter.srid: SRID %d is not in "
+		    "spatial_ref_sys", sp->srid);
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		gw_job_error(v->job, "spatial_filter.geometry: the geometry is "
+		    "empty");
+	else {
+		sp->valid = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+		if (!sp->valid)
+			log_info("spatial_filter.geometry is invalid (%s): "
+			    "repaired with ST_MakeValid", PQgetvalue(res, 0, 2));
+		rv = 0;
+	}
+	PQclear(res);
+	return rv;
+}
+
+/* The filter as SQL in v->spatial, the geometry transformed to the
+ * column's SRID tsrid (to geography for dwithin). */
+static int
+spatial_expr(struct cview *v, const struct spatial *sp, int tsrid)
+{
+	char	*lit = NULL, *qcol = NULL, *g = NULL;
+	int	 rv = -1;
+
+	if ((lit = gw_quote_literal(v->job, sp->geojson)) == NULL ||
+	    (qcol = gw_quote_ident(v->job, v->geom->name)) == NULL)
+		goto done;
+	if (asprintf(&g, "%sST_SetSRID(ST_GeomFromGeoJSON(%s::text), %d)%s",
+	    sp->valid ? "" : "ST_MakeValid(", lit, sp->srid,
+	    sp->valid ? "" : ")") == -1) {
+		g = NULL;
+		gw_job_error(v->job, "out of memory");
+		goto done;
+	}
+	if (strcmp(sp->pred, "dwithin") == 0)
+		rv = asprintf(&v->spatial, "ST_DWithin(ST_Transform(src.%s, "
+		    "%d)::geography, ST_Transform(%s, %d)::geography, %.17g)",
+		    qcol, WGS84, g, WGS84, sp->dist);
+	else
+		rv = asprintf(&v->spatial, "%s(src.%s, ST_Transform(%s, %d))",
+		    strcmp(sp->pred, "within") == 0 ? "ST_Within" :
+		    "ST_Intersects", qcol, g, tsrid);
+	if (rv == -1) {
+		v->spatial = NULL;
+		gw_job_error(v->job, "out of memory");
+		goto done;
+	}
+	rv = 0;
+ done:
+	free(lit);
+	free(qcol);
+	free(g);
+	return rv;
+}
+
 static int
 spatial_sql(struct cview *v, json_t *sf)
 {
 	static const char *const keys[] = { "geometry", "srid", "predicate",
 	    "distance", NULL };
-	static const char *sql_check =
-	    "SELECT ST_IsEmpty(g), ST_IsValid(g), ST_IsValidReason(g), "
-	    "  EXISTS (SELECT 1 FROM spatial_ref_sys WHERE srid = $2::int) "
-	    "FROM (SELECT ST_GeomFromGeoJSON($1) AS g) s";
-	json_t		*jg, *js, *jp, *jd, *jt;
-	const char	*key, *pred, *values[2];
-	PGresult	*res = NULL;
-	char		*geojson = NULL, *lit = NULL, *qcol = NULL, *g = NULL;
-	char		 srid_s[32], type[64];
-	double		 dist = 0;
-	int		 srid, tsrid, flat, valid, rv = -1;
+	struct spatial	 sp;
+	const char	*key;
 	json_t		*unused;
+	char		 type[64];
+	size_t		 i;
+	int		 tsrid, flat, rv = -1;
 
 	if (!json_is_object(sf))
 		return gw_job_error(v->job, "spatial_filter: expected an object "
 		    "{\"geometry\": GeoJSON, \"srid\": 4326, \"predicate\": "
 		    "\"intersects\"}");
 	json_object_foreach(sf, key, unused) {
-		size_t i;
 		for (i = 0; keys[i] != NULL; i++)
 			if (strcmp(key, keys[i]) == 0)
 				break;
@@ -263,100 +424,11 @@ spatial_sql(struct cview *v, json_t *sf)
 	if (v->geom == NULL)
 		return gw_job_error(v->job, "spatial_filter: %s.%s has no "
 		    "geometry column", v->t.schema, v->t.table);
-
-	jg = json_object_get(sf, "geometry");
-	if (json_is_string(jg)) {
-		/* GeoJSON given as text: parsed, so that only JSON re-serialized
-		 * by jansson reaches the literal. */
-		if ((jg = json_loads(json_string_value(jg), 0, NULL)) == NULL)
-			return gw_job_error(v->job, "spatial_filter.geometry: "
-			    "not valid JSON");
-	} else
-		json_incref(jg);
-	if (json_is_object(jg) && (jt = json_object_get(jg, "type")) != NULL &&
-	    json_is_string(jt) &&
-	    strcmp(json_string_value(jt), "Feature") == 0) {
-		json_t *geom = json_object_get(jg, "geometry");
-		json_incref(geom);
-		json_decref(jg);
-		jg = geom;
-	}
-	if (!json_is_object(jg)) {
-		gw_job_error(v->job, "spatial_filter.geometry: expected a "
-		    "GeoJSON geometry or Feature");
-		goto done;
-	}
-	if ((geojson = json_dumps(jg, JSON_COMPACT | JSON_ENSURE_ASCII)) ==
-	    NULL) {
-		gw_job_error(v->job, "out of memory");
-		goto done;
-	}
-
-	js = json_object_get(sf, "srid");
-	if (js == NULL || json_is_null(js))
-		srid = WGS84;
-	else if (!json_is_integer(js) || json_integer_value(js) <= 0 ||
-	    json_integer_value(js) > 999999) {
-		gw_job_error(v->job, "spatial_filter.srid: expected a positive "
-		    "integer SRID");
-		goto done;
-	} else
-		srid = (int)json_integer_value(js);
-
-	jp = json_object_get(sf, "predicate");
-	if (jp == NULL || json_is_null(jp))
-		pred = "intersects";
-	else if (!json_is_string(jp) ||
-	    (strcmp(json_string_value(jp), "intersects") != 0 &&
-	    strcmp(json_string_value(jp), "within") != 0 &&
-	    strcmp(json_string_value(jp), "dwithin") != 0)) {
-		gw_job_error(v->job, "spatial_filter.predicate: expected "
-		    "\"intersects\", \"within\" or \"dwithin\"");
-		goto done;
-	} else
-		pred = json_string_value(jp);
-
-	jd = json_object_get(sf, "distance");
-	if (strcmp(pred, "dwithin") == 0) {
-		if (!json_is_number(jd) || !isfinite(json_number_value(jd)) ||
-		    json_number_value(jd) < 0) {
-			gw_job_error(v->job, "spatial_filter.distance: dwithin "
-			    "needs a distance in metres (a number >= 0)");
-			goto done;
-		}
-		dist = json_number_value(jd);
-	} else if (jd != NULL && !json_is_null(jd)) {
-		gw_job_error(v->job, "spatial_filter.distance: only the dwithin "
-		    "predicate takes a distance");
-		goto done;
-	}
-
-	snprintf(srid_s, sizeof(srid_s), "%d", srid);
-	values[0] = geojson;
-	values[1] = srid_s;
-	if ((res = PQexecParams(v->conn, sql_check, 2, NULL, values, NULL,
-	    NULL, 0)) == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		gw_job_error(v->job, "spatial_filter.geometry: not a GeoJSON "
-		    "geometry PostGIS can read: %s", res ? PQresultErrorField(
-		    res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(v->conn));
-		goto done;
-	}
-	if (strcmp(PQgetvalue(res, 0, 3), "t") != 0) {
-		gw_job_error(v->job, "spatial_filter.srid: SRID %d is not in "
-		    "spatial_ref_sys", srid);
-		goto done;
-	}
-	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
-		gw_job_error(v->job, "spatial_filter.geometry: the geometry is "
-		    "empty");
-		goto done;
-	}
-	valid = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-	if (!valid)
-		log_info("spatial_filter.geometry is invalid (%s): repaired "
-		    "with ST_MakeValid", PQgetvalue(res, 0, 2));
-
-	if (geometry_shape(v, v->geom, &tsrid, type, sizeof(type),
+	memset(&sp, 0, sizeof(sp));
+	if (spatial_geojson(v, sf, &sp) == -1 ||
+	    spatial_options(v, sf, &sp) == -1 ||
+	    spatial_check(v, &sp) == -1 ||
+	    geometry_shape(v, v->geom, &tsrid, type, sizeof(type),
 	    &flat) == -1)
 		goto done;
 	if (tsrid == 0) {
@@ -365,38 +437,9 @@ spatial_sql(struct cview *v, json_t *sf)
 		    v->geom->name);
 		goto done;
 	}
-
-	if ((lit = gw_quote_literal(v->job, geojson)) == NULL ||
-	    (qcol = gw_quote_ident(v->job, v->geom->name)) ==
-	    NULL)
-		goto done;
-	if (asprintf(&g, "%sST_SetSRID(ST_GeomFromGeoJSON(%s::text), %d)%s",
-	    valid ? "" : "ST_MakeValid(", lit, srid, valid ? "" : ")") == -1) {
-		g = NULL;
-		gw_job_error(v->job, "out of memory");
-		goto done;
-	}
-	if (strcmp(pred, "dwithin") == 0)
-		rv = asprintf(&v->spatial, "ST_DWithin(ST_Transform(src.%s, "
-		    "%d)::geography, ST_Transform(%s, %d)::geography, %.17g)",
-		    qcol, WGS84, g, WGS84, dist);
-	else
-		rv = asprintf(&v->spatial, "%s(src.%s, ST_Transform(%s, %d))",
-		    strcmp(pred, "within") == 0 ? "ST_Within" : "ST_Intersects",
-		    qcol, g, tsrid);
-	if (rv == -1) {
-		v->spatial = NULL;
-		gw_job_error(v->job, "out of memory");
-		goto done;
-	}
-	rv = 0;
+	rv = spatial_expr(v, &sp, tsrid);
  done:
-	PQclear(res);
-	json_decref(jg);
-	free(geojson);
-	free(lit);
-	free(qcol);
-	free(g);
+	free(sp.geojson);
 	return rv;
 }
 
@@ -495,159 +538,196 @@ select_list(struct cview *v, char **out)
 	return -1;
 }
 
+/* Runs the SQL fmt makes; *out (if not NULL) gets the result to PQclear(). */
 static int
-run_create_view(struct gw_job *job, json_t **result)
+cview_exec(struct gw_job *job, const char *what, PGresult **out,
+    const char *fmt, ...)
+{
+	va_list		 ap;
+	PGresult	*res;
+	char		*sql;
+	int		 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&sql, fmt, ap);
+	va_end(ap);
+	if (n == -1)
+		return gw_job_error(job, "out of memory");
+	res = gw_exec(job, what, sql, 0, NULL);
+	free(sql);
+	if (res == NULL)
+		return -1;
+	if (out != NULL)
+		*out = res;
+	else
+		PQclear(res);
+	return 0;
+}
+
+/* Parameters that need no database: the view's name and kind. */
+static int
+cview_params(struct gw_job *job, struct cview *v, const char **input)
 {
 	static const char *const keys[] = { "input", "name", "columns",
 	    "filter", "spatial_filter", "geometry_column", "materialized",
 	    "replace", NULL };
-	struct cview	 v;
-	PGresult	*res = NULL;
-	json_t		*sf, *cols = NULL;
-	const char	*input, *schema = job->settings->output_schema;
-	char		*qname = NULL, *select = NULL, *sql = NULL, *qcol = NULL;
-	long long	 nrows;
-	size_t		 i;
-	int		 rv = -1;
+	const char	*schema = job->settings->output_schema;
 
-	memset(&v, 0, sizeof(v));
-	v.job = job;
-	v.conn = job->conn;
 	if (gw_param_check_keys(job, keys) == -1 ||
-	    gw_param_string(job, "input", 1, NULL, &input) == -1 ||
-	    gw_param_bool(job, "materialized", 0, &v.materialized) == -1 ||
-	    gw_param_bool(job, "replace", 0, &v.replace) == -1)
+	    gw_param_string(job, "input", 1, NULL, input) == -1 ||
+	    gw_param_bool(job, "materialized", 0, &v->materialized) == -1 ||
+	    gw_param_bool(job, "replace", 0, &v->replace) == -1)
 		return -1;
-	snprintf(v.namebuf, sizeof(v.namebuf), "create_view_%lld", job->id);
-	if (gw_param_string(job, "name", 0, v.namebuf, &v.name) == -1)
+	snprintf(v->namebuf, sizeof(v->namebuf), "create_view_%lld", job->id);
+	if (gw_param_string(job, "name", 0, v->namebuf, &v->name) == -1)
 		return -1;
-	if (!plain_identifier(v.name))
+	if (!plain_identifier(v->name))
 		return gw_job_error(job, "name: expected a plain identifier "
 		    "(ASCII letters, digits and _, not starting with a digit, "
 		    "at most %d bytes)", GW_NAMELEN - 1);
 	if (schema == NULL || *schema == '\0')
 		return gw_job_error(job, "no output_schema configured");
+	return 0;
+}
 
-	if (filter_resolve_table(job, v.conn, "input", input, &v.t) == -1 ||
-	    get_columns(&v) == -1 || get_geometry_column(&v) == -1)
-		goto done;
+/* The input, its columns and filters: the view's select list in *select,
+ * and its quoted name, checked against what exists. */
+static int
+cview_definition(struct gw_job *job, struct cview *v, const char *input,
+    char **select)
+{
+	json_t	*sf;
+	char	*qname;
+	int	 n;
+
+	if (filter_resolve_table(job, v->conn, "input", input, &v->t) == -1 ||
+	    get_columns(v) == -1 || get_geometry_column(v) == -1)
+		return -1;
 	gw_progress(job, 0.1, "building the view's definition");
-	if (filter_sql_table(job, v.conn, &v.t, json_object_get(job->params,
-	    "filter"), "filter", "src", &v.where) == -1)
-		goto done;
+	if (filter_sql_table(job, v->conn, &v->t, json_object_get(job->params,
+	    "filter"), "filter", "src", &v->where) == -1)
+		return -1;
 	sf = json_object_get(job->params, "spatial_filter");
-	if (sf != NULL && !json_is_null(sf) && spatial_sql(&v, sf) == -1)
-		goto done;
-	if (select_list(&v, &select) == -1)
-		goto done;
-
-	if ((v.qschema = gw_quote_ident(job, schema)) == NULL ||
-	    (qname = gw_quote_ident(job, v.name)) == NULL)
-		goto done;
-	if (asprintf(&v.qview, "%s.%s", v.qschema, qname) == -1) {
-		v.qview = NULL;
-		gw_job_error(job, "out of memory");
-		goto done;
+	if (sf != NULL && !json_is_null(sf) && spatial_sql(v, sf) == -1)
+		return -1;
+	if (select_list(v, select) == -1)
+		return -1;
+	if ((v->qschema = gw_quote_ident(job,
+	    job->settings->output_schema)) == NULL ||
+	    (qname = gw_quote_ident(job, v->name)) == NULL)
+		return -1;
+	n = asprintf(&v->qview, "%s.%s", v->qschema, qname);
+	free(qname);
+	if (n == -1) {
+		v->qview = NULL;
+		return gw_job_error(job, "out of memory");
 	}
-	if (check_existing(&v) == -1)
-		goto done;
+	return check_existing(v);
+}
+
+/* CREATE [MATERIALIZED] VIEW; a materialized one gets a GiST index per
+ * geometry column, and statistics. */
+static int
+cview_create(struct gw_job *job, struct cview *v, const char *select)
+{
+	char	*sql, *qcol;
+	size_t	 i;
+	int	 rc;
 
 	if (asprintf(&sql, "CREATE %sVIEW %s AS SELECT %s FROM %s AS src "
-	    "WHERE %s%s%s%s", v.materialized ? "MATERIALIZED " : "", v.qview,
-	    select, v.t.qualified, v.where, v.spatial ? " AND (" : "",
-	    v.spatial ? v.spatial : "", v.spatial ? ")" : "") == -1) {
-		sql = NULL;
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	log_info("creating %s: %s", v.qview, sql);
+	    "WHERE %s%s%s%s", v->materialized ? "MATERIALIZED " : "",
+	    v->qview, select, v->t.qualified, v->where, v->spatial ?
+	    " AND (" : "", v->spatial ? v->spatial : "", v->spatial ?
+	    ")" : "") == -1)
+		return gw_job_error(job, "out of memory");
+	log_info("creating %s: %s", v->qview, sql);
 	gw_progress(job, 0.3, "creating the view");
-	if ((res = gw_exec(job, "creating the view", sql, 0, NULL)) == NULL)
-		goto done;
-	PQclear(res);
-	res = NULL;
-
-	if (v.materialized) {
-		for (i = 0; i < v.ncols; i++) {
-			if (!is_geometry(v.cols[i]))
-				continue;
-			free(sql);
-			free(qcol);
-			sql = NULL;
-			if ((qcol = gw_quote_ident(job, v.cols[i]->name)) == NULL)
-				goto done;
-			if (asprintf(&sql, "CREATE INDEX ON %s USING gist (%s)",
-			    v.qview, qcol) == -1) {
-				sql = NULL;
-				gw_job_error(job, "out of memory");
-				goto done;
-			}
-			if ((res = gw_exec(job, "indexing the materialized view",
-			    sql, 0, NULL)) == NULL)
-				goto done;
-			PQclear(res);
-		}
-		free(sql);
-		if (asprintf(&sql, "ANALYZE %s", v.qview) == -1) {
-			sql = NULL;
-			gw_job_error(job, "out of memory");
-			goto done;
-		}
-		if ((res = gw_exec(job, "analyzing the materialized view", sql,
-		    0, NULL)) == NULL)
-			goto done;
-		PQclear(res);
+	rc = cview_exec(job, "creating the view", NULL, "%s", sql);
+	free(sql);
+	if (rc == -1 || !v->materialized)
+		return rc;
+	for (i = 0; i < v->ncols; i++) {
+		if (!is_geometry(v->cols[i]))
+			continue;
+		if ((qcol = gw_quote_ident(job, v->cols[i]->name)) == NULL)
+			return -1;
+		rc = cview_exec(job, "indexing the materialized view", NULL,
+		    "CREATE INDEX ON %s USING gist (%s)", v->qview, qcol);
+		free(qcol);
+		if (rc == -1)
+			return -1;
 	}
+	return cview_exec(job, "analyzing the materialized view", NULL,
+	    "ANALYZE %s", v->qview);
+}
+
+/* The view's rows, and its columns as the view has them (geometry casts
+ * included), for the result. */
+static int
+cview_describe(struct gw_job *job, struct cview *v, long long *nrows,
+    json_t **cols)
+{
+	static const char *sql_cols =
+	    "SELECT a.attname, "
+	    "  pg_catalog.format_type(a.atttypid, a.atttypmod) "
+	    "FROM pg_catalog.pg_attribute a "
+	    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+	    "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
+	    "  AND NOT a.attisdropped ORDER BY a.attnum";
+	const char	*values[2] = { job->settings->output_schema, v->name };
+	PGresult	*res;
+	int		 i;
 
 	gw_progress(job, 0.6, "counting the view's rows");
-	free(sql);
-	if (asprintf(&sql, "SELECT count(*) FROM %s", v.qview) == -1) {
-		sql = NULL;
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	if ((res = gw_exec(job, "counting the view's rows", sql, 0, NULL)) ==
-	    NULL)
-		goto done;
-	nrows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	if (cview_exec(job, "counting the view's rows", &res,
+	    "SELECT count(*) FROM %s", v->qview) == -1)
+		return -1;
+	*nrows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
-	res = NULL;
-
-	/* The columns as the view has them (geometry casts included). */
-	free(sql);
-	sql = NULL;
-	{
-		static const char *sql_cols =
-		    "SELECT a.attname, "
-		    "  pg_catalog.format_type(a.atttypid, a.atttypmod) "
-		    "FROM pg_catalog.pg_attribute a "
-		    "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
-		    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		    "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 "
-		    "  AND NOT a.attisdropped ORDER BY a.attnum";
-		const char *values[2] = { schema, v.name };
-
-		if ((res = gw_exec(job, "reading the view's columns", sql_cols,
-		    2, values)) == NULL)
-			goto done;
-	}
-	if ((cols = json_array()) == NULL)
+	if ((res = gw_exec(job, "reading the view's columns", sql_cols, 2,
+	    values)) == NULL)
+		return -1;
+	if ((*cols = json_array()) == NULL)
 		goto oom;
-	for (i = 0; i < (size_t)PQntuples(res); i++)
-		if (json_array_append_new(cols, json_pack("{s:s, s:s}",
+	for (i = 0; i < PQntuples(res); i++)
+		if (json_array_append_new(*cols, json_pack("{s:s, s:s}",
 		    "name", PQgetvalue(res, i, 0),
 		    "type", PQgetvalue(res, i, 1))) == -1)
 			goto oom;
 	PQclear(res);
-	res = NULL;
+	return 0;
+ oom:
+	PQclear(res);
+	return gw_job_error(job, "out of memory");
+}
 
-	free(sql);
-	if (asprintf(&sql, "%s.%s", schema, v.name) == -1) {
-		sql = NULL;
+static int
+run_create_view(struct gw_job *job, json_t **result)
+{
+	const char	*schema = job->settings->output_schema;
+	struct cview	 v;
+	json_t		*cols = NULL;
+	const char	*input;
+	char		*select = NULL, *output = NULL;
+	long long	 nrows;
+	int		 rv = -1;
+
+	memset(&v, 0, sizeof(v));
+	v.job = job;
+	v.conn = job->conn;
+	if (cview_params(job, &v, &input) == -1)
+		return -1;
+	if (cview_definition(job, &v, input, &select) == -1 ||
+	    cview_create(job, &v, select) == -1 ||
+	    cview_describe(job, &v, &nrows, &cols) == -1)
+		goto done;
+	if (asprintf(&output, "%s.%s", schema, v.name) == -1) {
+		output = NULL;
 		goto oom;
 	}
 	if ((*result = json_pack("{s:s, s:s, s:s, s:b, s:O, s:I, s:I, s:s?}",
-	    "output", sql, "view", v.name, "schema", schema,
+	    "output", output, "view", v.name, "schema", schema,
 	    "materialized", v.materialized, "columns", cols,
 	    "feature_count", (json_int_t)nrows, "row_count", (json_int_t)nrows,
 	    "geometry_column", v.geom ? v.geom->name : NULL)) == NULL)
@@ -659,7 +739,6 @@ run_create_view(struct gw_job *job, json_t **result)
  oom:
 	gw_job_error(job, "out of memory");
  done:
-	PQclear(res);
 	json_decref(cols);
 	filter_table_free(&v.t);
 	free(v.cols);
@@ -667,9 +746,7 @@ run_create_view(struct gw_job *job, json_t **result)
 	free(v.qview);
 	free(v.where);
 	free(v.spatial);
-	free(qname);
 	free(select);
-	free(sql);
-	free(qcol);
+	free(output);
 	return rv;
 }

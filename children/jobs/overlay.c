@@ -348,30 +348,33 @@ keep_id(struct gw_job *job, struct overlay *ov, const char *id)
 	return 0;
 }
 
+/* The job error of a failed overlay on feature f; returns -1. */
 static int
-overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
+overlay_failed(struct gw_job *job, const struct overlay *ov,
+    const struct gw_feature *f)
+{
+	if (f->id != NULL)
+		return gw_job_error(job, "input %s = %s: overlay failed: %s",
+		    ov->in->id_column, f->id, gw_geos_error());
+	return gw_job_error(job, "input row %lld: overlay failed: %s",
+	    f->seq + 1, gw_geos_error());
+}
+
+/*
+ * Repairs f's geometry if it is invalid.  *dim gets the dimension to keep:
+ * the layer's, or the feature's in a mixed layer.  Returns 1 if the
+ * repaired geometry has nothing of that dimension (drop it), 0, or -1
+ * after a job error.
+ */
+static int
+overlay_repair(struct gw_job *job, struct overlay *ov, struct gw_feature *f,
+    int *dim)
 {
 	GEOSContextHandle_t	 ctx = gw_geos();
-	struct overlay		*ov = arg;
-	struct mask		*m = ov->mask;
-	GEOSGeometry		*local = NULL, *r = NULL, *x = NULL;
-	GEOSGeometry		**clones = NULL;
-	size_t			 i, k = 0;
-	char			 what[128];
+	GEOSGeometry		*x;
 	long long		 repaired = ov->nrepaired;
-	int			 dim, covered = 0, touches = 0, rv = -1;
+	char			 what[128];
 
-	ov->ncand = 0;
-	GEOSSTRtree_query_r(ctx, m->tree, f->geom, collect_candidate, ov);
-	/*
-	 * Read without repair: a feature whose envelope meets no mask polygon
-	 * is dropped by clip as it is (repairing never grows an envelope);
-	 * every other one is repaired before any predicate or overlay.
-	 */
-	if (ov->ncand == 0 && ov->op == GW_OVERLAY_CLIP) {
-		ov->dropped++;
-		return 0;
-	}
 	if (!gw_geom_quick_valid(ctx, f->geom)) {
 		if (f->id != NULL)
 			snprintf(what, sizeof(what), "input %s = %s",
@@ -382,48 +385,34 @@ overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 		if (gw_geom_repair(job, &f->geom, &ov->nrepaired, what) == -1)
 			return -1;
 	}
-	dim = ov->in->dim;
-	if (dim == GW_DIM_UNKNOWN)
-		dim = GEOSGeom_getDimensions_r(ctx, f->geom);
+	*dim = ov->in->dim;
+	if (*dim == GW_DIM_UNKNOWN)
+		*dim = GEOSGeom_getDimensions_r(ctx, f->geom);
 	else if (repaired != ov->nrepaired) {
 		/* MakeValid may return a collection (a polygon and the line
 		 * a collapsed part became): keep the layer's dimension. */
-		if ((x = gw_geom_extract(ctx, f->geom, dim)) == NULL)
-			goto geos;
+		if ((x = gw_geom_extract(ctx, f->geom, *dim)) == NULL)
+			return overlay_failed(job, ov, f);
 		GEOSGeom_destroy_r(ctx, f->geom);
 		f->geom = x;
-		x = NULL;
-		if (GEOSisEmpty_r(ctx, f->geom)) {
-			ov->dropped++;
-			return 0;
-		}
+		if (GEOSisEmpty_r(ctx, f->geom))
+			return 1;
 	}
-	for (i = 0; i < ov->ncand && !covered; i++)
-		if (GEOSPreparedCovers_r(ctx, m->prep[ov->cand[i]], f->geom)
-		    == 1)
-			covered = 1;
-	if (!covered) {
-		/* Keep only the candidates that really meet the feature. */
-		for (i = 0; i < ov->ncand; i++)
-			if (GEOSPreparedIntersects_r(ctx, m->prep[ov->cand[i]],
-			    f->geom) == 1)
-				ov->cand[k++] = ov->cand[i];
-		ov->ncand = k;
-		touches = k > 0;
-	}
+	return 0;
+}
 
-	if (covered || !touches) {
-		/* Decided without an overlay. */
-		if ((ov->op == GW_OVERLAY_CLIP) == (covered != 0)) {
-			ov->whole++;
-			if (ov->byid && f->id != NULL &&
-			    repaired == ov->nrepaired)
-				return keep_id(job, ov, f->id);
-			return write_feature(job, ov, f, f->geom);
-		}
-		ov->dropped++;
-		return 0;
-	}
+/* f cut by (clip) or minus (erase) the mask polygons ov->cand[] that meet
+ * it: written unless nothing is left. */
+static int
+overlay_cut(struct gw_job *job, struct overlay *ov, struct gw_feature *f,
+    int dim)
+{
+	GEOSContextHandle_t	 ctx = gw_geos();
+	const struct mask	*m = ov->mask;
+	GEOSGeometry		*local = NULL, *r = NULL, *x = NULL;
+	GEOSGeometry		**clones = NULL;
+	size_t			 i;
+	int			 rv = -1;
 
 	if (ov->ncand == 1)
 		local = (GEOSGeometry *)m->parts[ov->cand[0]];
@@ -458,12 +447,7 @@ overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 	rv = 0;
 	goto done;
  geos:
-	if (f->id != NULL)
-		gw_job_error(job, "input %s = %s: overlay failed: %s",
-		    ov->in->id_column, f->id, gw_geos_error());
-	else
-		gw_job_error(job, "input row %lld: overlay failed: %s",
-		    f->seq + 1, gw_geos_error());
+	overlay_failed(job, ov, f);
  done:
 	if (clones != NULL) {
 		for (i = 0; i < ov->ncand; i++)
@@ -478,6 +462,60 @@ overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 	if (x != NULL)
 		GEOSGeom_destroy_r(ctx, x);
 	return rv;
+}
+
+static int
+overlay_feature(struct gw_job *job, struct gw_feature *f, void *arg)
+{
+	GEOSContextHandle_t	 ctx = gw_geos();
+	struct overlay		*ov = arg;
+	struct mask		*m = ov->mask;
+	size_t			 i, k = 0;
+	long long		 repaired = ov->nrepaired;
+	int			 dim, rc, covered = 0, touches = 0;
+
+	ov->ncand = 0;
+	GEOSSTRtree_query_r(ctx, m->tree, f->geom, collect_candidate, ov);
+	/*
+	 * Read without repair: a feature whose envelope meets no mask polygon
+	 * is dropped by clip as it is (repairing never grows an envelope);
+	 * every other one is repaired before any predicate or overlay.
+	 */
+	if (ov->ncand == 0 && ov->op == GW_OVERLAY_CLIP) {
+		ov->dropped++;
+		return 0;
+	}
+	if ((rc = overlay_repair(job, ov, f, &dim)) == -1)
+		return -1;
+	if (rc == 1) {
+		ov->dropped++;
+		return 0;
+	}
+	for (i = 0; i < ov->ncand && !covered; i++)
+		if (GEOSPreparedCovers_r(ctx, m->prep[ov->cand[i]], f->geom)
+		    == 1)
+			covered = 1;
+	if (!covered) {
+		/* Keep only the candidates that really meet the feature. */
+		for (i = 0; i < ov->ncand; i++)
+			if (GEOSPreparedIntersects_r(ctx, m->prep[ov->cand[i]],
+			    f->geom) == 1)
+				ov->cand[k++] = ov->cand[i];
+		ov->ncand = k;
+		touches = k > 0;
+	}
+	if (!covered && touches)
+		return overlay_cut(job, ov, f, dim);
+
+	/* Decided without an overlay. */
+	if ((ov->op == GW_OVERLAY_CLIP) == (covered != 0)) {
+		ov->whole++;
+		if (ov->byid && f->id != NULL && repaired == ov->nrepaired)
+			return keep_id(job, ov, f->id);
+		return write_feature(job, ov, f, f->geom);
+	}
+	ov->dropped++;
+	return 0;
 }
 
 /* "<geom> IS NOT NULL", and "AND NOT ST_IsEmpty(<geom>)" if nonempty (which
