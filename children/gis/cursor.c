@@ -25,6 +25,7 @@
 #include "common.h"
 #include "gis/crs.h"
 #include "gis/cursor.h"
+#include "gis/execf.h"
 #include "gis/quote.h"
 #include "gis/strbuf.h"
 
@@ -225,13 +226,8 @@ cursor_declare(struct reader *rd, const char *cur)
 		gw_sb_puts(&q, " ORDER BY gw_t.");
 		gw_sb_ident(job, &q, l->columns[l->id_index].name);
 	}
-	if (q.failed) {
-		gw_sb_free(&q);
-		return gw_job_error(job, "out of memory");
-	}
-	res = gw_exec(job, l->param, q.data, rd->nenv, rd->envvals);
-	gw_sb_free(&q);
-	if (res == NULL)
+	if ((res = gw_exec_sb(job, l->param, &q, rd->nenv,
+	    rd->envvals)) == NULL)
 		return -1;
 	PQclear(res);
 	return 0;

@@ -137,7 +137,6 @@ resolve(struct gw_job *job, PGconn *conn, const char *param,
 	    "  AND pg_catalog.pg_table_is_visible(c.oid)";
 	PGresult	*res = NULL;
 	const char	*values[2];
-	char		*qs = NULL, *qt = NULL;
 	int		 rv = -1;
 
 	if (schema != NULL) {
@@ -170,21 +169,14 @@ resolve(struct gw_job *job, PGconn *conn, const char *param,
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
-	if ((qs = gw_quote_ident(job, t->schema)) == NULL ||
-	    (qt = gw_quote_ident(job, t->table)) == NULL)
+	if ((t->qualified = gw_quote_qualified(job, t->schema,
+	    t->table)) == NULL)
 		goto done;
-	if (asprintf(&t->qualified, "%s.%s", qs, qt) == -1) {
-		t->qualified = NULL;
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
 	if (load_columns(job, conn, PQgetvalue(res, 0, 0), t) == -1)
 		goto done;
 	rv = 0;
  done:
 	PQclear(res);
-	free(qs);
-	free(qt);
 	return rv;
 }
 
@@ -409,6 +401,83 @@ like_check(struct fctx *f, json_t *v, const char *path)
 	return 0;
 }
 
+/* The condition's column, checked, as "(qualifier.column" in f->sb. */
+static const struct filter_column *
+cond_column(struct fctx *f, const char *field, const char *path)
+{
+	const struct filter_column	*c;
+	char				*qcol;
+
+	if ((c = filter_column(f->t, field)) == NULL) {
+		gw_job_error(f->job, "%s.field: no column \"%.64s\" in %s.%s",
+		    path, field, f->t->schema, f->t->table);
+		return NULL;
+	}
+	if (!filterable(c)) {
+		gw_job_error(f->job, "%s.field: \"%s\" is %s, which cannot be "
+		    "filtered on%s", path, c->name, c->type,
+		    strcmp(c->type, "geometry") == 0 ||
+		    strcmp(c->type, "geography") == 0 ?
+		    " (use spatial_filter)" : "");
+		return NULL;
+	}
+	if ((qcol = gw_quote_ident(f->job, c->name)) == NULL)
+		return NULL;
+	gw_sb_puts(&f->sb, "(");
+	if (f->qualifier != NULL) {
+		gw_sb_puts(&f->sb, f->qualifier);
+		gw_sb_puts(&f->sb, ".");
+	}
+	gw_sb_puts(&f->sb, qcol);
+	free(qcol);
+	return c;
+}
+
+/* in, not_in: a non-empty array of values. */
+static int
+cond_list(struct fctx *f, const struct filter_column *c, const char *op,
+    json_t *v, const char *path)
+{
+	char	 vpath[600];
+	json_t	*e;
+	size_t	 i;
+
+	if (!json_is_array(v) || json_array_size(v) == 0)
+		return gw_job_error(f->job, "%s.value: op %s needs a non-empty "
+		    "array of values", path, op);
+	gw_sb_puts(&f->sb, op[0] == 'i' ? " IN (" : " NOT IN (");
+	json_array_foreach(v, i, e) {
+		if (i > 0)
+			gw_sb_puts(&f->sb, ", ");
+		snprintf(vpath, sizeof(vpath), "%s.value[%zu]", path, i);
+		if (value_sql(f, c, e, vpath) == -1)
+			return -1;
+	}
+	gw_sb_puts(&f->sb, "))");
+	return 0;
+}
+
+/* between: [low, high]. */
+static int
+cond_between(struct fctx *f, const struct filter_column *c, json_t *v,
+    const char *path)
+{
+	char	 vpath[600];
+	size_t	 i;
+
+	if (!json_is_array(v) || json_array_size(v) != 2)
+		return gw_job_error(f->job, "%s.value: op between needs "
+		    "[low, high]", path);
+	for (i = 0; i < 2; i++) {
+		gw_sb_puts(&f->sb, i == 0 ? " BETWEEN " : " AND ");
+		snprintf(vpath, sizeof(vpath), "%s.value[%zu]", path, i);
+		if (value_sql(f, c, json_array_get(v, i), vpath) == -1)
+			return -1;
+	}
+	gw_sb_puts(&f->sb, ")");
+	return 0;
+}
+
 static int
 cond_sql(struct fctx *f, json_t *node, const char *path)
 {
@@ -422,10 +491,11 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		{ "like", " LIKE " }, { "ilike", " ILIKE " },
 	};
 	const struct filter_column	*c;
-	json_t				*jf, *jo, *v, *e;
+	json_t				*jf, *jo, *v;
 	const char			*field, *op;
-	char				*qcol = NULL, vpath[600];
+	char				 vpath[600];
 	size_t				 i;
+	int				 like;
 
 	if (check_keys(f, node, path, keys) == -1)
 		return -1;
@@ -439,25 +509,8 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		return gw_job_error(f->job, "%s.op: expected one of = != < <= "
 		    "> >= in not_in like ilike is_null not_null between", path);
 	op = json_string_value(jo);
-	if ((c = filter_column(f->t, field)) == NULL)
-		return gw_job_error(f->job, "%s.field: no column \"%.64s\" in "
-		    "%s.%s", path, field, f->t->schema, f->t->table);
-	if (!filterable(c))
-		return gw_job_error(f->job, "%s.field: \"%s\" is %s, which "
-		    "cannot be filtered on%s", path, c->name, c->type,
-		    strcmp(c->type, "geometry") == 0 ||
-		    strcmp(c->type, "geography") == 0 ?
-		    " (use spatial_filter)" : "");
-
-	if ((qcol = gw_quote_ident(f->job, c->name)) == NULL)
+	if ((c = cond_column(f, field, path)) == NULL)
 		return -1;
-	gw_sb_puts(&f->sb, "(");
-	if (f->qualifier != NULL) {
-		gw_sb_puts(&f->sb, f->qualifier);
-		gw_sb_puts(&f->sb, ".");
-	}
-	gw_sb_puts(&f->sb, qcol);
-	free(qcol);
 	snprintf(vpath, sizeof(vpath), "%s.value", path);
 
 	if (strcmp(op, "is_null") == 0 || strcmp(op, "not_null") == 0) {
@@ -470,20 +523,18 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 	if (v == NULL)
 		return gw_job_error(f->job, "%s: op %s needs a value", vpath,
 		    op);
-
 	for (i = 0; i < sizeof(cmp) / sizeof(cmp[0]); i++)
 		if (strcmp(op, cmp[i].op) == 0)
 			break;
 	if (i < sizeof(cmp) / sizeof(cmp[0])) {
-		if ((strcmp(op, "like") == 0 || strcmp(op, "ilike") == 0) &&
-		    c->category != 'S')
+		like = strcmp(op, "like") == 0 || strcmp(op, "ilike") == 0;
+		if (like && c->category != 'S')
 			return gw_job_error(f->job, "%s: op %s needs a string "
 			    "column; \"%s\" is %s", path, op, c->name, c->type);
 		if (json_is_array(v) || json_is_object(v))
 			return gw_job_error(f->job, "%s: op %s takes one value, "
 			    "not a list", vpath, op);
-		if ((strcmp(op, "like") == 0 || strcmp(op, "ilike") == 0) &&
-		    json_is_string(v) && like_check(f, v, vpath) == -1)
+		if (like && json_is_string(v) && like_check(f, v, vpath) == -1)
 			return -1;
 		gw_sb_puts(&f->sb, cmp[i].sql);
 		if (value_sql(f, c, v, vpath) == -1)
@@ -491,39 +542,10 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		gw_sb_puts(&f->sb, ")");
 		return 0;
 	}
-
-	if (strcmp(op, "in") == 0 || strcmp(op, "not_in") == 0) {
-		if (!json_is_array(v) || json_array_size(v) == 0)
-			return gw_job_error(f->job, "%s: op %s needs a non-empty "
-			    "array of values", vpath, op);
-		gw_sb_puts(&f->sb, op[0] == 'i' ? " IN (" : " NOT IN (");
-		json_array_foreach(v, i, e) {
-			if (i > 0)
-				gw_sb_puts(&f->sb, ", ");
-			snprintf(vpath, sizeof(vpath), "%s.value[%zu]", path, i);
-			if (value_sql(f, c, e, vpath) == -1)
-				return -1;
-		}
-		gw_sb_puts(&f->sb, "))");
-		return 0;
-	}
-
-	if (strcmp(op, "between") == 0) {
-		if (!json_is_array(v) || json_array_size(v) != 2)
-			return gw_job_error(f->job, "%s: op between needs "
-			    "[low, high]", vpath);
-		gw_sb_puts(&f->sb, " BETWEEN ");
-		snprintf(vpath, sizeof(vpath), "%s.value[0]", path);
-		if (value_sql(f, c, json_array_get(v, 0), vpath) == -1)
-			return -1;
-		gw_sb_puts(&f->sb, " AND ");
-		snprintf(vpath, sizeof(vpath), "%s.value[1]", path);
-		if (value_sql(f, c, json_array_get(v, 1), vpath) == -1)
-			return -1;
-		gw_sb_puts(&f->sb, ")");
-		return 0;
-	}
-
+	if (strcmp(op, "in") == 0 || strcmp(op, "not_in") == 0)
+		return cond_list(f, c, op, v, path);
+	if (strcmp(op, "between") == 0)
+		return cond_between(f, c, v, path);
 	return gw_job_error(f->job, "%s.op: unknown op \"%.32s\"; expected one "
 	    "of = != < <= > >= in not_in like ilike is_null not_null between",
 	    path, op);

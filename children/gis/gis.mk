@@ -1,7 +1,7 @@
 # children/gis/gis.mk: libgwgis, the GIS glue every job program shares:
 # the GEOS context and geometry helpers, the one CRS resolver (one PROJ
 # context), the table model, the cursor reader, the COPY writer, GeoJSON,
-# the string buffer and identifier quoter, filters, spatial weights and
+# the string buffer, identifier quoter and printf SQL, filters, spatial weights and
 # raster access.  It talks to PostgreSQL, GEOS, PROJ and GDAL; a program
 # links only the objects it uses (create_view: filter, quote and strbuf,
 # so neither GEOS nor GDAL).  Beneath it: libgwnum and libgwworker.
@@ -10,6 +10,7 @@ noinst_LIBRARIES += children/gis/libgwgis.a
 children_gis_libgwgis_a_SOURCES = \
 	children/gis/strbuf.c children/gis/strbuf.h \
 	children/gis/quote.c children/gis/quote.h \
+	children/gis/execf.c children/gis/execf.h \
 	children/gis/geos.c children/gis/geom.c children/gis/union.c \
 	children/gis/geom.h \
 	children/gis/crs.c children/gis/crs.h \

@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "gis/crs.h"
+#include "gis/execf.h"
 #include "gis/layer.h"
 #include "gis/quote.h"
 #include "gis/strbuf.h"
@@ -126,8 +127,7 @@ find_table(struct gw_job *job, struct gw_layer *l, const char *name)
 static int
 layer_find(struct gw_job *job, struct gw_layer *l, const char *name)
 {
-	char	*qs = NULL, *qt = NULL;
-	int	 k, rv = -1;
+	int	 k;
 
 	if ((k = find_table(job, l, name)) != 0) {
 		if (k == 1)
@@ -135,19 +135,10 @@ layer_find(struct gw_job *job, struct gw_layer *l, const char *name)
 			    l->param, name);
 		return -1;
 	}
-	if ((qs = gw_quote_ident(job, l->schema)) == NULL ||
-	    (qt = gw_quote_ident(job, l->table)) == NULL)
-		goto done;
-	if (asprintf(&l->qualified, "%s.%s", qs, qt) == -1) {
-		l->qualified = NULL;
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	rv = 0;
- done:
-	free(qs);
-	free(qt);
-	return rv;
+	if ((l->qualified = gw_quote_qualified(job, l->schema,
+	    l->table)) == NULL)
+		return -1;
+	return 0;
 }
 
 /* Row i of the column query, a geometry column, becomes the layer's. */
@@ -272,13 +263,7 @@ layer_first_srid(struct gw_job *job, struct gw_layer *l)
 	gw_sb_printf(&q, ") FROM %s WHERE ", l->qualified);
 	gw_sb_ident(job, &q, l->geom_column);
 	gw_sb_puts(&q, " IS NOT NULL LIMIT 1");
-	if (q.failed) {
-		gw_sb_free(&q);
-		return gw_job_error(job, "out of memory");
-	}
-	res = gw_exec(job, l->param, q.data, 0, NULL);
-	gw_sb_free(&q);
-	if (res == NULL)
+	if ((res = gw_exec_sb(job, l->param, &q, 0, NULL)) == NULL)
 		return -1;
 	if (PQntuples(res) == 1)
 		l->srid = atoi(PQgetvalue(res, 0, 0));
@@ -410,13 +395,7 @@ gw_layer_count(struct gw_job *job, const struct gw_layer *l,
 	gw_sb_printf(&q, "SELECT count(*) FROM %s", l->qualified);
 	if (where != NULL)
 		gw_sb_printf(&q, " WHERE (%s)", where);
-	if (q.failed) {
-		gw_sb_free(&q);
-		return gw_job_error(job, "out of memory");
-	}
-	res = gw_exec(job, l->param, q.data, 0, NULL);
-	gw_sb_free(&q);
-	if (res == NULL)
+	if ((res = gw_exec_sb(job, l->param, &q, 0, NULL)) == NULL)
 		return -1;
 	*out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);

@@ -23,6 +23,7 @@
 
 #include "common.h"
 #include "gis/cursor.h"
+#include "gis/execf.h"
 #include "gis/output.h"
 #include "gis/quote.h"
 #include "gis/strbuf.h"
@@ -94,23 +95,14 @@ gw_output_name(struct gw_job *job, char *buf, size_t bufsz, const char **name,
 	return 0;
 }
 
-int
-gw_output_create(struct gw_job *job, const char *name, int overwrite,
-    const struct gw_colspec *cols, int ncols, const char *geom_column,
-    const char *geom_type, int srid, struct gw_output **out)
+/* The output's column names: none twice, none the geometry column's, none
+ * longer than PostgreSQL keeps. */
+static int
+output_check_columns(struct gw_job *job, const struct gw_colspec *cols,
+    int ncols, const char *geom_column)
 {
-	GEOSContextHandle_t	 ctx = gw_geos();
-	struct gw_output	*o;
-	struct gw_strbuf		 q = { 0 };
-	PGresult		*res = NULL;
-	const char		*schema = job->settings->output_schema;
-	const char		*vals[2];
-	char			*qs = NULL, *qt = NULL;
-	int			 i, j;
+	int	 i, j;
 
-	*out = NULL;
-	if (schema == NULL || *schema == '\0')
-		schema = "public";
 	for (i = 0; i < ncols; i++) {
 		if (strcmp(cols[i].name, geom_column) == 0)
 			return gw_job_error(job, "output: column \"%s\" would "
@@ -123,64 +115,74 @@ gw_output_create(struct gw_job *job, const char *name, int overwrite,
 			return gw_job_error(job, "output: column name \"%s\" is "
 			    "longer than 63 bytes", cols[i].name);
 	}
-	if ((o = calloc(1, sizeof(*o))) == NULL)
-		return gw_job_error(job, "out of memory");
-	o->ncols = ncols;
-	o->srid = srid;
-	o->multi = strncmp(geom_type, "Multi", 5) == 0;
+	return 0;
+}
+
+/* o->fullname, o->qualified and the quoted geometry column. */
+static int
+output_names(struct gw_job *job, struct gw_output *o, const char *schema,
+    const char *name, const char *geom_column)
+{
 	if (asprintf(&o->fullname, "%s.%s", schema, name) == -1) {
 		o->fullname = NULL;
-		gw_job_error(job, "out of memory");
-		goto fail;
+		return gw_job_error(job, "out of memory");
 	}
-	if ((qs = gw_quote_ident(job, schema)) == NULL ||
-	    (qt = gw_quote_ident(job, name)) == NULL ||
+	if ((o->qualified = gw_quote_qualified(job, schema, name)) == NULL ||
 	    (o->geom_column = gw_quote_ident(job, geom_column)) == NULL)
-		goto fail;
-	if (asprintf(&o->qualified, "%s.%s", qs, qt) == -1) {
-		o->qualified = NULL;
-		gw_job_error(job, "out of memory");
-		goto fail;
-	}
+		return -1;
+	return 0;
+}
 
-	vals[0] = schema;
-	vals[1] = name;
+/* The schema must exist; a table of the output's name is dropped if
+ * overwrite, anything else of that name refused. */
+static int
+output_replace(struct gw_job *job, struct gw_output *o, const char *schema,
+    const char *name, int overwrite)
+{
+	const char	*vals[2] = { schema, name };
+	PGresult	*res;
+	char		 kind;
+
 	if ((res = gw_exec(job, "output",
 	    "SELECT 1 FROM pg_namespace WHERE nspname = $1", 1, vals)) == NULL)
-		goto fail;
+		return -1;
 	if (PQntuples(res) == 0) {
-		gw_job_error(job, "output: the output schema \"%s\" does not "
-		    "exist (output_schema in the configuration)", schema);
-		goto fail;
+		PQclear(res);
+		return gw_job_error(job, "output: the output schema \"%s\" "
+		    "does not exist (output_schema in the configuration)",
+		    schema);
 	}
 	PQclear(res);
 	if ((res = gw_exec(job, "output",
 	    "SELECT c.relkind FROM pg_class c JOIN pg_namespace n"
 	    " ON n.oid = c.relnamespace WHERE n.nspname = $1"
 	    " AND c.relname = $2", 2, vals)) == NULL)
-		goto fail;
-	if (PQntuples(res) > 0) {
-		const char *kind = PQgetvalue(res, 0, 0);
-
-		if (*kind != 'r') {
-			gw_job_error(job, "output: %s exists and is not a table;"
-			    " it is not replaced", o->fullname);
-			goto fail;
-		}
-		if (!overwrite) {
-			gw_job_error(job, "output: table %s already exists (set "
-			    "\"overwrite\": true to replace it)", o->fullname);
-			goto fail;
-		}
-		PQclear(res);
-		gw_sb_printf(&q, "DROP TABLE %s", o->qualified);
-		if (q.failed || (res = gw_exec(job, "output: dropping the "
-		    "existing table", q.data, 0, NULL)) == NULL)
-			goto fail;
-		q.len = 0;
-	}
+		return -1;
+	kind = PQntuples(res) > 0 ? *PQgetvalue(res, 0, 0) : 0;
 	PQclear(res);
-	res = NULL;
+	if (kind == 0)
+		return 0;
+	if (kind != 'r')
+		return gw_job_error(job, "output: %s exists and is not a table;"
+		    " it is not replaced", o->fullname);
+	if (!overwrite)
+		return gw_job_error(job, "output: table %s already exists (set "
+		    "\"overwrite\": true to replace it)", o->fullname);
+	if ((res = gw_execf(job, "output: dropping the existing table",
+	    "DROP TABLE %s", o->qualified)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* CREATE TABLE, and the COPY statement that fills it in o->copy. */
+static int
+output_table(struct gw_job *job, struct gw_output *o,
+    const struct gw_colspec *cols, int ncols, const char *geom_type)
+{
+	struct gw_strbuf	 q = { 0 };
+	PGresult		*res;
+	int			 i;
 
 	gw_sb_printf(&q, "CREATE TABLE %s (", o->qualified);
 	for (i = 0; i < ncols; i++) {
@@ -188,20 +190,14 @@ gw_output_create(struct gw_job *job, const char *name, int overwrite,
 		gw_sb_printf(&q, " %s, ", cols[i].type);
 	}
 	gw_sb_printf(&q, "%s geometry(%s", o->geom_column, geom_type);
-	if (srid > 0)
-		gw_sb_printf(&q, ", %d", srid);
+	if (o->srid > 0)
+		gw_sb_printf(&q, ", %d", o->srid);
 	gw_sb_puts(&q, "))");
-	if (q.failed) {
-		gw_job_error(job, "out of memory");
-		goto fail;
-	}
-	if ((res = gw_exec(job, "output: creating the table", q.data, 0,
+	if ((res = gw_exec_sb(job, "output: creating the table", &q, 0,
 	    NULL)) == NULL)
-		goto fail;
+		return -1;
 	PQclear(res);
-	res = NULL;
 
-	q.len = 0;
 	gw_sb_printf(&q, "COPY %s (", o->qualified);
 	for (i = 0; i < ncols; i++) {
 		gw_sb_ident(job, &q, cols[i].name);
@@ -210,15 +206,39 @@ gw_output_create(struct gw_job *job, const char *name, int overwrite,
 	gw_sb_printf(&q, "%s) FROM STDIN", o->geom_column);
 	/* Room for " (FORMAT binary)", should gw_output_binary() ask. */
 	gw_sb_puts(&q, "                 ");
+	if (q.failed) {
+		gw_sb_free(&q);
+		return gw_job_error(job, "out of memory");
+	}
 	q.len -= 17;
 	q.data[q.len] = '\0';
-	if (q.failed) {
-		gw_job_error(job, "out of memory");
-		goto fail;
-	}
 	o->copy = q.data;
-	memset(&q, 0, sizeof(q));
+	return 0;
+}
 
+int
+gw_output_create(struct gw_job *job, const char *name, int overwrite,
+    const struct gw_colspec *cols, int ncols, const char *geom_column,
+    const char *geom_type, int srid, struct gw_output **out)
+{
+	GEOSContextHandle_t	 ctx = gw_geos();
+	struct gw_output	*o;
+	const char		*schema = job->settings->output_schema;
+
+	*out = NULL;
+	if (schema == NULL || *schema == '\0')
+		schema = "public";
+	if (output_check_columns(job, cols, ncols, geom_column) == -1)
+		return -1;
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return gw_job_error(job, "out of memory");
+	o->ncols = ncols;
+	o->srid = srid;
+	o->multi = strncmp(geom_type, "Multi", 5) == 0;
+	if (output_names(job, o, schema, name, geom_column) == -1 ||
+	    output_replace(job, o, schema, name, overwrite) == -1 ||
+	    output_table(job, o, cols, ncols, geom_type) == -1)
+		goto fail;
 	if ((o->wkb = GEOSWKBWriter_create_r(ctx)) == NULL) {
 		gw_job_error(job, "GEOS: %s", gw_geos_error());
 		goto fail;
@@ -226,15 +246,9 @@ gw_output_create(struct gw_job *job, const char *name, int overwrite,
 	GEOSWKBWriter_setOutputDimension_r(ctx, o->wkb, 2);
 	GEOSWKBWriter_setByteOrder_r(ctx, o->wkb, GEOS_WKB_NDR);
 	GEOSWKBWriter_setIncludeSRID_r(ctx, o->wkb, 0);
-	free(qs);
-	free(qt);
 	*out = o;
 	return 0;
  fail:
-	PQclear(res);
-	gw_sb_free(&q);
-	free(qs);
-	free(qt);
 	gw_output_free(o);
 	return -1;
 }
@@ -554,7 +568,6 @@ gw_output_copy_rows(struct gw_job *job, struct gw_output *o,
 int
 gw_output_finish(struct gw_job *job, struct gw_output *o, long long *nrows)
 {
-	struct gw_strbuf	 q = { 0 };
 	PGresult	*res;
 	uint64_t	 t0 = now_ms();
 	int		 rv = -1;
@@ -563,23 +576,13 @@ gw_output_finish(struct gw_job *job, struct gw_output *o, long long *nrows)
 		goto done;
 	log_debug("output: last COPY in %llu ms",
 	    (unsigned long long)(now_ms() - t0));
-	gw_sb_printf(&q, "CREATE INDEX ON %s USING gist (%s)", o->qualified,
-	    o->geom_column);
-	if (q.failed) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	if ((res = gw_exec(job, "output: creating the spatial index", q.data,
-	    0, NULL)) == NULL)
+	if ((res = gw_execf(job, "output: creating the spatial index",
+	    "CREATE INDEX ON %s USING gist (%s)", o->qualified,
+	    o->geom_column)) == NULL)
 		goto done;
 	PQclear(res);
-	q.len = 0;
-	gw_sb_printf(&q, "ANALYZE %s", o->qualified);
-	if (q.failed) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	if ((res = gw_exec(job, "output: ANALYZE", q.data, 0, NULL)) == NULL)
+	if ((res = gw_execf(job, "output: ANALYZE", "ANALYZE %s",
+	    o->qualified)) == NULL)
 		goto done;
 	PQclear(res);
 	log_debug("output: %lld rows, COPY, index and ANALYZE in %llu ms",
@@ -588,7 +591,6 @@ gw_output_finish(struct gw_job *job, struct gw_output *o, long long *nrows)
 		*nrows = o->nrows;
 	rv = 0;
  done:
-	gw_sb_free(&q);
 	gw_output_free(o);
 	return rv;
 }

@@ -42,6 +42,21 @@ gw_quote_literal(struct gw_job *job, const char *value)
 	return quote(job, value, PQescapeLiteral, "value");
 }
 
+char *
+gw_quote_qualified(struct gw_job *job, const char *schema, const char *name)
+{
+	struct gw_strbuf	 sb = { 0 };
+
+	if (gw_sb_ident(job, &sb, schema) == -1 || gw_sb_puts(&sb, ".") == -1 ||
+	    gw_sb_ident(job, &sb, name) == -1) {
+		if (sb.failed)
+			gw_job_error(job, "out of memory");
+		gw_sb_free(&sb);
+		return NULL;
+	}
+	return sb.data;
+}
+
 /* Appends name quoted as an identifier. */
 int
 gw_sb_ident(struct gw_job *job, struct gw_strbuf *sb, const char *name)

@@ -21,6 +21,11 @@ char	*gw_quote_ident(struct gw_job *, const char *name);
  * in a view's definition; elsewhere values are bound as parameters. */
 char	*gw_quote_literal(struct gw_job *, const char *value);
 
+/* "schema"."name", quoted, as a new string (free()), or NULL after a job
+ * error. */
+char	*gw_quote_qualified(struct gw_job *, const char *schema,
+	    const char *name);
+
 /* Append name quoted as an identifier to sb; -1 after a job error or when
  * out of memory (then sb->failed). */
 int	 gw_sb_ident(struct gw_job *, struct gw_strbuf *sb, const char *name);

@@ -833,6 +833,40 @@ contiguous(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
 	return 1;
 }
 
+/* The contiguous pairs pi[k], pj[k] (k < np) as rows of out, both
+ * directions, each row's neighbours in order, weight 1.  -1: out of
+ * memory. */
+static int
+pairs_to_rows(struct gw_nbr *out, size_t n, const uint32_t *pi,
+    const uint32_t *pj, size_t np)
+{
+	size_t	*fill, i, m;
+
+	if (gw_nbr_alloc(out, n, 2 * np) == -1)
+		return -1;
+	for (m = 0; m < np; m++) {
+		out->start[pi[m] + 1]++;
+		out->start[pj[m] + 1]++;
+	}
+	for (i = 0; i < n; i++)
+		out->start[i + 1] += out->start[i];
+	if ((fill = calloc(n ? n : 1, sizeof(*fill))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		fill[i] = out->start[i];
+	for (m = 0; m < np; m++) {
+		out->idx[fill[pi[m]]] = pj[m];
+		out->w[fill[pi[m]]++] = 1;
+		out->idx[fill[pj[m]]] = pi[m];
+		out->w[fill[pj[m]]++] = 1;
+	}
+	free(fill);
+	for (i = 0; i < n; i++)
+		qsort(out->idx + out->start[i], out->start[i + 1] -
+		    out->start[i], sizeof(*out->idx), cmp_u32);
+	return 0;
+}
+
 int
 gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
     size_t n, int queen, double snap, struct gw_nbr *out, size_t *nsnapped,
@@ -846,8 +880,7 @@ gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
 	struct cand			 c = { 0 };
 	uint32_t			*ids = NULL, *pi = NULL, *pj = NULL,
 					*tmp;
-	size_t				*fill = NULL, np = 0, pcap = 0, i, m,
-					 nsnap = 0;
+	size_t				 np = 0, pcap = 0, i, m, nsnap = 0;
 	int				 rc = -1, hit, sn;
 
 	memset(out, 0, sizeof(*out));
@@ -913,28 +946,8 @@ gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
 		pg = NULL;
 	}
 
-	/* Pairs to rows, both directions. */
-	if (gw_nbr_alloc(out, n, 2 * np) == -1)
+	if (pairs_to_rows(out, n, pi, pj, np) == -1)
 		goto oom;
-	for (m = 0; m < np; m++) {
-		out->start[pi[m] + 1]++;
-		out->start[pj[m] + 1]++;
-	}
-	for (i = 0; i < n; i++)
-		out->start[i + 1] += out->start[i];
-	if ((fill = calloc(n ? n : 1, sizeof(*fill))) == NULL)
-		goto oom;
-	for (i = 0; i < n; i++)
-		fill[i] = out->start[i];
-	for (m = 0; m < np; m++) {
-		out->idx[fill[pi[m]]] = pj[m];
-		out->w[fill[pi[m]]++] = 1;
-		out->idx[fill[pj[m]]] = pi[m];
-		out->w[fill[pj[m]]++] = 1;
-	}
-	for (i = 0; i < n; i++)
-		qsort(out->idx + out->start[i], out->start[i + 1] -
-		    out->start[i], sizeof(*out->idx), cmp_u32);
 	if (nsnapped != NULL)
 		*nsnapped = nsnap;
 	rc = 0;
@@ -958,6 +971,5 @@ done:
 	free(ids);
 	free(pi);
 	free(pj);
-	free(fill);
 	return rc;
 }

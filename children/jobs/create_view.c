@@ -27,12 +27,12 @@
 
 #include <ctype.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gwworker.h"
+#include "gis/execf.h"
 #include "gis/filter.h"
 #include "gis/quote.h"
 
@@ -49,7 +49,6 @@ struct cview {
 	const struct filter_column **cols;	/* the view's columns */
 	size_t			 ncols;
 	const struct filter_column *geom;	/* spatial_filter's column */
-	char			*qschema;	/* quoted output_schema */
 	char			*qview;		/* "schema"."name" */
 	char			*where;		/* attribute filter */
 	char			*spatial;	/* spatial filter or NULL */
@@ -454,7 +453,7 @@ check_existing(struct cview *v)
 	    "WHERE n.nspname = $1 AND c.relname = $2";
 	PGresult	*res;
 	const char	*values[2];
-	char		 kind, *drop = NULL;
+	char		 kind;
 
 	values[0] = v->job->settings->output_schema;
 	values[1] = v->name;
@@ -475,12 +474,9 @@ check_existing(struct cview *v)
 		return gw_job_error(v->job, "name: view \"%s\" already exists in "
 		    "schema \"%s\" (set replace to true to replace it)",
 		    v->name, v->job->settings->output_schema);
-	if (asprintf(&drop, "DROP %sVIEW %s", kind == 'm' ? "MATERIALIZED " :
-	    "", v->qview) == -1)
-		return gw_job_error(v->job, "out of memory");
-	res = gw_exec(v->job, "name: dropping the old view", drop, 0, NULL);
-	free(drop);
-	if (res == NULL)
+	if ((res = gw_execf(v->job, "name: dropping the old view",
+	    "DROP %sVIEW %s", kind == 'm' ? "MATERIALIZED " : "",
+	    v->qview)) == NULL)
 		return -1;
 	PQclear(res);
 	return 0;
@@ -538,32 +534,6 @@ select_list(struct cview *v, char **out)
 	return -1;
 }
 
-/* Runs the SQL fmt makes; *out (if not NULL) gets the result to PQclear(). */
-static int
-cview_exec(struct gw_job *job, const char *what, PGresult **out,
-    const char *fmt, ...)
-{
-	va_list		 ap;
-	PGresult	*res;
-	char		*sql;
-	int		 n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&sql, fmt, ap);
-	va_end(ap);
-	if (n == -1)
-		return gw_job_error(job, "out of memory");
-	res = gw_exec(job, what, sql, 0, NULL);
-	free(sql);
-	if (res == NULL)
-		return -1;
-	if (out != NULL)
-		*out = res;
-	else
-		PQclear(res);
-	return 0;
-}
-
 /* Parameters that need no database: the view's name and kind. */
 static int
 cview_params(struct gw_job *job, struct cview *v, const char **input)
@@ -597,8 +567,6 @@ cview_definition(struct gw_job *job, struct cview *v, const char *input,
     char **select)
 {
 	json_t	*sf;
-	char	*qname;
-	int	 n;
 
 	if (filter_resolve_table(job, v->conn, "input", input, &v->t) == -1 ||
 	    get_columns(v) == -1 || get_geometry_column(v) == -1)
@@ -612,16 +580,9 @@ cview_definition(struct gw_job *job, struct cview *v, const char *input,
 		return -1;
 	if (select_list(v, select) == -1)
 		return -1;
-	if ((v->qschema = gw_quote_ident(job,
-	    job->settings->output_schema)) == NULL ||
-	    (qname = gw_quote_ident(job, v->name)) == NULL)
+	if ((v->qview = gw_quote_qualified(job, job->settings->output_schema,
+	    v->name)) == NULL)
 		return -1;
-	n = asprintf(&v->qview, "%s.%s", v->qschema, qname);
-	free(qname);
-	if (n == -1) {
-		v->qview = NULL;
-		return gw_job_error(job, "out of memory");
-	}
 	return check_existing(v);
 }
 
@@ -630,9 +591,9 @@ cview_definition(struct gw_job *job, struct cview *v, const char *input,
 static int
 cview_create(struct gw_job *job, struct cview *v, const char *select)
 {
-	char	*sql, *qcol;
-	size_t	 i;
-	int	 rc;
+	PGresult	*res;
+	char		*sql, *qcol;
+	size_t		 i;
 
 	if (asprintf(&sql, "CREATE %sVIEW %s AS SELECT %s FROM %s AS src "
 	    "WHERE %s%s%s%s", v->materialized ? "MATERIALIZED " : "",
@@ -642,23 +603,30 @@ cview_create(struct gw_job *job, struct cview *v, const char *select)
 		return gw_job_error(job, "out of memory");
 	log_info("creating %s: %s", v->qview, sql);
 	gw_progress(job, 0.3, "creating the view");
-	rc = cview_exec(job, "creating the view", NULL, "%s", sql);
+	res = gw_exec(job, "creating the view", sql, 0, NULL);
 	free(sql);
-	if (rc == -1 || !v->materialized)
-		return rc;
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	if (!v->materialized)
+		return 0;
 	for (i = 0; i < v->ncols; i++) {
 		if (!is_geometry(v->cols[i]))
 			continue;
 		if ((qcol = gw_quote_ident(job, v->cols[i]->name)) == NULL)
 			return -1;
-		rc = cview_exec(job, "indexing the materialized view", NULL,
+		res = gw_execf(job, "indexing the materialized view",
 		    "CREATE INDEX ON %s USING gist (%s)", v->qview, qcol);
 		free(qcol);
-		if (rc == -1)
+		if (res == NULL)
 			return -1;
+		PQclear(res);
 	}
-	return cview_exec(job, "analyzing the materialized view", NULL,
-	    "ANALYZE %s", v->qview);
+	if ((res = gw_execf(job, "analyzing the materialized view",
+	    "ANALYZE %s", v->qview)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
 }
 
 /* The view's rows, and its columns as the view has them (geometry casts
@@ -680,8 +648,8 @@ cview_describe(struct gw_job *job, struct cview *v, long long *nrows,
 	int		 i;
 
 	gw_progress(job, 0.6, "counting the view's rows");
-	if (cview_exec(job, "counting the view's rows", &res,
-	    "SELECT count(*) FROM %s", v->qview) == -1)
+	if ((res = gw_execf(job, "counting the view's rows",
+	    "SELECT count(*) FROM %s", v->qview)) == NULL)
 		return -1;
 	*nrows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
@@ -742,7 +710,6 @@ run_create_view(struct gw_job *job, json_t **result)
 	json_decref(cols);
 	filter_table_free(&v.t);
 	free(v.cols);
-	free(v.qschema);
 	free(v.qview);
 	free(v.where);
 	free(v.spatial);

@@ -47,6 +47,7 @@
 
 #include "gwworker.h"
 #include "gis/crs.h"
+#include "gis/execf.h"
 #include "gis/geom.h"
 #include "gis/layer.h"
 #include "gis/output.h"
@@ -371,18 +372,98 @@ done:
  * the SRID and the extent in the layer's CRS.  Then the metric frame: the
  * extent in metres, projected if needed.
  */
+/* Row 0 of the survey query into ts: counts, SRID, time range, extent. */
+static int
+survey_row(struct ts *ts, PGresult *res)
+{
+	struct gw_job	*job = ts->job;
+	const char	*input = ts->layer->qualified;
+	long long	 nonpoint;
+	int		 sridmin, sridmax;
+
+	ts->nrows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	ts->npoints = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	nonpoint = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	if (ts->npoints == 0)
+		return gw_job_error(job, "input: %s has no point with a "
+		    "geometry, a time (time_field)%s: the time window is empty",
+		    input, ts->field_idx != -1 ? " and a value (field)" : "");
+	if (nonpoint > 0)
+		return gw_job_error(job, "input: %lld geometries of %s are not "
+		    "points; hotspot_timeseries aggregates points", nonpoint,
+		    input);
+	sridmin = atoi(PQgetvalue(res, 0, 3));
+	sridmax = atoi(PQgetvalue(res, 0, 4));
+	if (sridmin != sridmax)
+		return gw_job_error(job, "input: %s mixes SRIDs %d and %d",
+		    input, sridmin, sridmax);
+	ts->srid = sridmin;
+	if (ts->srid <= 0)
+		return gw_job_error(job, "input: %s has no SRID, so distances "
+		    "in metres cannot be measured", input);
+	if ((ts->tmin_text = strdup(PQgetvalue(res, 0, 5))) == NULL ||
+	    (ts->tmax_text = strdup(PQgetvalue(res, 0, 6))) == NULL)
+		return gw_job_error(job, "out of memory");
+	ts->tmin = strtod(PQgetvalue(res, 0, 7), NULL);
+	ts->tmax = strtod(PQgetvalue(res, 0, 8), NULL);
+	ts->xmin = strtod(PQgetvalue(res, 0, 9), NULL);
+	ts->ymin = strtod(PQgetvalue(res, 0, 10), NULL);
+	ts->xmax = strtod(PQgetvalue(res, 0, 11), NULL);
+	ts->ymax = strtod(PQgetvalue(res, 0, 12), NULL);
+	return 0;
+}
+
+/* The metric frame: the input's own CRS scaled to metres, or (geographic
+ * or Mercator) the LAEA projection centred on the middle of the extent. */
+static int
+survey_frame(struct ts *ts)
+{
+	struct gw_job	*job = ts->job;
+	PGresult	*res;
+	char		 b[3][32];
+	const char	*v[3] = { b[0], b[1], b[2] };
+	int		 merc;
+
+	if (gw_crs_info(job, ts->srid, &ts->laea, &ts->to_metre) == -1)
+		return -1;
+	if (!ts->laea) {
+		if (is_mercator(ts, &merc) == -1)
+			return -1;
+		ts->laea = merc;
+	}
+	if (!ts->laea) {
+		ts->xmin *= ts->to_metre;
+		ts->ymin *= ts->to_metre;
+		ts->xmax *= ts->to_metre;
+		ts->ymax *= ts->to_metre;
+		return 0;
+	}
+	snprintf(b[0], sizeof(b[0]), "%.17g", (ts->xmin + ts->xmax) / 2);
+	snprintf(b[1], sizeof(b[1]), "%.17g", (ts->ymin + ts->ymax) / 2);
+	snprintf(b[2], sizeof(b[2]), "%d", ts->srid);
+	if ((res = gw_exec(job, "finding the centre of the input",
+	    "SELECT ST_X(c), ST_Y(c) FROM ST_Transform(ST_SetSRID("
+	    "ST_MakePoint($1::float8, $2::float8), $3::int), 4326) c",
+	    3, v)) == NULL)
+		return -1;
+	snprintf(ts->proj, sizeof(ts->proj), "+proj=laea +lat_0=%.6f "
+	    "+lon_0=%.6f +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs",
+	    strtod(PQgetvalue(res, 0, 1), NULL),
+	    strtod(PQgetvalue(res, 0, 0), NULL));
+	PQclear(res);
+	ts->to_metre = 1;
+	return laea_setup(ts);
+}
+
 static int
 survey(struct ts *ts)
 {
 	struct gw_job	*job = ts->job;
-	PGresult	*res = NULL;
-	char		*sql = NULL;
-	char		 b[4][32];
-	const char	*v[4];
-	long long	 nonpoint;
-	int		 sridmin, sridmax, merc, ret = -1;
+	PGresult	*res;
+	int		 rc;
 
-	if (asprintf(&sql, "SELECT count(*), count(*) FILTER (WHERE ok), "
+	if ((res = gw_execf(job, "reading input",
+	    "SELECT count(*), count(*) FILTER (WHERE ok), "
 	    "count(*) FILTER (WHERE ok AND ST_GeometryType(g) <> 'ST_Point'), "
 	    "min(ST_SRID(g)) FILTER (WHERE ok), "
 	    "max(ST_SRID(g)) FILTER (WHERE ok), "
@@ -395,103 +476,17 @@ survey(struct ts *ts)
 	    "ST_YMax(ST_Extent(g) FILTER (WHERE ok)) "
 	    "FROM (SELECT %s AS g, %s AS t, (%s) AS ok FROM %s) s",
 	    ts->geom_sql, ts->time_sql, ts->ok_sql,
-	    ts->layer->qualified) == -1) {
-		sql = NULL;
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	if ((res = gw_exec(job, "reading input", sql, 0, NULL)) == NULL)
-		goto done;
-	if (PQntuples(res) != 1) {
-		gw_job_error(job, "input: %s has no rows",
+	    ts->layer->qualified)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+		rc = gw_job_error(job, "input: %s has no rows",
 		    ts->layer->qualified);
-		goto done;
-	}
-	ts->nrows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	ts->npoints = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	nonpoint = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-	if (ts->npoints == 0) {
-		gw_job_error(job, "input: %s has no point with a geometry, a "
-		    "time (time_field)%s: the time window is empty",
-		    ts->layer->qualified, ts->field_idx != -1 ?
-		    " and a value (field)" : "");
-		goto done;
-	}
-	if (nonpoint > 0) {
-		gw_job_error(job, "input: %lld geometries of %s are not "
-		    "points; hotspot_timeseries aggregates points", nonpoint,
-		    ts->layer->qualified);
-		goto done;
-	}
-	sridmin = atoi(PQgetvalue(res, 0, 3));
-	sridmax = atoi(PQgetvalue(res, 0, 4));
-	if (sridmin != sridmax) {
-		gw_job_error(job, "input: %s mixes SRIDs %d and %d",
-		    ts->layer->qualified, sridmin, sridmax);
-		goto done;
-	}
-	ts->srid = sridmin;
-	if (ts->srid <= 0) {
-		gw_job_error(job, "input: %s has no SRID, so distances in "
-		    "metres cannot be measured", ts->layer->qualified);
-		goto done;
-	}
-	if ((ts->tmin_text = strdup(PQgetvalue(res, 0, 5))) == NULL ||
-	    (ts->tmax_text = strdup(PQgetvalue(res, 0, 6))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	ts->tmin = strtod(PQgetvalue(res, 0, 7), NULL);
-	ts->tmax = strtod(PQgetvalue(res, 0, 8), NULL);
-	ts->xmin = strtod(PQgetvalue(res, 0, 9), NULL);
-	ts->ymin = strtod(PQgetvalue(res, 0, 10), NULL);
-	ts->xmax = strtod(PQgetvalue(res, 0, 11), NULL);
-	ts->ymax = strtod(PQgetvalue(res, 0, 12), NULL);
+	else
+		rc = survey_row(ts, res);
 	PQclear(res);
-	res = NULL;
-
-	if (gw_crs_info(job, ts->srid, &ts->laea, &ts->to_metre) == -1)
-		goto done;
-	if (!ts->laea) {
-		if (is_mercator(ts, &merc) == -1)
-			goto done;
-		ts->laea = merc;
-	}
-	if (!ts->laea) {
-		ts->xmin *= ts->to_metre;
-		ts->ymin *= ts->to_metre;
-		ts->xmax *= ts->to_metre;
-		ts->ymax *= ts->to_metre;
-		ret = 0;
-		goto done;
-	}
-
-	/* The LAEA projection centred on the middle of the extent. */
-	snprintf(b[0], sizeof(b[0]), "%.17g", (ts->xmin + ts->xmax) / 2);
-	snprintf(b[1], sizeof(b[1]), "%.17g", (ts->ymin + ts->ymax) / 2);
-	snprintf(b[2], sizeof(b[2]), "%d", ts->srid);
-	v[0] = b[0];
-	v[1] = b[1];
-	v[2] = b[2];
-	if ((res = gw_exec(job, "finding the centre of the input",
-	    "SELECT ST_X(c), ST_Y(c) FROM ST_Transform(ST_SetSRID("
-	    "ST_MakePoint($1::float8, $2::float8), $3::int), 4326) c",
-	    3, v)) == NULL)
-		goto done;
-	snprintf(ts->proj, sizeof(ts->proj), "+proj=laea +lat_0=%.6f "
-	    "+lon_0=%.6f +x_0=0 +y_0=0 +datum=WGS84 +units=m +no_defs",
-	    strtod(PQgetvalue(res, 0, 1), NULL),
-	    strtod(PQgetvalue(res, 0, 0), NULL));
-	PQclear(res);
-	res = NULL;
-	ts->to_metre = 1;
-	if (laea_setup(ts) == -1)
-		goto done;
-	ret = 0;
-done:
-	PQclear(res);
-	free(sql);
-	return ret;
+	if (rc == -1)
+		return -1;
+	return survey_frame(ts);
 }
 
 /*
@@ -650,46 +645,99 @@ get_float8(const PGresult *res, int row, int col)
 }
 
 /* Streams the points through a cursor into the cube. */
+/* The cube over the grid, and the cursor over the input's points:
+ * x, y, time (epoch) and value, all float8. */
+static int
+aggregate_open(struct ts *ts, double *ncols, double *nrows)
+{
+	struct gw_job	*job = ts->job;
+	PGresult	*res;
+
+	/* Reject a grid whose cell indexes would not fit, before reading. */
+	*ncols = (ts->xmax - ts->xmin) / ts->cell;
+	*nrows = (ts->ymax - ts->ymin) / ts->cell;
+	if (*ncols > 1e9 || *nrows > 1e9)
+		return gw_job_error(job, "cell_size: %g m makes a grid of "
+		    "%.0f x %.0f cells over the input; use a larger cell_size",
+		    ts->cell, *ncols + 1, *nrows + 1);
+	if (cube_init(&ts->cube, ts->cell, ts->xmin, ts->ymin,
+	    ts->nsteps) == -1)
+		return gw_job_error(job, "out of memory");
+	if ((res = gw_execf(job, "reading input", "DECLARE gw_points NO "
+	    "SCROLL CURSOR FOR SELECT ST_X(g), ST_Y(g), "
+	    "extract(epoch FROM t)::float8, v FROM "
+	    "(SELECT %s AS g, %s AS t, %s AS v FROM %s WHERE %s) s",
+	    ts->geom_sql, ts->time_sql, ts->field_sql, ts->layer->qualified,
+	    ts->ok_sql)) == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* The n points of batch res into the cube: projected to metres (xs, ys:
+ * FETCH_N each), each checked against what survey() measured. */
+static int
+aggregate_batch(struct ts *ts, PGresult *res, int n, double *xs, double *ys,
+    double ncols, double nrows)
+{
+	struct gw_job	*job = ts->job;
+	const char	*input = ts->layer->qualified;
+	double		 x, y, e, val, gx, gy;
+	int		 i;
+
+	for (i = 0; i < n && i < FETCH_N; i++) {
+		xs[i] = get_float8(res, i, 0) * ts->to_metre;
+		ys[i] = get_float8(res, i, 1) * ts->to_metre;
+	}
+	if (ts->pj != NULL)
+		proj_trans_generic(ts->pj, PJ_FWD, xs, sizeof(double),
+		    (size_t)n, ys, sizeof(double), (size_t)n, NULL, 0, 0, NULL,
+		    0, 0);
+	for (i = 0; i < n && i < FETCH_N; i++) {
+		x = xs[i];
+		y = ys[i];
+		e = get_float8(res, i, 2);
+		val = get_float8(res, i, 3);
+		if (!isfinite(x) || !isfinite(y))
+			return gw_job_error(job, "input: a point of %s could "
+			    "not be projected to metres", input);
+		if (!isfinite(val))
+			return gw_job_error(job, "field: a value of %s is not "
+			    "a finite number (%g)", input, val);
+		if (!(e > ts->bound[ts->nsteps] && e <= ts->bound[0]))
+			return gw_job_error(job, "input: a point of %s lies "
+			    "outside the time range it was measured with (was "
+			    "the table changed meanwhile?)", input);
+		gx = floor((x - ts->xmin) / ts->cell);
+		gy = floor((y - ts->ymin) / ts->cell);
+		if (gx < -1 || gy < -1 || gx > ncols + 1 || gy > nrows + 1)
+			return gw_job_error(job, "input: a point of %s lies "
+			    "outside the extent it was measured with (was the "
+			    "table changed meanwhile?)", input);
+		if (cube_add(&ts->cube, x, y, step_of(ts, e), val) == -1) {
+			cube_nomem(ts);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 aggregate(struct ts *ts)
 {
 	struct gw_job	*job = ts->job;
 	PGresult	*res = NULL;
-	char		*sql = NULL, *xy = NULL;
-	double		*xs = NULL, *ys = NULL;
-	double		 x, y, e, val, gx, gy, ncols, nrows;
+	double		*xs = NULL, *ys = NULL, ncols, nrows;
 	long long	 done = 0;
-	int		 i, n, step, ret = -1;
+	int		 n, ret = -1;
 
-	/* Reject a grid whose cell indexes would not fit, before reading. */
-	ncols = (ts->xmax - ts->xmin) / ts->cell;
-	nrows = (ts->ymax - ts->ymin) / ts->cell;
-	if (ncols > 1e9 || nrows > 1e9) {
-		gw_job_error(job, "cell_size: %g m makes a grid of %.0f x %.0f "
-		    "cells over the input; use a larger cell_size", ts->cell,
-		    ncols + 1, nrows + 1);
-		goto done;
-	}
-	if (cube_init(&ts->cube, ts->cell, ts->xmin, ts->ymin,
-	    ts->nsteps) == -1) {
+	if (aggregate_open(ts, &ncols, &nrows) == -1)
+		return -1;
+	if ((xs = calloc(FETCH_N, sizeof(*xs))) == NULL ||
+	    (ys = calloc(FETCH_N, sizeof(*ys))) == NULL) {
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
-	xy = strdup(ts->geom_sql);
-	if (xy == NULL ||
-	    asprintf(&sql, "DECLARE gw_points NO SCROLL CURSOR FOR "
-	    "SELECT ST_X(g), ST_Y(g), extract(epoch FROM t)::float8, v FROM "
-	    "(SELECT %s AS g, %s AS t, %s AS v FROM %s WHERE %s) s",
-	    xy, ts->time_sql, ts->field_sql, ts->layer->qualified,
-	    ts->ok_sql) == -1) {
-		sql = NULL;
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	if ((res = gw_exec(job, "reading input", sql, 0, NULL)) == NULL)
-		goto done;
-	PQclear(res);
-
 	for (;;) {
 		/* Binary rows: four float8 columns, no text to format on the
 		 * server or to parse here. */
@@ -705,59 +753,8 @@ aggregate(struct ts *ts)
 			gw_job_error(job, "reading input: unexpected columns");
 			goto done;
 		}
-		if (xs == NULL && ((xs = calloc(FETCH_N, sizeof(*xs))) == NULL ||
-		    (ys = calloc(FETCH_N, sizeof(*ys))) == NULL)) {
-			gw_job_error(job, "out of memory");
+		if (aggregate_batch(ts, res, n, xs, ys, ncols, nrows) == -1)
 			goto done;
-		}
-		for (i = 0; i < n && i < FETCH_N; i++) {
-			xs[i] = get_float8(res, i, 0) * ts->to_metre;
-			ys[i] = get_float8(res, i, 1) * ts->to_metre;
-		}
-		if (ts->pj != NULL)
-			proj_trans_generic(ts->pj, PJ_FWD, xs, sizeof(double),
-			    (size_t)n, ys, sizeof(double), (size_t)n, NULL, 0,
-			    0, NULL, 0, 0);
-		for (i = 0; i < n && i < FETCH_N; i++) {
-			x = xs[i];
-			y = ys[i];
-			e = get_float8(res, i, 2);
-			val = get_float8(res, i, 3);
-			if (!isfinite(x) || !isfinite(y)) {
-				gw_job_error(job, "input: a point of %s "
-				    "could not be projected to metres",
-				    ts->layer->qualified);
-				goto done;
-			}
-			if (!isfinite(val)) {
-				gw_job_error(job, "field: a value of %s is "
-				    "not a finite number (%g)",
-				    ts->layer->qualified, val);
-				goto done;
-			}
-			if (!(e > ts->bound[ts->nsteps] && e <= ts->bound[0])) {
-				gw_job_error(job, "input: a point of %s lies "
-				    "outside the time range it was measured "
-				    "with (was the table changed meanwhile?)",
-				    ts->layer->qualified);
-				goto done;
-			}
-			step = step_of(ts, e);
-			gx = floor((x - ts->xmin) / ts->cell);
-			gy = floor((y - ts->ymin) / ts->cell);
-			if (gx < -1 || gy < -1 || gx > ncols + 1 ||
-			    gy > nrows + 1) {
-				gw_job_error(job, "input: a point of %s lies "
-				    "outside the extent it was measured with "
-				    "(was the table changed meanwhile?)",
-				    ts->layer->qualified);
-				goto done;
-			}
-			if (cube_add(&ts->cube, x, y, step, val) == -1) {
-				cube_nomem(ts);
-				goto done;
-			}
-		}
 		done += n;
 		PQclear(res);
 		res = NULL;
@@ -786,8 +783,6 @@ aggregate(struct ts *ts)
 	ret = 0;
 done:
 	PQclear(res);
-	free(sql);
-	free(xy);
 	free(xs);
 	free(ys);
 	return ret;
@@ -935,7 +930,7 @@ bins_table_free(struct ts *ts, const char *bins, int overwrite,
 	const char	*schema = job->settings->output_schema;
 	const char	*v[2] = { schema, bins };
 	PGresult	*res;
-	char		*qs = NULL, *qb = NULL, *sql = NULL, kind;
+	char		*sql = NULL, kind;
 	int		 ret = -1;
 
 	if ((res = gw_exec(job, "looking up output", "SELECT c.relkind "
@@ -944,14 +939,8 @@ bins_table_free(struct ts *ts, const char *bins, int overwrite,
 		return -1;
 	kind = PQntuples(res) ? PQgetvalue(res, 0, 0)[0] : 0;
 	PQclear(res);
-	if ((qs = gw_quote_ident(job, schema)) == NULL ||
-	    (qb = gw_quote_ident(job, bins)) == NULL)
+	if ((*qualified = gw_quote_qualified(job, schema, bins)) == NULL)
 		goto done;
-	if (asprintf(qualified, "%s.%s", qs, qb) == -1) {
-		*qualified = NULL;
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
 	if (kind != 0 && (kind != 'r' || !overwrite)) {
 		gw_job_error(job, "output: %s.%s already exists%s", schema,
 		    bins, kind == 'r' ? "; set overwrite to replace it" :
@@ -970,8 +959,6 @@ bins_table_free(struct ts *ts, const char *bins, int overwrite,
 	}
 	ret = 0;
 done:
-	free(qs);
-	free(qb);
 	free(sql);
 	return ret;
 }
