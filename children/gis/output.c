@@ -399,6 +399,19 @@ output_ewkb(struct gw_job *job, struct gw_output *o, const GEOSGeometry *g,
 	return e;
 }
 
+/* A row was appended to o->buf: counted, and sent once the buffer is
+ * large enough. */
+static int
+row_queued(struct gw_job *job, struct gw_output *o)
+{
+	if (o->buf.failed)
+		return gw_job_error(job, "out of memory");
+	o->nrows++;
+	if (o->buf.len >= GW_COPY_FLUSH)
+		return output_flush(job, o);
+	return 0;
+}
+
 int
 gw_output_row(struct gw_job *job, struct gw_output *o,
     const char *const *values, const GEOSGeometry *geom)
@@ -432,12 +445,7 @@ gw_output_row(struct gw_job *job, struct gw_output *o,
 		}
 		free(e);
 	}
-	if (o->buf.failed)
-		return gw_job_error(job, "out of memory");
-	o->nrows++;
-	if (o->buf.len >= GW_COPY_FLUSH)
-		return output_flush(job, o);
-	return 0;
+	return row_queued(job, o);
 }
 
 void
@@ -483,12 +491,7 @@ gw_output_row_raw(struct gw_job *job, struct gw_output *o,
 		gw_sb_add(&o->buf, (const char *)e, len);
 		free(e);
 	}
-	if (o->buf.failed)
-		return gw_job_error(job, "out of memory");
-	o->nrows++;
-	if (o->buf.len >= GW_COPY_FLUSH)
-		return output_flush(job, o);
-	return 0;
+	return row_queued(job, o);
 }
 
 /* Appends s to sb as a double-quoted element of an array literal. */

@@ -230,21 +230,65 @@ keep_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 	return 0;
 }
 
+/* The spatial weights of the nv features with a value: contiguity of
+ * their geometries ag, or distances between their points px, py. */
+static int
+sjob_weights(struct gw_job *job, struct gw_sjob *sj, GEOSGeometry **ag,
+    const double *px, const double *py, const struct gw_metric *m)
+{
+	struct gw_ptset	 ps;
+	char		 err[256];
+	size_t		 i;
+	int		 rc;
+
+	memset(&ps, 0, sizeof(ps));
+	gw_progress(job, 0.4, "building %s weights for %zu features",
+	    gw_concept_name(sj->concept), sj->nv);
+	if (sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN) {
+		if (gw_weights_contiguity(gw_geos(), ag, sj->nv,
+		    sj->concept == GW_W_QUEEN, sj->snap, &sj->nb,
+		    &sj->nsnapped, err, sizeof(err)) == -1)
+			return gw_job_error(job, "conceptualization: %s", err);
+	} else {
+		if (gw_ptset_build(&ps, px, py, sj->nv, m) == -1)
+			return gw_job_error(job, "out of memory");
+		rc = gw_weights_distance(&ps, sj->concept, sj->distance,
+		    (size_t)sj->k, GW_MAX_PAIRS, &sj->nb, &sj->band, err,
+		    sizeof(err));
+		gw_ptset_free(&ps);
+		if (rc == -1)
+			return gw_job_error(job, "distance: %s", err);
+	}
+	for (i = 0; i < sj->nv; i++)
+		if (GW_NBR_COUNT(&sj->nb, i) == 0)
+			sj->nisolated++;
+	if (sj->nisolated == sj->nv)
+		return gw_job_error(job, "distance: no feature has a "
+		    "neighbour%s", sj->concept == GW_W_ROOK ||
+		    sj->concept == GW_W_QUEEN ? " (no two polygons touch)" :
+		    "; give a larger distance");
+	if (sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN)
+		gw_progress(job, 0.5, "weights: %zu neighbour links, %zu of "
+		    "them found only within snap %g", sj->nb.start[sj->nv] / 2,
+		    sj->nsnapped, sj->snap);
+	else
+		gw_progress(job, 0.5, "weights: %zu neighbour pairs",
+		    sj->nb.start[sj->nv]);
+	return 0;
+}
+
 int
 gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
 {
 	struct gw_read		 rd;
 	struct gw_metric	 m;
-	struct gw_ptset		 ps;
 	GEOSGeometry		**ag = NULL;
 	double			*px = NULL, *py = NULL;
 	size_t			 i, j;
-	char			 err[256];
 	uint64_t		 t0;
 	int			 rv = -1, constant = 1;
 
 	memset(&rd, 0, sizeof(rd));
-	memset(&ps, 0, sizeof(ps));
 	t0 = now_ms();
 	rd.columns = &sj->field;
 	rd.ncolumns = 1;
@@ -292,47 +336,11 @@ gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
 		goto done;
 	}
 
-	gw_progress(job, 0.4, "building %s weights for %zu features",
-	    gw_concept_name(sj->concept), sj->nv);
-	if (sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN) {
-		if (gw_weights_contiguity(gw_geos(), ag, sj->nv,
-		    sj->concept == GW_W_QUEEN, sj->snap, &sj->nb,
-		    &sj->nsnapped, err, sizeof(err)) == -1) {
-			gw_job_error(job, "conceptualization: %s", err);
-			goto done;
-		}
-	} else {
-		if (gw_ptset_build(&ps, px, py, sj->nv, &m) == -1) {
-			gw_job_error(job, "out of memory");
-			goto done;
-		}
-		if (gw_weights_distance(&ps, sj->concept, sj->distance,
-		    (size_t)sj->k, GW_MAX_PAIRS, &sj->nb, &sj->band, err,
-		    sizeof(err)) == -1) {
-			gw_job_error(job, "distance: %s", err);
-			goto done;
-		}
-	}
-	for (i = 0; i < sj->nv; i++)
-		if (GW_NBR_COUNT(&sj->nb, i) == 0)
-			sj->nisolated++;
-	if (sj->nisolated == sj->nv) {
-		gw_job_error(job, "distance: no feature has a neighbour%s",
-		    sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN ?
-		    " (no two polygons touch)" : "; give a larger distance");
+	if (sjob_weights(job, sj, ag, px, py, &m) == -1)
 		goto done;
-	}
-	if (sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN)
-		gw_progress(job, 0.5, "weights: %zu neighbour links, %zu of "
-		    "them found only within snap %g", sj->nb.start[sj->nv] / 2,
-		    sj->nsnapped, sj->snap);
-	else
-		gw_progress(job, 0.5, "weights: %zu neighbour pairs",
-		    sj->nb.start[sj->nv]);
 	sj->ms_weights = now_ms() - t0;
 	rv = 0;
  done:
-	gw_ptset_free(&ps);
 	free(px);
 	free(py);
 	free(ag);
