@@ -14,7 +14,7 @@
 
 #include <proj.h>
 
-#include "../../children/features.h"
+#include "gis/crs.h"
 #include "tap.h"
 
 int

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../children/features.h"
+#include "gis/geom.h"
 #include "tap.h"
 
 static GEOSGeometry *

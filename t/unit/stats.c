@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../children/stats.h"
+#include "num/stats.h"
 #include "tap.h"
 
 /*

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../children/weights.h"
+#include "gis/weights.h"
 #include "tap.h"
 
 #define N	1500

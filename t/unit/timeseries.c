@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "tap.h"
-#include "children/cube.h"
-#include "children/mannkendall.h"
+#include "num/cube.h"
+#include "num/mannkendall.h"
 
 static void
 test_mk(void)

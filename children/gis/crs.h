@@ -1,0 +1,59 @@
+/*
+ * crs.h: the one SRID -> CRS resolver of the job programs, and
+ * transformations between SRIDs, with one PROJ context per process (as
+ * PostGIS's lwgeom_transform.c does for its backends).
+ *
+ * NOTES
+ *   An SRID becomes a CRS through spatial_ref_sys: "auth_name:auth_srid"
+ *   (PROJ's full definition, with its datum transformations), else srtext,
+ *   else proj4text.  Programs that need PROJ themselves (an ellipsoid, a
+ *   projection of their own) use gw_proj() and gw_crs_of_srid(), never a
+ *   context or a spatial_ref_sys query of their own.
+ */
+#ifndef GW_CRS_H
+#define GW_CRS_H
+
+#include <stddef.h>
+
+#include <proj.h>
+
+#include "gwworker.h"
+#include "gis/geom.h"
+
+/* The process's PROJ context (made on first use, destroyed at exit) and the
+ * text of its last error ("unknown error" if none). */
+PJ_CONTEXT *gw_proj(void);
+const char *gw_proj_reason(void);
+
+/* The CRS of srid as a new PJ (proj_destroy() it), or NULL after a job
+ * error: "SRID n is not in spatial_ref_sys", or PROJ's reason. */
+PJ	*gw_crs_of_srid(struct gw_job *, int srid);
+
+/* PROJ: a transformation from one SRID to another (spatial_ref_sys looked up
+ * as auth_name:auth_srid, else srtext, else proj4text), x = easting or
+ * longitude whatever the CRS's axis order. */
+struct gw_transform;
+int	 gw_transform_new(struct gw_job *, int from_srid, int to_srid,
+	    struct gw_transform **out);
+void	 gw_transform_free(struct gw_transform *);
+/* A new geometry: g transformed, with SRID to_srid; NULL after a job error
+ * (a point outside the CRS's domain, say). */
+GEOSGeometry *gw_transform_geom(struct gw_job *, struct gw_transform *,
+	    const GEOSGeometry *g);
+/* Transform n points in place. */
+int	 gw_transform_points(struct gw_job *, struct gw_transform *, double *x,
+	    double *y, size_t n);
+
+/*
+ * gw_crs_info: whether srid is geographic and the factor from its linear
+ * unit to metres (1 for geographic), from PROJ.
+ */
+int	 gw_crs_info(struct gw_job *, int srid, int *geographic,
+	    double *to_metre);
+
+/* The same from a PROJ.4 string (spatial_ref_sys.proj4text): 0 if the
+ * string tells (+proj=longlat, +units=, +to_meter=), 1 if PROJ must. */
+int	 gw_crs_from_proj4(const char *proj4, int *geographic,
+	    double *to_metre);
+
+#endif

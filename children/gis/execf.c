@@ -1,0 +1,45 @@
+/*
+ * execf.c: SQL made with printf or in a string buffer, run in the job's
+ * transaction (see execf.h).
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gis/execf.h"
+
+PGresult *
+gw_execf(struct gw_job *job, const char *what, const char *fmt, ...)
+{
+	va_list		 ap;
+	PGresult	*res;
+	char		*sql;
+	int		 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&sql, fmt, ap);
+	va_end(ap);
+	if (n == -1) {
+		gw_job_error(job, "out of memory");
+		return NULL;
+	}
+	res = gw_exec(job, what, sql, 0, NULL);
+	free(sql);
+	return res;
+}
+
+PGresult *
+gw_exec_sb(struct gw_job *job, const char *what, struct gw_strbuf *sb,
+    int nparams, const char *const *values)
+{
+	PGresult	*res = NULL;
+
+	if (sb->failed)
+		gw_job_error(job, "out of memory");
+	else
+		res = gw_exec(job, what, sb->data, nparams, values);
+	gw_sb_free(sb);
+	return res;
+}

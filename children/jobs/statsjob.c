@@ -1,0 +1,473 @@
+/*
+ * statsjob.c: parameters, features and weights shared by hotspot_analysis
+ * and outlier_analysis (see statsjob.h).
+ *
+ * NOTES
+ *   Everything a gw_sjob holds is freed by gw_sjob_free(), whatever point
+ *   the job failed at.  Features are kept in memory (id text, geometry,
+ *   value): the statistics need every value before the first output row.
+ *   Weights are limited to GW_MAX_PAIRS neighbour pairs so that a distance
+ *   band far too wide for the data fails with a message instead of
+ *   exhausting memory_limit.
+ */
+#include "config.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "gis/crs.h"
+#include "jobs/statsjob.h"
+
+#define GW_MAX_PAIRS	((size_t)200 * 1000 * 1000)
+
+int
+gw_layer_metric(struct gw_job *job, const struct gw_layer *l,
+    struct gw_metric *m)
+{
+	PJ_CONTEXT	*ctx = gw_proj();
+	PJ		*crs, *src = NULL, *ell = NULL;
+	double		 a, b, invf;
+	int		 inv, rv = -1;
+
+	memset(m, 0, sizeof(*m));
+	m->geographic = l->geographic;
+	m->to_metre = l->to_metre > 0 ? l->to_metre : 1;
+	m->a = 6378137;
+	m->f = 1 / 298.257223563;
+	if (!l->geographic || l->srid <= 0)
+		return 0;
+	if ((crs = gw_crs_of_srid(job, l->srid)) == NULL)
+		return -1;
+	if (proj_get_type(crs) == PJ_TYPE_BOUND_CRS)
+		src = proj_get_source_crs(ctx, crs);
+	if ((ell = proj_get_ellipsoid(ctx, src ? src : crs)) == NULL ||
+	    !proj_ellipsoid_get_parameters(ctx, ell, &a, &b, &inv, &invf)) {
+		gw_job_error(job, "%s: SRID %d: PROJ cannot read its ellipsoid",
+		    l->param, l->srid);
+		goto done;
+	}
+	m->a = a;
+	m->f = (a - b) / a;
+	if (inv && invf > 0)
+		m->f = 1 / invf;
+	rv = 0;
+ done:
+	proj_destroy(ell);
+	proj_destroy(src);
+	proj_destroy(crs);
+	return rv;
+}
+
+const char *
+gw_layer_outtype(const struct gw_layer *l)
+{
+	if (l->dim == GW_DIM_POINT && strcasecmp(l->geom_type, "POINT") == 0)
+		return "Point";
+	return gw_geom_typename(l->dim, 1);
+}
+
+int
+gw_sjob_init(struct gw_job *job, struct gw_sjob *sj)
+{
+	const char	*input, *gcol, *idcol, *field, *concept;
+	struct gw_column *c;
+
+	memset(sj, 0, sizeof(*sj));
+	sj->field = -1;
+	if (gw_param_string(job, "input", 1, NULL, &input) == -1 ||
+	    gw_param_string(job, "geometry_column", 0, NULL, &gcol) == -1 ||
+	    gw_param_string(job, "id_column", 0, NULL, &idcol) == -1 ||
+	    gw_param_string(job, "field", 1, NULL, &field) == -1 ||
+	    gw_param_string(job, "conceptualization", 0, "fixed_distance",
+	    &concept) == -1 ||
+	    gw_param_double(job, "distance", 0, 1e-6, 1e9, &sj->distance) == -1 ||
+	    gw_param_int(job, "k", 8, 1, 1000, &sj->k) == -1 ||
+	    gw_param_bool(job, "fdr", 0, &sj->fdr) == -1 ||
+	    gw_param_double(job, "snap", GW_SNAP_DEFAULT, 0, 1e9,
+	    &sj->snap) == -1)
+		return -1;
+	if (gw_concept_parse(concept, &sj->concept) == -1)
+		return gw_job_error(job, "parameter 'conceptualization' must be "
+		    "one of fixed_distance, inverse_distance, "
+		    "inverse_distance_squared, k_nearest, contiguity_edges, "
+		    "contiguity_edges_corners");
+	if (sj->distance > 0 && (sj->concept == GW_W_KNN ||
+	    sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN))
+		return gw_job_error(job, "parameter 'distance' does not apply "
+		    "to conceptualization %s", concept);
+	if (json_object_get(job->params, "snap") != NULL &&
+	    sj->concept != GW_W_ROOK && sj->concept != GW_W_QUEEN)
+		return gw_job_error(job, "parameter 'snap' applies only to "
+		    "conceptualizations contiguity_edges and "
+		    "contiguity_edges_corners");
+	if (json_object_get(job->params, "k") != NULL &&
+	    sj->concept != GW_W_KNN)
+		return gw_job_error(job, "parameter 'k' applies only to "
+		    "conceptualization k_nearest");
+	if (gw_output_name(job, sj->outbuf, sizeof(sj->outbuf), &sj->output,
+	    &sj->overwrite) == -1)
+		return -1;
+	if (gw_layer_resolve(job, "input", input, gcol, idcol,
+	    &sj->layer) == -1)
+		return -1;
+	if (sj->layer->id_index < 0)
+		return gw_job_error(job, "id_column: %s.%s has no single-column "
+		    "primary key; name the column that identifies its features",
+		    sj->layer->schema, sj->layer->table);
+	if ((sj->field = gw_layer_column(sj->layer, field)) == -1)
+		return gw_job_error(job, "field: %s.%s has no column \"%s\"",
+		    sj->layer->schema, sj->layer->table, field);
+	c = &sj->layer->columns[sj->field];
+	if (!c->numeric)
+		return gw_job_error(job, "field: column \"%s\" is of type %s; "
+		    "a numeric column is needed", c->name, c->type);
+	if ((sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN) &&
+	    sj->layer->dim != GW_DIM_POLYGON)
+		return gw_job_error(job, "conceptualization: %s needs polygons;"
+		    " %s.%s has %s geometries", concept, sj->layer->schema,
+		    sj->layer->table, sj->layer->geom_type);
+	return 0;
+}
+
+static int
+grow(struct gw_job *job, struct gw_sjob *sj)
+{
+	size_t		 cap = sj->cap ? sj->cap * 2 : 1024;
+	void		*p;
+
+	if ((p = reallocarray(sj->ids, cap, sizeof(*sj->ids))) == NULL)
+		goto oom;
+	sj->ids = p;
+	if ((p = reallocarray(sj->geoms, cap, sizeof(*sj->geoms))) == NULL)
+		goto oom;
+	sj->geoms = p;
+	if ((p = reallocarray(sj->ageoms, cap, sizeof(*sj->ageoms))) == NULL)
+		goto oom;
+	sj->ageoms = p;
+	if ((p = reallocarray(sj->val, cap, sizeof(*sj->val))) == NULL)
+		goto oom;
+	sj->val = p;
+	if ((p = reallocarray(sj->cx, cap, sizeof(*sj->cx))) == NULL)
+		goto oom;
+	sj->cx = p;
+	if ((p = reallocarray(sj->cy, cap, sizeof(*sj->cy))) == NULL)
+		goto oom;
+	sj->cy = p;
+	sj->cap = cap;
+	return 0;
+ oom:
+	return gw_job_error(job, "out of memory reading the input");
+}
+
+/* Keeps one feature: id, geometry as read, a repaired copy if it was
+ * invalid (for the analysis), its centroid and its value. */
+static int
+keep_feature(struct gw_job *job, struct gw_feature *f, void *arg)
+{
+	struct gw_sjob		*sj = arg;
+	GEOSContextHandle_t	 ctx = gw_geos();
+	GEOSGeometry		*a = NULL;
+	const char		*v = f->values[0];
+	char			*end, what[160];
+	size_t			 i = sj->n;
+	double			 x = NAN;
+	char			 valid;
+
+	if (sj->n == sj->cap && grow(job, sj) == -1)
+		return -1;
+	if (f->id == NULL)
+		return gw_job_error(job, "id_column: feature %lld has a NULL "
+		    "\"%s\"", f->seq + 1, sj->layer->id_column);
+	snprintf(what, sizeof(what), "input %s = %s", sj->layer->id_column,
+	    f->id);
+	if (v != NULL) {
+		x = strtod(v, &end);
+		if (end == v || *end != '\0' || !isfinite(x))
+			return gw_job_error(job, "field: %s: value \"%s\" is "
+			    "not a finite number", what, v);
+	}
+	if (GEOSGeomTypeId_r(ctx, f->geom) == GEOS_POINT) {
+		/* A point is valid and its own centroid. */
+		if (GEOSGeomGetX_r(ctx, f->geom, &sj->cx[i]) != 1 ||
+		    GEOSGeomGetY_r(ctx, f->geom, &sj->cy[i]) != 1)
+			return gw_job_error(job, "%s: GEOS: %s", what,
+			    gw_geos_error());
+		goto keep;
+	}
+	if ((valid = GEOSisValid_r(ctx, f->geom)) == 2)
+		return gw_job_error(job, "%s: GEOS: %s", what, gw_geos_error());
+	if (!valid) {
+		a = GEOSGeom_clone_r(ctx, f->geom);
+		if (a == NULL || gw_geom_repair(job, &a, &sj->nrepaired,
+		    what) == -1) {
+			if (a != NULL)
+				GEOSGeom_destroy_r(ctx, a);
+			return -1;
+		}
+	}
+	if (gw_centroid(ctx, a ? a : f->geom, &sj->cx[i], &sj->cy[i]) == -1) {
+		if (a != NULL)
+			GEOSGeom_destroy_r(ctx, a);
+		return gw_job_error(job, "%s: no centroid: %s", what,
+		    gw_geos_error());
+	}
+ keep:
+	if ((sj->ids[i] = strdup(f->id)) == NULL) {
+		if (a != NULL)
+			GEOSGeom_destroy_r(ctx, a);
+		return gw_job_error(job, "out of memory reading the input");
+	}
+	sj->geoms[i] = f->geom;
+	f->geom = NULL;
+	sj->ageoms[i] = a;
+	sj->val[i] = x;
+	if (isnan(x))
+		sj->nnull++;
+	sj->n++;
+	return 0;
+}
+
+/* The spatial weights of the nv features with a value: contiguity of
+ * their geometries ag, or distances between their points px, py. */
+static int
+sjob_weights(struct gw_job *job, struct gw_sjob *sj, GEOSGeometry **ag,
+    const double *px, const double *py, const struct gw_metric *m)
+{
+	struct gw_ptset	 ps;
+	char		 err[256];
+	size_t		 i;
+	int		 rc;
+
+	memset(&ps, 0, sizeof(ps));
+	gw_progress(job, 0.4, "building %s weights for %zu features",
+	    gw_concept_name(sj->concept), sj->nv);
+	if (sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN) {
+		if (gw_weights_contiguity(gw_geos(), ag, sj->nv,
+		    sj->concept == GW_W_QUEEN, sj->snap, &sj->nb,
+		    &sj->nsnapped, err, sizeof(err)) == -1)
+			return gw_job_error(job, "conceptualization: %s", err);
+	} else {
+		if (gw_ptset_build(&ps, px, py, sj->nv, m) == -1)
+			return gw_job_error(job, "out of memory");
+		rc = gw_weights_distance(&ps, sj->concept, sj->distance,
+		    (size_t)sj->k, GW_MAX_PAIRS, &sj->nb, &sj->band, err,
+		    sizeof(err));
+		gw_ptset_free(&ps);
+		if (rc == -1)
+			return gw_job_error(job, "distance: %s", err);
+	}
+	for (i = 0; i < sj->nv; i++)
+		if (GW_NBR_COUNT(&sj->nb, i) == 0)
+			sj->nisolated++;
+	if (sj->nisolated == sj->nv)
+		return gw_job_error(job, "distance: no feature has a "
+		    "neighbour%s", sj->concept == GW_W_ROOK ||
+		    sj->concept == GW_W_QUEEN ? " (no two polygons touch)" :
+		    "; give a larger distance");
+	if (sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN)
+		gw_progress(job, 0.5, "weights: %zu neighbour links, %zu of "
+		    "them found only within snap %g", sj->nb.start[sj->nv] / 2,
+		    sj->nsnapped, sj->snap);
+	else
+		gw_progress(job, 0.5, "weights: %zu neighbour pairs",
+		    sj->nb.start[sj->nv]);
+	return 0;
+}
+
+int
+gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
+{
+	struct gw_read		 rd;
+	struct gw_metric	 m;
+	GEOSGeometry		**ag = NULL;
+	double			*px = NULL, *py = NULL;
+	size_t			 i, j;
+	uint64_t		 t0;
+	int			 rv = -1, constant = 1;
+
+	memset(&rd, 0, sizeof(rd));
+	t0 = now_ms();
+	rd.columns = &sj->field;
+	rd.ncolumns = 1;
+	rd.progress_from = 0;
+	rd.progress_to = 0.4;
+	if (gw_layer_read(job, sj->layer, &rd, keep_feature, sj) == -1)
+		return -1;
+	sj->nskipped = rd.nskipped;
+	if (gw_layer_metric(job, sj->layer, &m) == -1)
+		return -1;
+	sj->ms_read = now_ms() - t0;
+	t0 = now_ms();
+
+	/* The analysis: features with a value. */
+	sj->nv = sj->n - (size_t)sj->nnull;
+	if (sj->nv < 3)
+		return gw_job_error(job, "input: %zu feature%s with a geometry "
+		    "and a non-NULL \"%s\"; at least 3 are needed", sj->nv,
+		    sj->nv == 1 ? "" : "s",
+		    sj->layer->columns[sj->field].name);
+	if ((sj->vmap = calloc(sj->nv, sizeof(*sj->vmap))) == NULL ||
+	    (sj->x = calloc(sj->nv, sizeof(*sj->x))) == NULL ||
+	    (px = calloc(sj->nv, sizeof(*px))) == NULL ||
+	    (py = calloc(sj->nv, sizeof(*py))) == NULL ||
+	    (ag = calloc(sj->nv, sizeof(*ag))) == NULL) {
+		gw_job_error(job, "out of memory");
+		goto done;
+	}
+	for (i = j = 0; i < sj->n; i++) {
+		if (isnan(sj->val[i]))
+			continue;
+		sj->vmap[j] = (uint32_t)i;
+		sj->x[j] = sj->val[i];
+		px[j] = sj->cx[i];
+		py[j] = sj->cy[i];
+		ag[j] = sj->ageoms[i] ? sj->ageoms[i] : sj->geoms[i];
+		if (sj->x[j] != sj->x[0])
+			constant = 0;
+		j++;
+	}
+	if (constant) {
+		gw_job_error(job, "field: every feature has the same \"%s\" "
+		    "(%g); the statistic is undefined for a constant field",
+		    sj->layer->columns[sj->field].name, sj->x[0]);
+		goto done;
+	}
+
+	if (sjob_weights(job, sj, ag, px, py, &m) == -1)
+		goto done;
+	sj->ms_weights = now_ms() - t0;
+	rv = 0;
+ done:
+	free(px);
+	free(py);
+	free(ag);
+	return rv;
+}
+
+int
+gw_sjob_write(struct gw_job *job, struct gw_sjob *sj,
+    const struct gw_colspec *stats, int nstats, gw_sjob_row_fn row,
+    void *arg, double from, char *outname, size_t outlen)
+{
+	struct gw_output	*out;
+	struct gw_colspec	 cols[GW_SJOB_MAXSTATS + 1];
+	const char		*vals[GW_SJOB_MAXSTATS + 1];
+	size_t			 i, j;
+	int			 k;
+
+	if (nstats > GW_SJOB_MAXSTATS)
+		fatalx("gw_sjob_write: %d columns, at most %d", nstats,
+		    GW_SJOB_MAXSTATS);
+	cols[0].name = sj->layer->id_column;
+	cols[0].type = sj->layer->columns[sj->layer->id_index].type;
+	for (k = 0; k < nstats; k++)
+		cols[k + 1] = stats[k];
+	if (gw_output_create(job, sj->output, sj->overwrite, cols, nstats + 1,
+	    "geom", gw_layer_outtype(sj->layer), sj->layer->srid, &out) == -1)
+		return -1;
+	for (i = j = 0; i < sj->n; i++) {
+		vals[0] = sj->ids[i];
+		for (k = 1; k <= nstats; k++)
+			vals[k] = NULL;
+		if (j < sj->nv && sj->vmap[j] == i)
+			row(arg, j++, vals + 1);
+		if (gw_output_row(job, out, vals, sj->geoms[i]) == -1) {
+			gw_output_free(out);
+			return -1;
+		}
+		if ((i & 4095) == 4095)
+			gw_progress(job, from + (0.95 - from) * (double)i /
+			    (double)sj->n, "%zu of %zu rows written", i + 1,
+			    sj->n);
+	}
+	gw_progress(job, 0.95, "indexing the output");
+	snprintf(outname, outlen, "%s", gw_output_fullname(out));
+	return gw_output_finish(job, out, NULL);	/* frees out */
+}
+
+const char *
+gw_sjob_fmt(char *buf, size_t len, double v)
+{
+	if (isnan(v))
+		return NULL;
+	snprintf(buf, len, "%.17g", v);
+	return buf;
+}
+
+int
+gw_sjob_result(struct gw_sjob *sj, json_t *r, uint64_t ms_stat,
+    uint64_t ms_write)
+{
+	json_t	*ph;
+	size_t	 i, nnz = sj->nb.start != NULL ? sj->nb.start[sj->nv] : 0;
+	size_t	 mn = SIZE_MAX, mx = 0, c;
+	int	 contig = sj->concept == GW_W_ROOK || sj->concept == GW_W_QUEEN;
+
+	for (i = 0; i < sj->nv; i++) {
+		c = GW_NBR_COUNT(&sj->nb, i);
+		if (c < mn)
+			mn = c;
+		if (c > mx)
+			mx = c;
+	}
+	if (json_object_set_new(r, "feature_count", json_integer((json_int_t)sj->n)) ||
+	    json_object_set_new(r, "analyzed_count", json_integer((json_int_t)sj->nv)) ||
+	    json_object_set_new(r, "null_values", json_integer(sj->nnull)) ||
+	    json_object_set_new(r, "no_neighbors", json_integer((json_int_t)sj->nisolated)) ||
+	    json_object_set_new(r, "skipped_geometries", json_integer(sj->nskipped)) ||
+	    json_object_set_new(r, "repaired_geometries", json_integer(sj->nrepaired)) ||
+	    json_object_set_new(r, "conceptualization", json_string(gw_concept_name(sj->concept))) ||
+	    json_object_set_new(r, "distance_band", sj->band > 0 ? json_real(sj->band) : json_null()) ||
+	    json_object_set_new(r, "k", sj->concept == GW_W_KNN ? json_integer(sj->k) : json_null()) ||
+	    json_object_set_new(r, "distance_unit", json_string(sj->layer->geographic ? "m (geodesic)" : "m")) ||
+	    json_object_set_new(r, "neighbors_min", json_integer((json_int_t)(mn == SIZE_MAX ? 0 : mn))) ||
+	    json_object_set_new(r, "neighbors_max", json_integer((json_int_t)mx)) ||
+	    json_object_set_new(r, "neighbors_mean", json_real(sj->nv ? (double)nnz / (double)sj->nv : 0)) ||
+	    json_object_set_new(r, "fdr", json_boolean(sj->fdr)))
+		return -1;
+	/* Contiguity: links are pairs of neighbours, each counted once. */
+	if (contig ? json_object_set_new(r, "snap", json_real(sj->snap)) ||
+	    json_object_set_new(r, "neighbor_links", json_integer((json_int_t)(nnz / 2))) ||
+	    json_object_set_new(r, "snapped_links", json_integer((json_int_t)sj->nsnapped)) :
+	    json_object_set_new(r, "snap", json_null()) ||
+	    json_object_set_new(r, "neighbor_links", json_null()) ||
+	    json_object_set_new(r, "snapped_links", json_null()))
+		return -1;
+	if ((ph = json_object()) == NULL ||
+	    json_object_set_new(r, "phase_ms", ph) ||
+	    json_object_set_new(ph, "read", json_integer((json_int_t)sj->ms_read)) ||
+	    json_object_set_new(ph, "weights", json_integer((json_int_t)sj->ms_weights)) ||
+	    json_object_set_new(ph, "statistic", json_integer((json_int_t)ms_stat)) ||
+	    json_object_set_new(ph, "write", json_integer((json_int_t)ms_write)))
+		return -1;
+	return 0;
+}
+
+void
+gw_sjob_free(struct gw_sjob *sj)
+{
+	GEOSContextHandle_t	 ctx = gw_geos();
+	size_t			 i;
+
+	for (i = 0; i < sj->n; i++) {
+		free(sj->ids[i]);
+		if (sj->geoms[i] != NULL)
+			GEOSGeom_destroy_r(ctx, sj->geoms[i]);
+		if (sj->ageoms[i] != NULL)
+			GEOSGeom_destroy_r(ctx, sj->ageoms[i]);
+	}
+	free(sj->ids);
+	free(sj->geoms);
+	free(sj->ageoms);
+	free(sj->val);
+	free(sj->cx);
+	free(sj->cy);
+	free(sj->vmap);
+	free(sj->x);
+	gw_nbr_free(&sj->nb);
+	gw_layer_free(sj->layer);
+	memset(sj, 0, sizeof(*sj));
+}
