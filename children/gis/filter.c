@@ -169,6 +169,9 @@ resolve(struct gw_job *job, PGconn *conn, const char *param,
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
+	/* input_schemas, on the schema the catalog resolved. */
+	if (gw_job_check_readable(job, param, t->schema, t->table) == -1)
+		goto done;
 	if ((t->qualified = gw_quote_qualified(job, t->schema,
 	    t->table)) == NULL)
 		goto done;

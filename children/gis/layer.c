@@ -116,6 +116,10 @@ find_table(struct gw_job *job, struct gw_layer *l, const char *name)
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
+	/* input_schemas, on the schema the catalog resolved (whatever the
+	 * spelling or the search_path). */
+	if (gw_job_check_readable(job, l->param, l->schema, l->table) == -1)
+		goto done;
 	rv = 0;
  done:
 	PQclear(res);

@@ -586,8 +586,14 @@ cview_definition(struct gw_job *job, struct cview *v, const char *input,
 	return check_existing(v);
 }
 
-/* CREATE [MATERIALIZED] VIEW; a materialized one gets a GiST index per
- * geometry column, and statistics. */
+/*
+ * CREATE [MATERIALIZED] VIEW; a materialized one gets a GiST index per
+ * geometry column, and statistics.  A view is security_invoker: whoever
+ * reads it reads the underlying rows with their own rights (grants, row
+ * level security), never the daemon's.  A materialized view holds the
+ * job's own snapshot; the runtime grants it to output_readers only
+ * (doc/confinement.md).
+ */
 static int
 cview_create(struct gw_job *job, struct cview *v, const char *select)
 {
@@ -595,9 +601,10 @@ cview_create(struct gw_job *job, struct cview *v, const char *select)
 	char		*sql, *qcol;
 	size_t		 i;
 
-	if (asprintf(&sql, "CREATE %sVIEW %s AS SELECT %s FROM %s AS src "
+	if (asprintf(&sql, "CREATE %sVIEW %s%s AS SELECT %s FROM %s AS src "
 	    "WHERE %s%s%s%s", v->materialized ? "MATERIALIZED " : "",
-	    v->qview, select, v->t.qualified, v->where, v->spatial ?
+	    v->qview, v->materialized ? "" : " WITH (security_invoker = true)",
+	    select, v->t.qualified, v->where, v->spatial ?
 	    " AND (" : "", v->spatial ? v->spatial : "", v->spatial ?
 	    ")" : "") == -1)
 		return gw_job_error(job, "out of memory");
