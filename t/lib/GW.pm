@@ -164,7 +164,9 @@ sub run_job {
 	if ($pid == 0) {
 		open(STDERR, '>>', $log);
 		open(STDOUT, '>&', \*STDERR);
-		exec($prog, '-c', $ini, '-j', $id) or POSIX::_exit(127);
+		# GW_JOB_WRAP="valgrind --leak-check=full" runs the job under a tool.
+		exec(split(' ', $ENV{GW_JOB_WRAP} // ''), $prog, '-c', $ini, '-j', $id)
+		    or POSIX::_exit(127);
 	}
 	waitpid($pid, 0);
 	my $row = $self->job($id);
