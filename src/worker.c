@@ -587,7 +587,22 @@ struct manual_hb {
 	long long	 id;
 	int		 attempts;
 	char		 type[GW_NAMELEN];
+	PGconn		*conn;
 };
+
+/*
+ * Held by the heartbeat thread while it uses libpq.  At exit the main
+ * thread takes it for good (hb_stop, an atexit handler registered after
+ * libpq and OpenSSL registered theirs, so it runs before their clean-up):
+ * the thread is never inside libpq or libcrypto while they are torn down.
+ */
+static pthread_mutex_t	 hb_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+hb_stop(void)
+{
+	pthread_mutex_lock(&hb_lock);
+}
 
 static void *
 manual_heartbeat(void *arg)
@@ -599,7 +614,7 @@ manual_heartbeat(void *arg)
 	struct manual_hb	*hb = arg;
 	const char		*v[4];
 	char			 id[24], att[16], pid[16];
-	PGconn			*c = NULL;
+	PGconn			*c = hb->conn;
 	PGresult		*res;
 	struct timespec		 ts;
 
@@ -615,8 +630,11 @@ manual_heartbeat(void *arg)
 		ts.tv_nsec = (heartbeat_interval % 1000) * 1000000L;
 		while (nanosleep(&ts, &ts) == -1)
 			;
-		if (c == NULL && (c = db_connect(hb->type)) == NULL)
+		pthread_mutex_lock(&hb_lock);
+		if (c == NULL && (c = db_connect(hb->type)) == NULL) {
+			pthread_mutex_unlock(&hb_lock);
 			continue;
+		}
 		res = PQexecParams(c, sql, 4, NULL, v, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			if (PQstatus(c) != CONNECTION_OK) {
@@ -630,6 +648,7 @@ manual_heartbeat(void *arg)
 			_exit(GW_EXIT_FENCED);
 		}
 		PQclear(res);
+		pthread_mutex_unlock(&hb_lock);
 	}
 	return NULL;
 }
@@ -644,6 +663,11 @@ start_manual_heartbeat(struct gw_job *job)
 	hb.id = job->id;
 	hb.attempts = job->attempts;
 	strlcpy(hb.type, job->type, sizeof(hb.type));
+	/* Connected here, before hb_stop is registered: whatever libpq and
+	 * OpenSSL register at exit is then registered first, and runs last. */
+	hb.conn = db_connect(job->type);
+	if (atexit(hb_stop) != 0)
+		fatalx("atexit failed");
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&tid, &attr, manual_heartbeat, &hb) != 0)

@@ -38,9 +38,12 @@ my @cols = qw(id i2 i8 n r f d ts b j arr vc u by iv dom tab);
 my $collist = join(', ', map { "o.$_" } @cols) . ', o."Odd ""Name"""';
 my $inlist = join(', ', map { "i.$_" } @cols) . ', i."Odd ""Name"""';
 
+# The input lives in a schema of its own: listed in input_schemas.
+my $other = { daemon => { input_schemas => 'public, Other' } };
 for my $type (qw(clip erase_analysis)) {
 	my $p = $type eq 'clip' ? 'clip' : 'erase';
-	my $job = $t->run_job($type, { input => 'Other.typed', $p => 'mask', output => "typed_$p" });
+	my $job = $t->run_job($type, { input => 'Other.typed', $p => 'mask', output => "typed_$p" },
+	    config => $other);
 	is($job->{status}, 'completed', "$type: completed") or diag($job->{error_message});
 	my $n = $dbh->selectrow_array("SELECT count(*) FROM analysis.typed_$p");
 	ok($n > 0, "$type: $n rows");
@@ -66,7 +69,8 @@ is($dbh->selectrow_array(q{SELECT count(*) FROM analysis.typed_clip WHERE i2 IS 
 my $job = $t->run_job('dissolve', { input => 'Other.typed', fields => ['b'], output => 'typed_d',
     statistics => [ map { ({ field => $_->[0], stat => $_->[1] }) }
         ['ts', 'min'], ['ts', 'max'], ['n', 'sum'], ['n', 'max'], ['iv', 'first'], ['iv', 'last'],
-        ['tab', 'first'], ['Odd "Name"', 'last'], ['vc', 'min'], ['by', 'count'] ] });
+        ['tab', 'first'], ['Odd "Name"', 'last'], ['vc', 'min'], ['by', 'count'] ] },
+    config => $other);
 is($job->{status}, 'completed', 'dissolve: completed') or diag($job->{error_message});
 is_deeply($dbh->selectall_arrayref(q{SELECT b, min_ts, max_ts, sum_n, max_n, first_iv, last_iv,
         first_tab, "last_Odd ""Name""", min_vc, count_by FROM analysis.typed_d ORDER BY b NULLS LAST}),
