@@ -552,10 +552,7 @@ child_gone(struct child *ch, int status, const struct rusage *ru)
 		db_staging_check(ch->job_id, ch->attempts);
 	if (!held && !stopped && ch->state != CHILD_STOPPING && !gw->stopping) {
 		/* Died before claiming anything: throttle the type. */
-		t->early_deaths++;
-		delay = 500ULL << (t->early_deaths > 16 ? 16 : t->early_deaths - 1);
-		if (delay > gw->conf->max_respawn_delay)
-			delay = gw->conf->max_respawn_delay;
+		delay = respawn_delay(++t->early_deaths);
 		t->next_spawn_ms = now + delay;
 		log_warnx("%s: child %d %s before claiming a job; next start in "
 		    "%.1f s", t->name, (int)ch->pid, how, delay / 1000.0);
@@ -565,6 +562,17 @@ child_gone(struct child *ch, int status, const struct rusage *ru)
 	set_state(ch, CHILD_DEAD);
 	TAILQ_REMOVE(&gw->children, ch, entry);
 	free(ch);
+}
+
+/* The throttle after the nth death in a row: 0.5 s doubled, up to
+ * max_respawn_delay (children, and fork servers in forksrv.c). */
+uint64_t
+respawn_delay(int n)
+{
+	uint64_t	 delay = 500ULL << (n > 16 ? 16 : n < 1 ? 0 : n - 1);
+
+	return delay > gw->conf->max_respawn_delay ?
+	    gw->conf->max_respawn_delay : delay;
 }
 
 /* Reaps every child that has exited: never loses a SIGCHLD. */

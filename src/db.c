@@ -409,29 +409,50 @@ write_lost(struct pending *p)
 }
 
 /*
- * A PostgreSQL array literal of the children's pids (JOB_IDS 0) or of the
- * jobs they hold (1): "{812,813}".  The caller frees it.
+ * A PostgreSQL array literal of integers, "{812,813}", built for a bound
+ * parameter: int_array(n) makes room for n, int_array_add appends one.  The
+ * caller frees a.
  */
+struct int_array {
+	char	*a;
+	size_t	 len;
+};
+
+static struct int_array
+int_array(size_t n)
+{
+	struct int_array ia;
+
+	ia.len = 3 + n * 22;
+	ia.a = xcalloc(1, ia.len);
+	strlcat(ia.a, "{}", ia.len);
+	return ia;
+}
+
+static void
+int_array_add(struct int_array *ia, long long v)
+{
+	size_t	 end = strlen(ia->a) - 1;	/* the closing brace */
+
+	snprintf(ia->a + end, ia->len - end, "%s%lld}", end > 1 ? "," : "", v);
+}
+
+/* The children's pids (job_ids 0) or the jobs they hold (1). */
 static char *
 children_array(int job_ids)
 {
 	struct child	*ch;
-	char		*out, num[24];
-	size_t		 len = 3;
+	struct int_array ia;
+	size_t		 n = 0;
 
 	TAILQ_FOREACH(ch, &gw->children, entry)
-		len += 22;
-	out = xcalloc(1, len);
-	strlcat(out, "{", len);
-	TAILQ_FOREACH(ch, &gw->children, entry) {
-		if (job_ids && ch->job_id == 0)
-			continue;
-		snprintf(num, sizeof(num), "%s%lld", out[1] ? "," : "",
-		    job_ids ? ch->job_id : (long long)ch->pid);
-		strlcat(out, num, len);
-	}
-	strlcat(out, "}", len);
-	return out;
+		n++;
+	ia = int_array(n);
+	TAILQ_FOREACH(ch, &gw->children, entry)
+		if (!job_ids || ch->job_id != 0)
+			int_array_add(&ia, job_ids ? ch->job_id :
+			    (long long)ch->pid);
+	return ia.a;
 }
 
 /*
@@ -498,9 +519,9 @@ write_sweep(void)
 	    " AND (id, attempts) IN (SELECT * FROM unnest($2::bigint[],"
 	    "  $4::int[]))"
 	    " RETURNING id, job_type, status";
-	char		*pids, *tm, *ids, *atts;
+	char		*pids, *tm;
+	struct int_array ids, atts;
 	const char	*v[4];
-	size_t		 len;
 	PGresult	*res;
 	int		 i, n = 0;
 
@@ -511,11 +532,8 @@ write_sweep(void)
 	free(pids);
 	if (res == NULL)
 		return conn == NULL ? -1 : 0;
-	len = 3 + (size_t)PQntuples(res) * 24;
-	ids = xcalloc(1, len);
-	atts = xcalloc(1, len);
-	strlcat(ids, "{", len);
-	strlcat(atts, "{", len);
+	ids = int_array(PQntuples(res));
+	atts = int_array(PQntuples(res));
 	for (i = 0; i < PQntuples(res); i++) {
 		if (process_alive_since(atoi(PQgetvalue(res, i, 2)),
 		    strtod(PQgetvalue(res, i, 3), NULL))) {
@@ -524,28 +542,23 @@ write_sweep(void)
 			    PQgetvalue(res, i, 2));
 			continue;
 		}
-		if (n++ > 0) {
-			strlcat(ids, ",", len);
-			strlcat(atts, ",", len);
-		}
-		strlcat(ids, PQgetvalue(res, i, 0), len);
-		strlcat(atts, PQgetvalue(res, i, 1), len);
+		int_array_add(&ids, strtoll(PQgetvalue(res, i, 0), NULL, 10));
+		int_array_add(&atts, strtoll(PQgetvalue(res, i, 1), NULL, 10));
+		n++;
 	}
-	strlcat(ids, "}", len);
-	strlcat(atts, "}", len);
 	PQclear(res);
 	if (n == 0) {
-		free(ids);
-		free(atts);
+		free(ids.a);
+		free(atts.a);
 		return 0;
 	}
 	tm = type_map();
-	v[1] = ids;
+	v[1] = ids.a;
 	v[2] = tm;
-	v[3] = atts;
+	v[3] = atts.a;
 	res = query("start-up sweep", sql, 4, v);
-	free(ids);
-	free(atts);
+	free(ids.a);
+	free(atts.a);
 	free(tm);
 	if (res == NULL)
 		return conn == NULL ? -1 : 0;
@@ -572,32 +585,26 @@ resolve_staging(const long long *ids, const int *atts, int n)
 	    " FROM unnest($1::bigint[], $2::int[]) AS s(id, att)"
 	    " LEFT JOIN background_jobs b ON b.id = s.id";
 	const char	*root = gw->conf->output_root;
-	char		*idv, *attv, num[24], dir[4096];
+	struct int_array idv, attv;
+	char		 dir[4096];
 	const char	*v[2];
-	size_t		 len = 3 + (size_t)n * 24;
 	PGresult	*res;
 	long long	 id;
 	int		 i, att;
 
 	if (root == NULL || n == 0)
 		return 0;
-	idv = xcalloc(1, len);
-	attv = xcalloc(1, len);
-	strlcat(idv, "{", len);
-	strlcat(attv, "{", len);
+	idv = int_array(n);
+	attv = int_array(n);
 	for (i = 0; i < n; i++) {
-		snprintf(num, sizeof(num), "%s%lld", i ? "," : "", ids[i]);
-		strlcat(idv, num, len);
-		snprintf(num, sizeof(num), "%s%d", i ? "," : "", atts[i]);
-		strlcat(attv, num, len);
+		int_array_add(&idv, ids[i]);
+		int_array_add(&attv, atts[i]);
 	}
-	strlcat(idv, "}", len);
-	strlcat(attv, "}", len);
-	v[0] = idv;
-	v[1] = attv;
+	v[0] = idv.a;
+	v[1] = attv.a;
 	res = query("checking staged outputs", sql, 2, v);
-	free(idv);
-	free(attv);
+	free(idv.a);
+	free(attv.a);
 	if (res == NULL)
 		return conn == NULL ? -1 : 0;
 	for (i = 0; i < PQntuples(res); i++) {

@@ -83,12 +83,8 @@ recycle_idle(struct gw_type *t)
 static uint64_t
 server_backoff(struct gw_type *t)
 {
-	uint64_t	 delay;
+	uint64_t	 delay = respawn_delay(++t->server_deaths);
 
-	t->server_deaths++;
-	delay = 500ULL << (t->server_deaths > 16 ? 16 : t->server_deaths - 1);
-	if (delay > gw->conf->max_respawn_delay)
-		delay = gw->conf->max_respawn_delay;
 	t->server_next_ms = now_ms() + delay;
 	return delay;
 }

@@ -147,6 +147,7 @@ void	 child_kill(struct child *, enum kill_reason);
 struct child *child_by_job(long long);
 void	 children_check_timeouts(uint64_t now);
 void	 children_spawn_due(uint64_t now, uint64_t *next);
+uint64_t respawn_delay(int deaths);
 const char *signal_text(int sig, char *buf, size_t len);
 
 /* forksrv.c */
