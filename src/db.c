@@ -456,27 +456,24 @@ children_array(int job_ids)
 }
 
 /*
- * Is pid a live process that was already running at epoch `since` (the
- * job's started_at)?  A job run by hand (PROGRAM -j ID) on this node is such
- * a process; a pid reused after the job's process died started later.
+ * Is pid a live process at least job_age seconds old (the job's age by the
+ * database clock, now() - started_at)?  A job run by hand (PROGRAM -j ID)
+ * on this node is such a process; a pid reused after the job's process died
+ * is younger.  Ages, not dates: the process's age is the system's uptime
+ * less its start (both since boot), so a wall clock stepped since boot does
+ * not matter.  One second of slack for the rounding of both.
  */
 static int
-process_alive_since(pid_t pid, double since)
+process_older_than(pid_t pid, double job_age)
 {
-	static double	 boot;
 	char		 path[64], buf[1024], *p, state;
 	unsigned long long start;
+	double		 uptime;
 	FILE		*fp;
 	int		 i;
 
 	if (pid <= 0 || kill(pid, 0) == -1)
 		return 0;
-	if (boot == 0 && (fp = fopen("/proc/stat", "r")) != NULL) {
-		while (fgets(buf, sizeof(buf), fp) != NULL)
-			if (sscanf(buf, "btime %lf", &boot) == 1)
-				break;
-		fclose(fp);
-	}
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((fp = fopen(path, "r")) == NULL)
 		return 0;
@@ -491,9 +488,14 @@ process_alive_since(pid_t pid, double since)
 	for (i = 3, p += 2; i < 22 && p != NULL; i++)
 		if ((p = strchr(p, ' ')) != NULL)
 			p++;
-	if (p == NULL || sscanf(p, "%llu", &start) != 1 || boot == 0)
+	if (p == NULL || sscanf(p, "%llu", &start) != 1 ||
+	    (fp = fopen("/proc/uptime", "r")) == NULL)
 		return 1;
-	return boot + (double)start / sysconf(_SC_CLK_TCK) <= since + 1;
+	i = fscanf(fp, "%lf", &uptime);
+	fclose(fp);
+	if (i != 1)
+		return 1;
+	return uptime - (double)start / sysconf(_SC_CLK_TCK) + 1 >= job_age;
 }
 
 /*
@@ -507,7 +509,8 @@ write_sweep(void)
 {
 	static const char *find =
 	    "SELECT id, attempts, coalesce(worker_pid, 0),"
-	    " extract(epoch FROM started_at) FROM background_jobs"
+	    " extract(epoch FROM now() - coalesce(started_at, created_at))"
+	    " FROM background_jobs"
 	    " WHERE status = 'running' AND worker_host = $1"
 	    " AND NOT (coalesce(worker_pid, 0) = ANY ($2::int[]))";
 	static const char *sql =
@@ -535,7 +538,7 @@ write_sweep(void)
 	ids = int_array(PQntuples(res));
 	atts = int_array(PQntuples(res));
 	for (i = 0; i < PQntuples(res); i++) {
-		if (process_alive_since(atoi(PQgetvalue(res, i, 2)),
+		if (process_older_than(atoi(PQgetvalue(res, i, 2)),
 		    strtod(PQgetvalue(res, i, 3), NULL))) {
 			log_info("job %s: its process %s still runs (by hand?); "
 			    "left to it", PQgetvalue(res, i, 0),

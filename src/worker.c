@@ -598,10 +598,15 @@ struct manual_hb {
  */
 static pthread_mutex_t	 hb_lock = PTHREAD_MUTEX_INITIALIZER;
 
+static int		 hb_running;
+
 static void
 hb_stop(void)
 {
-	pthread_mutex_lock(&hb_lock);
+	if (hb_running) {
+		pthread_mutex_lock(&hb_lock);
+		hb_running = 0;
+	}
 }
 
 static void *
@@ -668,6 +673,7 @@ start_manual_heartbeat(struct gw_job *job)
 	hb.conn = db_connect(job->type);
 	if (atexit(hb_stop) != 0)
 		fatalx("atexit failed");
+	hb_running = 1;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&tid, &attr, manual_heartbeat, &hb) != 0)
@@ -871,6 +877,9 @@ run_job(struct gw_job *job, gw_job_fn run)
 			ok = gw_job_pgerror(job, "RESET ROLE", NULL);
 	}
 	elapsed = now_ms() - start;
+	/* A run by hand: no heartbeat from here on, or one could find the
+	 * row completed by this very process and take it for taken away. */
+	hb_stop();
 	if (ok == 0) {
 		if (json_object_get(result, "elapsed_ms") == NULL)
 			json_object_set_new(result, "elapsed_ms",
