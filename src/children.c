@@ -180,10 +180,18 @@ child_exec(struct gw_type *t, int fd, pid_t master, int server)
 	setenv("GW_MEMORY_LIMIT", format_size(tc->memory_limit, buf, sizeof(buf)), 1);
 	snprintf(buf, sizeof(buf), "%d", CHILD_FD);
 	setenv("GW_MASTER_FD", buf, 1);
-	if (server)
+	/*
+	 * A fork server binds every symbol of every library once, at exec
+	 * (LD_BIND_NOW), so that the children it forks neither look symbols up
+	 * nor copy the pages of the tables they would write.  "2" tells it that
+	 * the variable is ours, to remove before it forks any child.
+	 */
+	unsetenv("GW_FORK_SERVER");
+	if (server && getenv("LD_BIND_NOW") == NULL) {
+		setenv("LD_BIND_NOW", "1", 1);
+		setenv("GW_FORK_SERVER", "2", 1);
+	} else if (server)
 		setenv("GW_FORK_SERVER", "1", 1);
-	else
-		unsetenv("GW_FORK_SERVER");
 
 	snprintf(path, sizeof(path), "%s/%s", c->child_dir, t->name);
 	argv[0] = path;

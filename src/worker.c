@@ -426,20 +426,45 @@ gw_param_double(struct gw_job *job, const char *key, double def, double min,
  * host that vanishes without resetting the connection is noticed within
  * about 30 s (keepalives: 10 s idle + 3 probes 5 s apart; unacknowledged
  * data: 30 s).  They come before the conninfo, which may override each.
+ *
+ * Two settings travel in the start-up packet instead of a SET each, after
+ * the conninfo's own "options" (or PGOPTIONS): the claim commits
+ * asynchronously (synchronous_commit=off; run_job turns it on for the
+ * outcome), and a DBA's idle_in_transaction_session_timeout must not kill a
+ * job that computes between its reads and its writes.
  */
 static PGconn *
 db_connect(const char *type)
 {
 	const char	*keys[] = { "gssencmode", "connect_timeout",
 	    "keepalives_idle", "keepalives_interval", "keepalives_count",
-	    "tcp_user_timeout", "fallback_application_name", "dbname", NULL };
+	    "tcp_user_timeout", "fallback_application_name", "dbname",
+	    "options", NULL };
 	const char	*vals[] = { "disable", connect_timeout, "10", "5", "3",
-	    "30000", NULL, conninfo, NULL };
+	    "30000", NULL, conninfo, NULL, NULL };
+	static char	*options;
 	char		 app[GW_NAMELEN + 16];
+	PQconninfoOption *opts, *o;
+	const char	*base;
 	PGconn		*conn;
 
+	if (options == NULL) {
+		base = getenv("PGOPTIONS");
+		if ((opts = PQconninfoParse(conninfo, NULL)) != NULL) {
+			for (o = opts; o->keyword != NULL; o++)
+				if (strcmp(o->keyword, "options") == 0 &&
+				    o->val != NULL)
+					base = o->val;
+		}
+		if (asprintf(&options, "%s%s-c synchronous_commit=off "
+		    "-c idle_in_transaction_session_timeout=0",
+		    base ? base : "", base && *base ? " " : "") == -1)
+			gw_nomem();
+		PQconninfoFree(opts);
+	}
 	snprintf(app, sizeof(app), "geoworkerd %s", type);
 	vals[6] = app;
+	vals[8] = options;
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
 		log_warnx("cannot connect to the database: %s",
@@ -827,6 +852,24 @@ grant_outputs(struct gw_job *job)
 	return rv;
 }
 
+/*
+ * The end of a job's process, once its outcome is recorded (or fenced): the
+ * connection closed, stdio flushed, and no exit handlers.  The libraries'
+ * handlers (OpenSSL, GnuTLS, GDAL, the destructors that free their caches)
+ * only free memory the kernel is about to take back, and each page they
+ * write is one a forked child first copies from its fork server: for a
+ * small job they cost more than the job.  Whatever must reach a file is
+ * closed by the job function itself before it returns (see gwworker(3)).
+ */
+static _Noreturn void
+job_exit(struct gw_job *job, int code)
+{
+	PQfinish(job->conn);
+	job->conn = NULL;
+	fflush(NULL);
+	_exit(code);
+}
+
 static _Noreturn void
 run_job(struct gw_job *job, gw_job_fn run)
 {
@@ -842,14 +885,6 @@ run_job(struct gw_job *job, gw_job_fn run)
 	log_setjob(job->type, job->id);
 	if (master_fd == -1)
 		start_manual_heartbeat(job);
-	/*
-	 * The outcome commits synchronously.  A DBA's
-	 * idle_in_transaction_session_timeout must not kill a job that is
-	 * computing between its reads and its writes.
-	 */
-	if (simple(job->conn, "SET synchronous_commit = on; "
-	    "SET idle_in_transaction_session_timeout = 0") == -1)
-		db_lost(job->conn, "SET");
 	setproctitle("%s job %lld", job->type, job->id);
 	ptext = job->params ? json_dumps(job->params, JSON_COMPACT |
 	    JSON_REAL_PRECISION(15)) : NULL;
@@ -861,7 +896,9 @@ run_job(struct gw_job *job, gw_job_fn run)
 		gw_job_error(job, "%s", limit_error);
 	else if (job->params == NULL || !json_is_object(job->params))
 		gw_job_error(job, "params must be a JSON object");
-	else if (simple(job->conn, "BEGIN") == -1)
+	/* The outcome commits synchronously (the claim did not). */
+	else if (simple(job->conn, "BEGIN; SET LOCAL synchronous_commit = on")
+	    == -1)
 		db_lost(job->conn, "BEGIN");
 	else if (become_job_role(job) == 0 && claim_output(job) == 0) {
 		ok = run(job, &result);
@@ -896,7 +933,7 @@ run_job(struct gw_job *job, gw_job_fn run)
 			free(text);
 			json_decref(result);
 			run_cleanups(job, 0);
-			exit(GW_EXIT_OK);
+			job_exit(job, GW_EXIT_OK);
 		}
 		free(text);
 		json_decref(result);
@@ -912,7 +949,7 @@ run_job(struct gw_job *job, gw_job_fn run)
 			run_cleanups(job, 1);
 			log_warnx("the job was taken away while it ran (cancelled "
 			    "or re-queued); its output was discarded");
-			exit(GW_EXIT_FENCED);
+			job_exit(job, GW_EXIT_FENCED);
 		}
 		gw_job_pgerror(job, "writing the output", NULL);
 	}
@@ -926,6 +963,8 @@ run_job(struct gw_job *job, gw_job_fn run)
 		strlcpy(job->error, "the job failed without saying why",
 		    sizeof(job->error));
 	word_nomem(job);
+	if (simple(job->conn, "SET synchronous_commit = on") == -1)
+		db_lost(job->conn, "SET");
 	r = record(job, "failed", NULL, job->error);
 	if (r == -1)
 		db_lost(job->conn, "recording the failure");
@@ -937,7 +976,7 @@ run_job(struct gw_job *job, gw_job_fn run)
 		log_warnx("failed after %llu ms, peak memory %ld KiB: %s",
 		    (unsigned long long)elapsed, ru.ru_maxrss, job->error);
 	to_master("done failed");
-	exit(r == 0 ? GW_EXIT_FENCED : GW_EXIT_OK);
+	job_exit(job, r == 0 ? GW_EXIT_FENCED : GW_EXIT_OK);
 }
 
 void
@@ -1002,6 +1041,10 @@ fork_server(const char *type, int debug)
 	int		 fd, p[2], status;
 
 	setproctitle("%s fork server", type);
+	/* What every child would otherwise do for itself: read the time zone
+	 * (log lines) and seed jansson's hash tables (from /dev/urandom). */
+	tzset();
+	json_object_seed(0);
 	to_master("server");
 	for (;;) {
 		memset(&msg, 0, sizeof(msg));
@@ -1154,11 +1197,11 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	struct pollfd	 pfd[2];
 	PGconn		*conn;
 	PGnotify	*n;
-	const char	*confpath = NULL;
+	const char	*confpath = NULL, *s;
 	long long	 want = 0;
 	char		 listen[GW_NAMELEN + 64], buf[64];
 	static char	 typebuf[GW_NAMELEN];
-	int		 ch, debug = 0, r, nfd;
+	int		 ch, debug = 0, r, nfd, listening;
 
 	/* setproctitle_init() may reuse argv's memory: type may point there. */
 	strlcpy(typebuf, type, sizeof(typebuf));
@@ -1187,7 +1230,9 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	    GW_SYSCONFDIR "/geoworkerd.ini" : confpath);
 	if (want > 0)
 		master_fd = -1;
-	else if (getenv("GW_FORK_SERVER") != NULL && master_fd != -1) {
+	else if ((s = getenv("GW_FORK_SERVER")) != NULL && master_fd != -1) {
+		if (strcmp(s, "2") == 0)
+			unsetenv("LD_BIND_NOW");	/* set by the master */
 		unsetenv("GW_FORK_SERVER");
 		fork_server(type, debug);	/* returns in each child it forks */
 	}
@@ -1203,17 +1248,15 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	if ((conn = db_connect(type)) == NULL)
 		exit(GW_EXIT_DBLOST);
 	/*
-	 * The claim commits asynchronously: if the server crashes before it
-	 * is flushed, the job is simply queued again, and this child, whose
-	 * connection died with the server, exits without running it.  The
-	 * job's outcome is committed synchronously (run_job sets it back).
+	 * The claim commits asynchronously (db_connect): if the server crashes
+	 * before it is flushed, the job is simply queued again, and this
+	 * child, whose connection died with the server, exits without running
+	 * it.  The job's outcome is committed synchronously (run_job).
 	 */
-	snprintf(listen, sizeof(listen), "LISTEN \"geoworkerd_%s\"; "
-	    "SET synchronous_commit = off", type);
-	if (simple(conn, listen) == -1)
-		db_lost(conn, "LISTEN");
 	to_master("ready");
 	setproctitle("%s idle", type);
+	snprintf(listen, sizeof(listen), "LISTEN \"geoworkerd_%s\"", type);
+	listening = 0;
 
 	memset(&job, 0, sizeof(job));
 	job.type = type;
@@ -1242,6 +1285,17 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 		}
 		if (want > 0)
 			fatalx("job %lld is not a queued %s job", want, type);
+		/*
+		 * Nothing to do: listen, then claim again before waiting, for
+		 * a job queued between the claim and the LISTEN.  A child
+		 * that finds a job at once (a busy queue) never listens.
+		 */
+		if (!listening) {
+			if (simple(conn, listen) == -1)
+				db_lost(conn, "LISTEN");
+			listening = 1;
+			continue;
+		}
 		nfd = 0;
 		pfd[nfd].fd = PQsocket(conn);
 		pfd[nfd++].events = POLLIN;

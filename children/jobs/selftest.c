@@ -23,6 +23,7 @@
  *   {"output": "name"}       the same, named as a job names its output
  *                            (the runtime's output lock; result "output")
  *   {"progress": 4}          report progress in that many steps
+ *   {"show": ["lock_timeout"]} the session's settings, in result "show"
  *
  * Steps run in the order above, so {"sleep": 1, "signal": 9} sleeps first,
  * except that "file" and "table" are written before "sleep" when
@@ -45,7 +46,8 @@
 
 static const char *const keys[] = {
 	"sleep", "spin", "allocate", "signal", "exit", "fail", "result",
-	"table", "progress", "kill_backend", "file", "write_first", "sleeper", "output", NULL
+	"table", "progress", "kill_backend", "file", "write_first", "sleeper", "output",
+	"show", NULL
 };
 
 static void
@@ -57,6 +59,35 @@ sleep_ms(double ms)
 	ts.tv_nsec = (long)fmod(ms, 1000) * 1000000L;
 	while (nanosleep(&ts, &ts) == -1)
 		;
+}
+
+/* The settings named by "show", as the job's session sees them. */
+static int
+show_settings(struct gw_job *job, json_t *out)
+{
+	json_t		*names = json_object_get(job->params, "show"), *v, *shown;
+	const char	*name;
+	PGresult	*res;
+	size_t		 i;
+
+	if (names == NULL)
+		return 0;
+	if (!json_is_array(names))
+		return gw_job_error(job, "show must be a list of setting names");
+	if ((shown = json_object()) == NULL)
+		gw_nomem();
+	json_object_set_new(out, "show", shown);
+	json_array_foreach(names, i, v) {
+		if ((name = json_string_value(v)) == NULL)
+			return gw_job_error(job, "show[%zu] must be a string", i);
+		if ((res = gw_exec(job, "show", "SELECT current_setting($1)",
+		    1, &name)) == NULL)
+			return -1;
+		json_object_set_new(shown, name,
+		    json_string(PQgetvalue(res, 0, 0)));
+		PQclear(res);
+	}
+	return 0;
 }
 
 /* Writes the file and the table the parameters ask for. */
@@ -195,6 +226,8 @@ run_selftest(struct gw_job *job, json_t **result)
 	if (gw_param_string(job, "fail", 0, NULL, &fail) == -1)
 		goto fail;
 	if (!first && write_outputs(job, out) == -1)
+		goto fail;
+	if (show_settings(job, out) == -1)
 		goto fail;
 	if (fail != NULL) {
 		gw_job_error(job, "%s", fail);
