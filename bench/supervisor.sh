@@ -3,10 +3,12 @@
 # floor PostgreSQL sets, in one run on one throwaway cluster:
 #   - wake-up latency: INSERT to 'running' with idle children (median, p99),
 #     from the database's own timestamps (created_at -> started_at);
-#   - throughput: empty selftest jobs completed per second with 2 children,
-#     over TCP with password (scram-sha-256) and over a Unix socket, beside
+#   - throughput: empty selftest jobs completed per second with 2 children
+#     (CHILDREN=n to change), over TCP and over a Unix socket with password
+#     (scram-sha-256), and over a Unix socket with trust (as peer), beside
 #     `pgbench -C` with 2 clients (a fresh connection per transaction: the
-#     floor of one connection per job);
+#     floor of one connection per job), with the CPU per job of the master,
+#     the fork servers, the job processes and the backends, and pgbench's;
 #   - the master's CPU time while idle for 30 s.
 # FORK_SERVER=no execs every child instead of forking it from the type's
 # fork server (the default), to compare the two.
@@ -44,7 +46,7 @@ $( [ "$(id -u)" = 0 ] && echo "user = root" )
 nice = 0
 fork_server = ${FORK_SERVER:-yes}
 [selftest]
-children = 2
+children = ${CHILDREN:-2}
 INI
 	"$build/src/geoworkerd" -f -c "$work/gw.ini" 2>"$work/gw.log" &
 	master=$!
@@ -91,41 +93,58 @@ stop_daemon
 fi
 
 # CPU ticks of a process and of the children it reaped (the master reaps
-# every job's process; the postmaster every backend).
+# every job's process; the postmaster every backend), and its own.
 cpu() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
+own() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 servers_cpu() {	# the fork servers' own ticks
 	n=0
 	for p in $(pgrep -P "$master" 2>/dev/null); do
 		grep -q 'fork server' "/proc/$p/cmdline" 2>/dev/null &&
-		    n=$((n + $(awk '{print $14 + $15}' "/proc/$p/stat")))
+		    n=$((n + $(own "$p")))
 	done
 	echo $n
 }
+ms() { echo "scale=2; $1 * 1000 / $(getconf CLK_TCK) / $2" | bc; }
 throughput() {	# $1: label, $2: conninfo
 	start_daemon "$2"
 	sql "TRUNCATE background_jobs"
 	pm=$(head -1 "$(sql "SHOW data_directory")/postmaster.pid")
 	sql "INSERT INTO background_jobs (job_type, params) SELECT 'selftest', '{}' FROM generate_series(1, $jobs)"
-	m0=$(cpu "$master"); p0=$(cpu "$pm"); s0=$(servers_cpu)
+	m0=$(cpu "$master"); mo0=$(own "$master"); p0=$(cpu "$pm"); s0=$(servers_cpu)
 	t0=$(date +%s.%N)
-	# Polled once a second: each psql is a connection that would compete
-	# with the children for the two cores.
-	until [ "$(sql "SELECT count(*) FROM background_jobs WHERE status = 'completed'")" = "$jobs" ]; do sleep 1; done
+	# One session waits for the last job (its backend's CPU is counted
+	# with the jobs' but is one backend, not one per poll).
+	sql "DO \$\$ BEGIN
+	    WHILE (SELECT count(*) FROM background_jobs WHERE status = 'completed') < $jobs
+	    LOOP PERFORM pg_sleep(0.05); END LOOP; END \$\$"
 	t1=$(date +%s.%N)
-	m1=$(cpu "$master"); p1=$(cpu "$pm"); s1=$(servers_cpu)
+	m1=$(cpu "$master"); mo1=$(own "$master"); p1=$(cpu "$pm"); s1=$(servers_cpu)
 	stop_daemon
-	tck=$(getconf CLK_TCK)
 	echo "$1: $jobs jobs in $(echo "$t1 - $t0" | bc) s: $(echo "scale=1; $jobs / ($t1 - $t0)" | bc) jobs/s"
-	echo "$1: CPU per job: master + children $(echo "scale=2; ($m1 - $m0 + $s1 - $s0) * 1000 / $tck / $jobs" | bc) ms, backends $(echo "scale=2; ($p1 - $p0) * 1000 / $tck / $jobs" | bc) ms (the backends' figure includes the polling psql)"
+	echo "$1: CPU per job: master $(ms $((mo1 - mo0)) $jobs) ms, fork servers $(ms $((s1 - s0)) $jobs) ms, job processes $(ms $((m1 - m0 - mo1 + mo0)) $jobs) ms, backends + postmaster $(ms $((p1 - p0)) $jobs) ms; all $(ms $((m1 - m0 + s1 - s0 + p1 - p0)) $jobs) ms"
+}
+pgb() {	# $1: label, $2: host; pgbench -C's rate and its CPU per connection
+	p0=$(cpu "$pm")
+	out=$(/usr/bin/time -f '%U %S' -o "$work/pgb.time" pgbench -n -C -c 2 -j 2 -T 10 \
+	    -f "$work/select1.sql" -h "$2" bench 2>/dev/null)
+	p1=$(cpu "$pm")
+	n=$(echo "$out" | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p')
+	tps=$(echo "$out" | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
+	c=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%d", ($1 + $2) * hz}' "$work/pgb.time")
+	echo "pgbench -C over $1: $tps connections/s; CPU per connection: pgbench $(ms "$c" "$n") ms, backends + postmaster $(ms $((p1 - p0)) "$n") ms"
 }
 echo
-echo "== throughput: empty jobs, 2 children, against pgbench -C -c 2 (SELECT 1, new connection each)"
+echo "== throughput: empty jobs, ${CHILDREN:-2} children, against pgbench -C -c 2 (SELECT 1, new connection each)"
 echo "SELECT 1;" > "$work/select1.sql"
 for path in "tcp host=localhost" "socket host=$sockdir"; do
 	label=${path%% *}
 	host=${path#* }
-	throughput "geoworkerd over $label" "dbname=bench $host"
-	pgb=$(pgbench -n -C -c 2 -j 2 -T 10 -f "$work/select1.sql" -h "${host#host=}" bench 2>/dev/null |
-	    sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
-	echo "pgbench -C over $label: $pgb connections/s"
+	throughput "geoworkerd over $label + scram" "dbname=bench $host"
+	pgb "$label + scram" "${host#host=}"
 done
+# A Unix socket with peer (here trust: the same on the server's side)
+# authentication, as doc/performance.md recommends.
+sed -i 's/^local\(.*\)scram-sha-256$/local\1trust/' "$hba"
+psql -X -q -h localhost -c "SELECT pg_reload_conf()"
+throughput "geoworkerd over socket + trust" "dbname=bench host=$sockdir"
+pgb "socket + trust" "$sockdir"

@@ -42,6 +42,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
 #include "gwworker.h"
 
 extern char **environ;
@@ -1030,6 +1035,18 @@ program_replaced(void)
 }
 
 static void
+warm_openssl(void)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 len;
+
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	(void)RAND_status();
+	(void)HMAC(EVP_sha256(), "k", 1, (const unsigned char *)"d", 1, md,
+	    &len);
+}
+
+static void
 fork_server(const char *type, int debug)
 {
 	char		 buf[16], cbuf[CMSG_SPACE(sizeof(int))];
@@ -1041,10 +1058,18 @@ fork_server(const char *type, int debug)
 	int		 fd, p[2], status;
 
 	setproctitle("%s fork server", type);
-	/* What every child would otherwise do for itself: read the time zone
-	 * (log lines) and seed jansson's hash tables (from /dev/urandom). */
+	/*
+	 * What every child would otherwise do for itself: read the time zone
+	 * (log lines), seed jansson's hash tables (from /dev/urandom), and
+	 * initialize the OpenSSL that libpq uses for SCRAM and TLS (its
+	 * configuration, its provider, the SHA-256 HMAC, the random generator's
+	 * instance: a few ms a connection).  No random numbers are drawn here,
+	 * and OpenSSL reseeds its generator in each forked process before it
+	 * draws any.
+	 */
 	tzset();
 	json_object_seed(0);
+	warm_openssl();
 	to_master("server");
 	for (;;) {
 		memset(&msg, 0, sizeof(msg));
