@@ -97,7 +97,7 @@ struct ts {
 	int		 srid;
 	int		 laea;		/* projected here, else native */
 	char		 proj[256];	/* the LAEA definition */
-	PJ		*pj;		/* input CRS -> LAEA, lon/lat order */
+	struct gw_transform *tr;	/* input CRS -> LAEA, lon/lat order */
 	double		 to_metre;
 	double		 xmin, ymin, xmax, ymax;	/* metres */
 	char		*tmin_text, *tmax_text;
@@ -288,18 +288,12 @@ check_time_step(struct ts *ts)
 static int
 is_mercator(struct ts *ts, int *merc)
 {
-	PGresult	*res;
-	char		 sbuf[16];
-	const char	*v[1] = { sbuf };
+	struct gw_srs	 s;
 
-	snprintf(sbuf, sizeof(sbuf), "%d", ts->srid);
-	if ((res = gw_exec(ts->job, "reading spatial_ref_sys",
-	    "SELECT coalesce(proj4text, '') ~ '\\+proj=merc( |$)' "
-	    "OR coalesce(srtext, '') ~* 'PROJECTION\\[\"Mercator' "
-	    "FROM spatial_ref_sys WHERE srid = $1::int", 1, v)) == NULL)
+	if (gw_srs_lookup(ts->job, NULL, ts->srid, &s) == -1)
 		return -1;
-	*merc = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
+	*merc = gw_srs_mercator(&s);
+	gw_srs_free(&s);
 	return 0;
 }
 
@@ -313,24 +307,13 @@ is_mercator(struct ts *ts, int *merc)
 static int
 laea_setup(struct ts *ts)
 {
-	struct gw_job	*job = ts->job;
-	PJ_CONTEXT	*ctx = gw_proj();
-	PJ		*src, *dst = NULL, *pj = NULL;
 	char		 crs[300];
 	double		 bx[256], by[256], f;
-	int		 i, ret = -1;
+	int		 i;
 
-	if ((src = gw_crs_of_srid(job, ts->srid)) == NULL)
-		return -1;
 	snprintf(crs, sizeof(crs), "%s +type=crs", ts->proj);
-	if ((dst = proj_create(ctx, crs)) == NULL ||
-	    (pj = proj_create_crs_to_crs_from_pj(ctx, src, dst, NULL,
-	    NULL)) == NULL ||
-	    (ts->pj = proj_normalize_for_visualization(ctx, pj)) == NULL) {
-		gw_job_error(job, "input: no PROJ transformation from SRID %d "
-		    "to %s: %s", ts->srid, ts->proj, gw_proj_reason());
-		goto done;
-	}
+	if (gw_transform_to_def(ts->job, ts->srid, crs, &ts->tr) == -1)
+		return -1;
 
 	/* 64 points a side, counter-clockwise. */
 	for (i = 0; i < 64; i++) {
@@ -344,27 +327,18 @@ laea_setup(struct ts *ts)
 		bx[192 + i] = ts->xmin;
 		by[192 + i] = ts->ymax - f * (ts->ymax - ts->ymin);
 	}
-	proj_trans_generic(ts->pj, PJ_FWD, bx, sizeof(double), 256, by,
-	    sizeof(double), 256, NULL, 0, 0, NULL, 0, 0);
+	if (gw_transform_xy(ts->tr, 0, bx, by, 256) > 0)
+		return gw_job_error(ts->job, "input: the extent of %s cannot "
+		    "be projected to %s", ts->layer->qualified, ts->proj);
 	ts->xmin = ts->ymin = HUGE_VAL;
 	ts->xmax = ts->ymax = -HUGE_VAL;
 	for (i = 0; i < 256; i++) {
-		if (!isfinite(bx[i]) || !isfinite(by[i])) {
-			gw_job_error(job, "input: the extent of %s cannot be "
-			    "projected to %s", ts->layer->qualified, ts->proj);
-			goto done;
-		}
 		ts->xmin = fmin(ts->xmin, bx[i]);
 		ts->ymin = fmin(ts->ymin, by[i]);
 		ts->xmax = fmax(ts->xmax, bx[i]);
 		ts->ymax = fmax(ts->ymax, by[i]);
 	}
-	ret = 0;
-done:
-	proj_destroy(pj);
-	proj_destroy(src);
-	proj_destroy(dst);
-	return ret;
+	return 0;
 }
 
 /*
@@ -689,10 +663,8 @@ aggregate_batch(struct ts *ts, PGresult *res, int n, double *xs, double *ys,
 		xs[i] = get_float8(res, i, 0) * ts->to_metre;
 		ys[i] = get_float8(res, i, 1) * ts->to_metre;
 	}
-	if (ts->pj != NULL)
-		proj_trans_generic(ts->pj, PJ_FWD, xs, sizeof(double),
-		    (size_t)n, ys, sizeof(double), (size_t)n, NULL, 0, 0, NULL,
-		    0, 0);
+	if (ts->tr != NULL)
+		gw_transform_xy(ts->tr, 0, xs, ys, (size_t)n);
 	for (i = 0; i < n && i < FETCH_N; i++) {
 		x = xs[i];
 		y = ys[i];
@@ -879,7 +851,7 @@ cell_polygon(struct ts *ts, size_t loc)
 	GEOSGeometry		*ring, *poly;
 	double			 x0, y0, c = ts->cell, f;
 	double			 xs[4 * 8 + 1], ys[4 * 8 + 1];
-	unsigned int		 seg = ts->pj != NULL ? 8 : 1, i, k = 0;
+	unsigned int		 seg = ts->tr != NULL ? 8 : 1, i, k = 0;
 
 	x0 = ts->xmin + ts->cube.col[loc] * c;
 	y0 = ts->ymin + ts->cube.row[loc] * c;
@@ -903,10 +875,9 @@ cell_polygon(struct ts *ts, size_t loc)
 	xs[k] = xs[0];
 	ys[k] = ys[0];
 	k++;
-	if (ts->pj != NULL)
-		proj_trans_generic(ts->pj, PJ_INV, xs, sizeof(double), k, ys,
-		    sizeof(double), k, NULL, 0, 0, NULL, 0, 0);
-	f = ts->pj != NULL ? 1 : 1 / ts->to_metre;
+	if (ts->tr != NULL)
+		gw_transform_xy(ts->tr, 1, xs, ys, k);
+	f = ts->tr != NULL ? 1 : 1 / ts->to_metre;
 	if ((seq = GEOSCoordSeq_create_r(h, k, 2)) == NULL)
 		return NULL;
 	for (i = 0; i < k; i++)
@@ -1232,7 +1203,7 @@ make_result(struct ts *ts, json_t *r)
 	    json_string(ts->bound_text[ts->nsteps]));
 	json_object_set_new(r, "cube_end", json_string(ts->bound_text[0]));
 	json_object_set_new(r, "srid", json_integer(ts->srid));
-	json_object_set_new(r, "projection", json_string(ts->pj != NULL ?
+	json_object_set_new(r, "projection", json_string(ts->tr != NULL ?
 	    ts->proj : "input CRS"));
 	json_object_set_new(r, "count_trend", trend_json(&ts->overall));
 	return 0;
@@ -1257,8 +1228,7 @@ ts_free(struct ts *ts)
 	free(ts->bound_text);
 	free(ts->bound);
 	cube_free(&ts->cube);
-	if (ts->pj != NULL)
-		proj_destroy(ts->pj);
+	gw_transform_free(ts->tr);
 	free(ts->z);
 	free(ts->p);
 	free(ts->bin);

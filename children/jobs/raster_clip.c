@@ -62,6 +62,7 @@
 #include "gis/filter.h"
 #include "gis/quote.h"
 #include "gis/raster.h"
+#include "gis/srs.h"
 
 
 struct clip {
@@ -109,41 +110,33 @@ check_output_name(struct gw_job *job, const char *name)
 	    "bytes), not a path");
 }
 
-/* A CRS from a PostGIS SRID (as spatial_ref_sys defines it), with x =
- * easting/longitude. */
+/*
+ * A CRS from a PostGIS SRID, with x = easting/longitude: GDAL's own EPSG
+ * definition for an EPSG row, else the row's srtext (WKT), else its
+ * proj4text.
+ */
 static int
 srs_from_srid(struct gw_job *job, const char *param, int srid,
     OGRSpatialReferenceH *out)
 {
-	static const char *sql = "SELECT auth_name, auth_srid, srtext, "
-	    "proj4text FROM spatial_ref_sys WHERE srid = $1::int";
 	OGRSpatialReferenceH	 srs;
-	PGresult		*res;
-	const char		*v;
-	char			 s[32];
+	struct gw_srs		 row;
 	OGRErr			 err = OGRERR_FAILURE;
 
 	*out = NULL;
-	snprintf(s, sizeof(s), "%d", srid);
-	v = s;
-	if ((res = gw_exec(job, param, sql, 1, &v)) == NULL)
+	if (gw_srs_lookup(job, param, srid, &row) == -1)
 		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return gw_job_error(job, "%s: SRID %d is not in spatial_ref_sys",
-		    param, srid);
-	}
 	if ((srs = OSRNewSpatialReference(NULL)) == NULL) {
-		PQclear(res);
+		gw_srs_free(&row);
 		return gw_job_error(job, "out of memory");
 	}
-	if (strcasecmp(PQgetvalue(res, 0, 0), "EPSG") == 0)
-		err = OSRImportFromEPSG(srs, atoi(PQgetvalue(res, 0, 1)));
-	if (err != OGRERR_NONE && *PQgetvalue(res, 0, 2) != '\0')
-		err = OSRImportFromWkt(srs, (char *[]){ PQgetvalue(res, 0, 2) });
-	if (err != OGRERR_NONE && *PQgetvalue(res, 0, 3) != '\0')
-		err = OSRImportFromProj4(srs, PQgetvalue(res, 0, 3));
-	PQclear(res);
+	if (row.auth_name != NULL && strcasecmp(row.auth_name, "EPSG") == 0)
+		err = OSRImportFromEPSG(srs, row.auth_srid);
+	if (err != OGRERR_NONE && row.srtext != NULL)
+		err = OSRImportFromWkt(srs, (char *[]){ (char *)row.srtext });
+	if (err != OGRERR_NONE && row.proj4text != NULL)
+		err = OSRImportFromProj4(srs, row.proj4text);
+	gw_srs_free(&row);
 	if (err != OGRERR_NONE) {
 		OSRDestroySpatialReference(srs);
 		return gw_job_error(job, "%s: GDAL cannot read the CRS of SRID %d",
