@@ -47,6 +47,7 @@
 
 #include "gwworker.h"
 #include "gis/crs.h"
+#include "gis/cursor.h"
 #include "gis/execf.h"
 #include "gis/geom.h"
 #include "gis/layer.h"
@@ -59,8 +60,7 @@
 #define JOB_TYPE	"hotspot_timeseries"
 #define MAX_STEPS	10000		/* time steps: far more than any trend needs */
 #define MAX_BINS	100000000LL	/* locations x steps */
-#define FETCH_ROWS	"50000"
-#define FETCH_N		50000
+#define POINT_BATCH	50000		/* points projected per PROJ call */
 #define BOUNDARY_CHUNK	256
 
 /* PostgreSQL type oids of the time_field types accepted. */
@@ -89,7 +89,6 @@ struct ts {
 	/* The SQL text of the point expressions, built from the catalog. */
 	char		*time_sql;	/* "t"::timestamptz */
 	char		*geom_sql;	/* "geom" */
-	char		*field_sql;	/* "f"::float8, or 1 */
 	char		*ok_sql;	/* the row is used */
 
 	long long	 nrows;		/* rows of input */
@@ -107,6 +106,12 @@ struct ts {
 	double		*bound;		/* nsteps + 1 epochs, descending */
 	char	       **bound_text;	/* the same, as timestamptz text */
 	int		 nbound;	/* strings in bound_text */
+
+	/* Points read, gathered for one projection call (aggregate()). */
+	double		 gcols, grows;	/* the grid, in cells */
+	double		*px, *py, *pe, *pv;	/* x, y (metres), epoch, value */
+	int		 np;
+	long long	 naggregated;
 
 	struct cube	 cube;
 	double		*z, *p;
@@ -227,10 +232,6 @@ build_sql(struct ts *ts)
 	}
 	if ((ts->geom_sql = strdup(qg)) == NULL)
 		goto nomem;
-	if (asprintf(&ts->field_sql, "%s::float8", qf ? qf : "1") == -1) {
-		ts->field_sql = NULL;
-		goto nomem;
-	}
 	if (asprintf(&ts->ok_sql, "%s IS NOT NULL AND NOT ST_IsEmpty(%s) AND "
 	    "%s IS NOT NULL AND %s IS NOT NULL", qg, qg, qt,
 	    qf ? qf : "true") == -1) {
@@ -599,165 +600,136 @@ cube_nomem(struct ts *ts)
 	    (double)ts->cube.nloc * ts->nsteps * 40 / 1e6 + 20);
 }
 
-/* A float8 column of a binary result (network byte order); NAN if it is
- * not 8 bytes (a NULL, which the cursor's WHERE excludes). */
-static double
-get_float8(const PGresult *res, int row, int col)
-{
-	const unsigned char	*b;
-	uint64_t		 u = 0;
-	double			 d;
-	int			 i;
-
-	if (PQgetlength(res, row, col) != 8)
-		return NAN;
-	b = (const unsigned char *)PQgetvalue(res, row, col);
-	for (i = 0; i < 8; i++)
-		u = u << 8 | b[i];
-	memcpy(&d, &u, sizeof(d));
-	return d;
-}
-
-/* Streams the points through a cursor into the cube. */
-/* The cube over the grid, and the cursor over the input's points:
- * x, y, time (epoch) and value, all float8. */
+/* The cube over the grid; a grid whose cell indexes would not fit is
+ * rejected before anything is read. */
 static int
-aggregate_open(struct ts *ts, double *ncols, double *nrows)
+aggregate_open(struct ts *ts)
 {
 	struct gw_job	*job = ts->job;
-	PGresult	*res;
 
-	/* Reject a grid whose cell indexes would not fit, before reading. */
-	*ncols = (ts->xmax - ts->xmin) / ts->cell;
-	*nrows = (ts->ymax - ts->ymin) / ts->cell;
-	if (*ncols > 1e9 || *nrows > 1e9)
+	ts->gcols = (ts->xmax - ts->xmin) / ts->cell;
+	ts->grows = (ts->ymax - ts->ymin) / ts->cell;
+	if (ts->gcols > 1e9 || ts->grows > 1e9)
 		return gw_job_error(job, "cell_size: %g m makes a grid of "
 		    "%.0f x %.0f cells over the input; use a larger cell_size",
-		    ts->cell, *ncols + 1, *nrows + 1);
+		    ts->cell, ts->gcols + 1, ts->grows + 1);
 	if (cube_init(&ts->cube, ts->cell, ts->xmin, ts->ymin,
 	    ts->nsteps) == -1)
 		return gw_job_error(job, "out of memory");
-	if ((res = gw_execf(job, "reading input", "DECLARE gw_points NO "
-	    "SCROLL CURSOR FOR SELECT ST_X(g), ST_Y(g), "
-	    "extract(epoch FROM t)::float8, v FROM "
-	    "(SELECT %s AS g, %s AS t, %s AS v FROM %s WHERE %s) s",
-	    ts->geom_sql, ts->time_sql, ts->field_sql, ts->layer->qualified,
-	    ts->ok_sql)) == NULL)
-		return -1;
-	PQclear(res);
+	if ((ts->px = calloc(POINT_BATCH, sizeof(*ts->px))) == NULL ||
+	    (ts->py = calloc(POINT_BATCH, sizeof(*ts->py))) == NULL ||
+	    (ts->pe = calloc(POINT_BATCH, sizeof(*ts->pe))) == NULL ||
+	    (ts->pv = calloc(POINT_BATCH, sizeof(*ts->pv))) == NULL)
+		return gw_job_error(job, "out of memory");
 	return 0;
 }
 
-/* The n points of batch res into the cube: projected to metres (xs, ys:
- * FETCH_N each), each checked against what survey() measured. */
+/* The points gathered (ts->np) into the cube: projected to metres in one
+ * call, each checked against what survey() measured. */
 static int
-aggregate_batch(struct ts *ts, PGresult *res, int n, double *xs, double *ys,
-    double ncols, double nrows)
+aggregate_flush(struct ts *ts)
 {
 	struct gw_job	*job = ts->job;
 	const char	*input = ts->layer->qualified;
-	double		 x, y, e, val, gx, gy;
+	double		 x, y, gx, gy;
 	int		 i;
 
-	for (i = 0; i < n && i < FETCH_N; i++) {
-		xs[i] = get_float8(res, i, 0) * ts->to_metre;
-		ys[i] = get_float8(res, i, 1) * ts->to_metre;
-	}
 	if (ts->tr != NULL)
-		gw_transform_xy(ts->tr, 0, xs, ys, (size_t)n);
-	for (i = 0; i < n && i < FETCH_N; i++) {
-		x = xs[i];
-		y = ys[i];
-		e = get_float8(res, i, 2);
-		val = get_float8(res, i, 3);
+		gw_transform_xy(ts->tr, 0, ts->px, ts->py, (size_t)ts->np);
+	for (i = 0; i < ts->np; i++) {
+		x = ts->px[i];
+		y = ts->py[i];
 		if (!isfinite(x) || !isfinite(y))
 			return gw_job_error(job, "input: a point of %s could "
 			    "not be projected to metres", input);
-		if (!isfinite(val))
+		if (!isfinite(ts->pv[i]))
 			return gw_job_error(job, "field: a value of %s is not "
-			    "a finite number (%g)", input, val);
-		if (!(e > ts->bound[ts->nsteps] && e <= ts->bound[0]))
+			    "a finite number (%g)", input, ts->pv[i]);
+		if (!(ts->pe[i] > ts->bound[ts->nsteps] &&
+		    ts->pe[i] <= ts->bound[0]))
 			return gw_job_error(job, "input: a point of %s lies "
 			    "outside the time range it was measured with (was "
 			    "the table changed meanwhile?)", input);
 		gx = floor((x - ts->xmin) / ts->cell);
 		gy = floor((y - ts->ymin) / ts->cell);
-		if (gx < -1 || gy < -1 || gx > ncols + 1 || gy > nrows + 1)
+		if (gx < -1 || gy < -1 || gx > ts->gcols + 1 ||
+		    gy > ts->grows + 1)
 			return gw_job_error(job, "input: a point of %s lies "
 			    "outside the extent it was measured with (was the "
 			    "table changed meanwhile?)", input);
-		if (cube_add(&ts->cube, x, y, step_of(ts, e), val) == -1) {
-			cube_nomem(ts);
-			return -1;
-		}
+		if (cube_add(&ts->cube, x, y, step_of(ts, ts->pe[i]),
+		    ts->pv[i]) == -1)
+			return cube_nomem(ts);
 	}
+	ts->naggregated += ts->np;
+	ts->np = 0;
+	gw_progress(job, 0.05 + 0.45 * (double)ts->naggregated /
+	    (double)ts->npoints, "aggregated %lld of %lld points",
+	    ts->naggregated, ts->npoints);
+	if ((long long)ts->cube.nloc * ts->nsteps > MAX_BINS)
+		return gw_job_error(job, "cell_size: the cube has more than "
+		    "%lld bins (%zu locations x %d time steps); use a larger "
+		    "cell_size or time_step", MAX_BINS, ts->cube.nloc,
+		    ts->nsteps);
 	return 0;
 }
 
+/* A point of the reader: its coordinates (in the layer's unit, times
+ * to_metre), time and value gathered for aggregate_flush(). */
+static int
+aggregate_point(struct gw_job *job, struct gw_feature *f, void *arg)
+{
+	GEOSContextHandle_t	 h = gw_geos();
+	struct ts		*ts = arg;
+	const struct gw_column	*tc = &ts->layer->columns[ts->time_idx];
+	double			*x = &ts->px[ts->np], *y = &ts->py[ts->np];
+	int			 k = ts->np;
+
+	if (GEOSGeomGetX_r(h, f->geom, x) != 1 ||
+	    GEOSGeomGetY_r(h, f->geom, y) != 1)
+		return gw_job_error(job, "input: a geometry of %s is not a "
+		    "point (was the table changed meanwhile?)",
+		    ts->layer->qualified);
+	*x *= ts->to_metre;
+	*y *= ts->to_metre;
+	/* NAN for what cannot be read: the checks then say which. */
+	if (gw_value_epoch(tc->typid, f->values[0], f->lengths[0],
+	    &ts->pe[k]) == -1)
+		ts->pe[k] = NAN;
+	ts->pv[k] = 1;
+	if (ts->field_idx != -1 && gw_value_double(ts->layer->columns[
+	    ts->field_idx].typid, f->values[1], f->lengths[1],
+	    &ts->pv[k]) == -1)
+		ts->pv[k] = NAN;
+	if (++ts->np == POINT_BATCH)
+		return aggregate_flush(ts);
+	return 0;
+}
+
+/* Streams the points of the input (the rows survey() counted as used)
+ * into the cube, through the cursor reader. */
 static int
 aggregate(struct ts *ts)
 {
-	struct gw_job	*job = ts->job;
-	PGresult	*res = NULL;
-	double		*xs = NULL, *ys = NULL, ncols, nrows;
-	long long	 done = 0;
-	int		 n, ret = -1;
+	struct gw_read	 rd;
+	int		 cols[2] = { ts->time_idx, ts->field_idx };
 
-	if (aggregate_open(ts, &ncols, &nrows) == -1)
+	if (aggregate_open(ts) == -1)
 		return -1;
-	if ((xs = calloc(FETCH_N, sizeof(*xs))) == NULL ||
-	    (ys = calloc(FETCH_N, sizeof(*ys))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	for (;;) {
-		/* Binary rows: four float8 columns, no text to format on the
-		 * server or to parse here. */
-		res = PQexecParams(job->conn, "FETCH " FETCH_ROWS
-		    " FROM gw_points", 0, NULL, NULL, NULL, NULL, 1);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			gw_job_pgerror(job, "reading input", res);
-			goto done;
-		}
-		if ((n = PQntuples(res)) == 0)
-			break;
-		if (PQnfields(res) != 4) {
-			gw_job_error(job, "reading input: unexpected columns");
-			goto done;
-		}
-		if (aggregate_batch(ts, res, n, xs, ys, ncols, nrows) == -1)
-			goto done;
-		done += n;
-		PQclear(res);
-		res = NULL;
-		gw_progress(job, 0.05 + 0.45 * (double)done /
-		    (double)ts->npoints, "aggregated %lld of %lld points",
-		    done, ts->npoints);
-		if ((long long)ts->cube.nloc * ts->nsteps > MAX_BINS) {
-			gw_job_error(job, "cell_size: the cube has more than "
-			    "%lld bins (%zu locations x %d time steps); use a "
-			    "larger cell_size or time_step", MAX_BINS,
-			    ts->cube.nloc, ts->nsteps);
-			goto done;
-		}
-	}
-	PQclear(res);
-	res = NULL;
-	if (exec_simple(job, "closing cursor", "CLOSE gw_points",
-	    PGRES_COMMAND_OK) == -1)
-		goto done;
-	if (ts->cube.nloc < 2) {
-		gw_job_error(job, "input: every point falls in a single "
-		    "location (cell_size %g m); there is nothing to compare "
-		    "it with, use a smaller cell_size", ts->cell);
-		goto done;
-	}
-	ret = 0;
-done:
-	PQclear(res);
-	free(xs);
-	free(ys);
-	return ret;
+	memset(&rd, 0, sizeof(rd));
+	rd.columns = cols;
+	rd.ncolumns = ts->field_idx != -1 ? 2 : 1;
+	rd.where = ts->ok_sql;
+	rd.binary = 1;		/* no text to format or to parse */
+	rd.prefetch = 1;
+	if (gw_layer_read(ts->job, ts->layer, &rd, aggregate_point, ts) == -1 ||
+	    aggregate_flush(ts) == -1)
+		return -1;
+	if (ts->cube.nloc < 2)
+		return gw_job_error(ts->job, "input: every point falls in a "
+		    "single location (cell_size %g m); there is nothing to "
+		    "compare it with, use a smaller cell_size", ts->cell);
+	return 0;
 }
 
 /* Gi*, its FDR-corrected bins, the trends and the categories. */
@@ -1218,7 +1190,10 @@ ts_free(struct ts *ts)
 		gw_layer_free(ts->layer);
 	free(ts->time_sql);
 	free(ts->geom_sql);
-	free(ts->field_sql);
+	free(ts->px);
+	free(ts->py);
+	free(ts->pe);
+	free(ts->pv);
 	free(ts->ok_sql);
 	free(ts->tmin_text);
 	free(ts->tmax_text);
