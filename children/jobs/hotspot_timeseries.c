@@ -864,168 +864,6 @@ cell_polygon(struct ts *ts, size_t loc)
 	return poly;
 }
 
-/* Checks that <output>_bins may be created: absent, or overwrite. */
-static int
-bins_table_free(struct ts *ts, const char *bins, int overwrite,
-    char **qualified)
-{
-	struct gw_job	*job = ts->job;
-	const char	*schema = job->settings->output_schema;
-	const char	*v[2] = { schema, bins };
-	PGresult	*res;
-	char		*sql = NULL, kind;
-	int		 ret = -1;
-
-	if ((res = gw_exec(job, "looking up output", "SELECT c.relkind "
-	    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-	    "WHERE n.nspname = $1 AND c.relname = $2", 2, v)) == NULL)
-		return -1;
-	kind = PQntuples(res) ? PQgetvalue(res, 0, 0)[0] : 0;
-	PQclear(res);
-	if ((*qualified = gw_quote_qualified(job, schema, bins)) == NULL)
-		goto done;
-	if (kind != 0 && (kind != 'r' || !overwrite)) {
-		gw_job_error(job, "output: %s.%s already exists%s", schema,
-		    bins, kind == 'r' ? "; set overwrite to replace it" :
-		    " and is not a table");
-		goto done;
-	}
-	if (kind == 'r') {
-		if (asprintf(&sql, "DROP TABLE %s", *qualified) == -1) {
-			sql = NULL;
-			gw_job_error(job, "out of memory");
-			goto done;
-		}
-		if (exec_simple(job, "dropping the old bins table", sql,
-		    PGRES_COMMAND_OK) == -1)
-			goto done;
-	}
-	ret = 0;
-done:
-	free(sql);
-	return ret;
-}
-
-/* Appends to a growing COPY buffer, sending it when it is large. */
-struct copybuf {
-	char	*buf;
-	size_t	 len, cap;
-};
-
-static int
-copy_flush(struct gw_job *job, struct copybuf *cb)
-{
-	if (cb->len > 0 &&
-	    PQputCopyData(job->conn, cb->buf, (int)cb->len) != 1)
-		return gw_job_error(job, "writing bins: %s",
-		    PQerrorMessage(job->conn));
-	cb->len = 0;
-	return 0;
-}
-
-/* Writes <output>_bins with COPY, then its key and statistics. */
-static int
-write_bins(struct ts *ts, const char *qualified)
-{
-	struct gw_job	*job = ts->job;
-	struct cube	*c = &ts->cube;
-	struct copybuf	 cb = { NULL, 0, 1 << 20 };
-	PGresult	*res = NULL;
-	char		*sql = NULL, zb[32], pb[32];
-	size_t		 i, T = c->nsteps, k;
-	int		 t, w, ret = -1, copying = 0;
-
-	if (asprintf(&sql, "CREATE TABLE %s (location_id integer NOT NULL, "
-	    "time_step integer NOT NULL, time_start timestamptz NOT NULL, "
-	    "time_end timestamptz NOT NULL, value double precision NOT NULL, "
-	    "gi_zscore double precision, gi_pvalue double precision, "
-	    "gi_bin smallint NOT NULL)", qualified) == -1) {
-		sql = NULL;
-		goto nomem;
-	}
-	if (exec_simple(job, "creating the bins table", sql,
-	    PGRES_COMMAND_OK) == -1)
-		goto done;
-	free(sql);
-	if (asprintf(&sql, "COPY %s FROM STDIN", qualified) == -1) {
-		sql = NULL;
-		goto nomem;
-	}
-	if (exec_simple(job, "writing bins", sql, PGRES_COPY_IN) == -1)
-		goto done;
-	copying = 1;
-	if ((cb.buf = malloc(cb.cap)) == NULL)
-		goto nomem;
-	for (i = 0; i < c->nloc; i++) {
-		for (t = 0; t < (int)T; t++) {
-			k = i * T + (size_t)t;
-			if (cb.cap - cb.len < 512 && copy_flush(job, &cb) == -1)
-				goto done;
-			snprintf(zb, sizeof(zb), "%.17g", ts->z[k]);
-			snprintf(pb, sizeof(pb), "%.17g", ts->p[k]);
-			w = snprintf(cb.buf + cb.len, cb.cap - cb.len,
-			    "%zu\t%d\t%s\t%s\t%.17g\t%s\t%s\t%d\n", i + 1, t + 1,
-			    ts->bound_text[T - (size_t)t],
-			    ts->bound_text[T - 1 - (size_t)t], c->val[k],
-			    isnan(ts->z[k]) ? "\\N" : zb,
-			    isnan(ts->p[k]) ? "\\N" : pb, ts->bin[k]);
-			if (w < 0 || (size_t)w >= cb.cap - cb.len) {
-				gw_job_error(job, "writing bins: a row too "
-				    "long");
-				goto done;
-			}
-			cb.len += (size_t)w;
-		}
-		if (i % 1000 == 999)
-			gw_progress(job, 0.85 + 0.1 * (double)i /
-			    (double)c->nloc, "writing bins");
-	}
-	if (copy_flush(job, &cb) == -1)
-		goto done;
-	copying = 0;
-	if (PQputCopyEnd(job->conn, NULL) != 1) {
-		gw_job_error(job, "writing bins: %s",
-		    PQerrorMessage(job->conn));
-		goto done;
-	}
-	res = PQgetResult(job->conn);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		gw_job_pgerror(job, "writing bins", res);
-		goto done;
-	}
-	PQclear(res);
-	while ((res = PQgetResult(job->conn)) != NULL)
-		PQclear(res);
-	free(sql);
-	if (asprintf(&sql, "ALTER TABLE %s ADD PRIMARY KEY "
-	    "(location_id, time_step)", qualified) == -1) {
-		sql = NULL;
-		goto nomem;
-	}
-	if (exec_simple(job, "indexing bins", sql, PGRES_COMMAND_OK) == -1)
-		goto done;
-	free(sql);
-	if (asprintf(&sql, "ANALYZE %s", qualified) == -1) {
-		sql = NULL;
-		goto nomem;
-	}
-	if (exec_simple(job, "analyzing bins", sql, PGRES_COMMAND_OK) == -1)
-		goto done;
-	ret = 0;
-	goto done;
-nomem:
-	gw_job_error(job, "out of memory");
-done:
-	if (copying) {
-		PQputCopyEnd(job->conn, "hotspot_timeseries failed");
-		while ((res = PQgetResult(job->conn)) != NULL)
-			PQclear(res);
-	}
-	free(cb.buf);
-	free(sql);
-	return ret;
-}
-
 static const struct gw_colspec loc_cols[] = {
 	{ "location_id", "integer" },
 	{ "category", "text" },
@@ -1040,35 +878,34 @@ static const struct gw_colspec loc_cols[] = {
 };
 #define NLOCCOLS	(sizeof(loc_cols) / sizeof(loc_cols[0]))
 
-/* Writes the locations table and <output>_bins. */
+static const struct gw_colspec bin_cols[] = {
+	{ "location_id", "integer NOT NULL" },
+	{ "time_step", "integer NOT NULL" },
+	{ "time_start", "timestamptz NOT NULL" },
+	{ "time_end", "timestamptz NOT NULL" },
+	{ "value", "double precision NOT NULL" },
+	{ "gi_zscore", "double precision" },
+	{ "gi_pvalue", "double precision" },
+	{ "gi_bin", "smallint NOT NULL" },
+};
+#define NBINCOLS	(sizeof(bin_cols) / sizeof(bin_cols[0]))
+static const char *const bin_key[] = { "location_id", "time_step" };
+
+/* One row per location: its cell polygon, category, trends and counts. */
 static int
-write_output(struct ts *ts, json_t *result)
+write_locations(struct ts *ts, struct gw_output *out)
 {
 	struct gw_job	*job = ts->job;
 	struct cube	*c = &ts->cube;
-	struct gw_output *out = NULL;
 	GEOSGeometry	*g;
-	char		 namebuf[128], bins[128], *binsq = NULL, *sql = NULL;
 	char		 vb[NLOCCOLS][32];
-	const char	*name, *vals[NLOCCOLS];
+	const char	*vals[NLOCCOLS];
 	size_t		 i, T = c->nsteps, t;
-	int		 overwrite, hot, cold, ret = -1;
-	long long	 nrows;
+	int		 hot, cold, rc;
 	double		 total;
 
-	if (gw_output_name(job, namebuf, sizeof(namebuf), &name,
-	    &overwrite) == -1)
-		return -1;
-	if (strlen(name) + 5 > 63)
-		return gw_job_error(job, "output: \"%s\" is too long: the bins "
-		    "table \"%s_bins\" must fit in 63 bytes", name, name);
-	snprintf(bins, sizeof(bins), "%s_bins", name);
-	if (bins_table_free(ts, bins, overwrite, &binsq) == -1)
-		goto done;
-	if (gw_output_create(job, name, overwrite, loc_cols, NLOCCOLS, "geom",
-	    "Polygon", ts->srid, &out) == -1)
-		goto done;
-	gw_progress(job, 0.8, "writing %zu locations", c->nloc);
+	for (t = 0; t < NLOCCOLS; t++)
+		vals[t] = vb[t];
 	for (i = 0; i < c->nloc; i++) {
 		hot = cold = 0;
 		total = 0;
@@ -1088,40 +925,106 @@ write_output(struct ts *ts, json_t *result)
 		snprintf(vb[7], sizeof(vb[7]), "%.17g", total);
 		snprintf(vb[8], sizeof(vb[8]), "%.17g", ts->vtrend[i].z);
 		snprintf(vb[9], sizeof(vb[9]), "%.17g", ts->vtrend[i].p);
-		vals[0] = vb[0];
-		for (t = 2; t < NLOCCOLS; t++)
-			vals[t] = vb[t];
-		if ((g = cell_polygon(ts, i)) == NULL) {
-			gw_job_error(job, "making cell polygons: %s",
+		if ((g = cell_polygon(ts, i)) == NULL)
+			return gw_job_error(job, "making cell polygons: %s",
 			    gw_geos_error());
-			goto done;
-		}
-		if (gw_output_row(job, out, vals, g) == -1) {
-			GEOSGeom_destroy_r(gw_geos(), g);
-			goto done;
-		}
+		rc = gw_output_row(job, out, vals, g);
 		GEOSGeom_destroy_r(gw_geos(), g);
+		if (rc == -1)
+			return -1;
 	}
+	return 0;
+}
+
+/* One row per location and time step: the bin's value and Gi*. */
+static int
+write_bins(struct ts *ts, struct gw_output *bins)
+{
+	struct cube	*c = &ts->cube;
+	char		 vb[NBINCOLS][32];
+	const char	*vals[NBINCOLS];
+	size_t		 i, k, T = c->nsteps, t;
+
+	for (t = 0; t < NBINCOLS; t++)
+		vals[t] = vb[t];
+	for (i = 0; i < c->nloc; i++) {
+		for (t = 0; t < T; t++) {
+			k = i * T + t;
+			snprintf(vb[0], sizeof(vb[0]), "%zu", i + 1);
+			snprintf(vb[1], sizeof(vb[1]), "%zu", t + 1);
+			/* Step t covers (bound[T - t], bound[T - 1 - t]]. */
+			vals[2] = ts->bound_text[T - t];
+			vals[3] = ts->bound_text[T - 1 - t];
+			snprintf(vb[4], sizeof(vb[4]), "%.17g", c->val[k]);
+			snprintf(vb[5], sizeof(vb[5]), "%.17g", ts->z[k]);
+			snprintf(vb[6], sizeof(vb[6]), "%.17g", ts->p[k]);
+			vals[5] = isnan(ts->z[k]) ? NULL : vb[5];
+			vals[6] = isnan(ts->p[k]) ? NULL : vb[6];
+			snprintf(vb[7], sizeof(vb[7]), "%d", ts->bin[k]);
+			if (gw_output_values(ts->job, bins, vals) == -1)
+				return -1;
+		}
+		if (i % 1000 == 999)
+			gw_progress(ts->job, 0.85 + 0.1 * (double)i /
+			    (double)c->nloc, "writing bins");
+	}
+	return 0;
+}
+
+/*
+ * Writes the locations table and <output>_bins.  Both are created (or
+ * refused) before a row is written, the bins table first.
+ */
+static int
+write_output(struct ts *ts, json_t *result)
+{
+	struct gw_job	*job = ts->job;
+	struct gw_output *out = NULL, *bins = NULL;
+	char		 namebuf[128], binsname[128];
+	const char	*name;
+	json_t		*binsfull = NULL;
+	long long	 nrows;
+	int		 overwrite, rc, ret = -1;
+
+	if (gw_output_name(job, namebuf, sizeof(namebuf), &name,
+	    &overwrite) == -1)
+		return -1;
+	if (strlen(name) + 5 > 63)
+		return gw_job_error(job, "output: \"%s\" is too long: the bins "
+		    "table \"%s_bins\" must fit in 63 bytes", name, name);
+	snprintf(binsname, sizeof(binsname), "%s_bins", name);
+	if (gw_output_create_table(job, binsname, overwrite, bin_cols,
+	    NBINCOLS, &bins) == -1 ||
+	    gw_output_create(job, name, overwrite, loc_cols, NLOCCOLS, "geom",
+	    "Polygon", ts->srid, &out) == -1)
+		goto done;
+	gw_progress(job, 0.8, "writing %zu locations", ts->cube.nloc);
+	if (write_locations(ts, out) == -1)
+		goto done;
 	json_object_set_new(result, "output",
 	    json_string(gw_output_fullname(out)));
-	if (gw_output_finish(job, out, &nrows) == -1) {
-		out = NULL;
-		goto done;
-	}
+	rc = gw_output_finish(job, out, &nrows);
 	out = NULL;
-
-	gw_progress(job, 0.85, "writing %zu bins", c->nloc * T);
-	if (write_bins(ts, binsq) == -1)
+	if (rc == -1)
 		goto done;
-	json_object_set_new(result, "bins_output", json_sprintf("%s.%s",
-	    job->settings->output_schema, bins));
+
+	gw_progress(job, 0.85, "writing %zu bins", ts->cube.nloc *
+	    (size_t)ts->nsteps);
+	binsfull = json_string(gw_output_fullname(bins));
+	if (write_bins(ts, bins) == -1)
+		goto done;
+	rc = gw_output_finish_table(job, bins, bin_key, 2, NULL);
+	bins = NULL;
+	if (rc == -1)
+		goto done;
+	json_object_set_new(result, "bins_output", binsfull);
+	binsfull = NULL;
 	json_object_set_new(result, "feature_count", json_integer(nrows));
 	ret = 0;
 done:
-	if (out != NULL)
-		gw_output_free(out);
-	free(binsq);
-	free(sql);
+	json_decref(binsfull);
+	gw_output_free(out);
+	gw_output_free(bins);
 	return ret;
 }
 
