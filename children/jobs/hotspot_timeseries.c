@@ -25,8 +25,10 @@
  *   PROJ, here, into a Lambert azimuthal equal-area plane centred on the
  *   data, and the cell polygons are projected back.
  *
- *   Points are streamed by a cursor; memory is the cube (locations x steps
- *   doubles, and three arrays of that size for Gi*), not the points.
+ *   Points are streamed by the cursor reader (gis/cursor.h) and both tables
+ *   written by the COPY writer (gis/output.h); memory is the cube
+ *   (locations x steps doubles, and three arrays of that size for Gi*), not
+ *   the points.
  *   Errors name the parameter; nothing is written before every check passed,
  *   and a failed job's output is rolled back by the runtime.
  */
@@ -399,7 +401,12 @@ survey_frame(struct ts *ts)
 	const char	*v[3] = { b[0], b[1], b[2] };
 	int		 merc;
 
-	if (gw_crs_info(job, ts->srid, &ts->laea, &ts->to_metre) == -1)
+	/* gw_layer_resolve() told for the layer's SRID; the rows may have
+	 * another if the column is not constrained. */
+	if (ts->srid == ts->layer->srid) {
+		ts->laea = ts->layer->geographic;
+		ts->to_metre = ts->layer->to_metre;
+	} else if (gw_crs_info(job, ts->srid, &ts->laea, &ts->to_metre) == -1)
 		return -1;
 	if (!ts->laea) {
 		if (is_mercator(ts, &merc) == -1)
@@ -732,65 +739,64 @@ aggregate(struct ts *ts)
 	return 0;
 }
 
-/* Gi*, its FDR-corrected bins, the trends and the categories. */
+/* Gi* of every bin and its FDR-corrected confidence bin. */
 static int
-analyse(struct ts *ts)
+analyse_gistar(struct ts *ts)
 {
 	struct gw_job	*job = ts->job;
 	struct cube	*c = &ts->cube;
-	size_t		 n = c->nloc * (size_t)c->nsteps, i, T = c->nsteps;
-	double		 t90, t95, t99, *total = NULL;
-	int		 r, t, ret = -1;
+	size_t		 n = c->nloc * (size_t)c->nsteps, i;
+	double		 t90, t95, t99;
+	int		 r;
 
-	if (ts->dist_default) {
-		if (cube_nearest_distance(c, &ts->dist) == -1) {
-			gw_job_error(job, "input: a single location");
-			goto done;
-		}
-	}
+	if (ts->dist_default && cube_nearest_distance(c, &ts->dist) == -1)
+		return gw_job_error(job, "input: a single location");
 	if ((ts->z = calloc(n, sizeof(*ts->z))) == NULL ||
 	    (ts->p = calloc(n, sizeof(*ts->p))) == NULL ||
 	    (ts->bin = calloc(n, sizeof(*ts->bin))) == NULL ||
-	    (ts->nnbr = calloc(c->nloc, sizeof(*ts->nnbr))) == NULL ||
-	    (ts->trend = calloc(c->nloc, sizeof(*ts->trend))) == NULL ||
-	    (ts->vtrend = calloc(c->nloc, sizeof(*ts->vtrend))) == NULL ||
-	    (ts->category = calloc(c->nloc, sizeof(*ts->category))) == NULL ||
-	    (total = calloc(T, sizeof(*total))) == NULL) {
-		cube_nomem(ts);
-		goto done;
-	}
+	    (ts->nnbr = calloc(c->nloc, sizeof(*ts->nnbr))) == NULL)
+		return cube_nomem(ts);
 	gw_progress(job, 0.55, "Gi* of %zu bins", n);
 	if ((r = cube_gistar(c, ts->dist, ts->ksteps, ts->z, ts->p,
-	    ts->nnbr)) == -1) {
-		cube_nomem(ts);
-		goto done;
-	}
-	if (r == 1) {
-		gw_job_error(job, "%s: every bin of the cube has the same "
-		    "value; Gi* is undefined", ts->field_idx != -1 ? "field" :
-		    "input");
-		goto done;
-	}
+	    ts->nnbr)) == -1)
+		return cube_nomem(ts);
+	if (r == 1)
+		return gw_job_error(job, "%s: every bin of the cube has the "
+		    "same value; Gi* is undefined", ts->field_idx != -1 ?
+		    "field" : "input");
 	for (i = 0; i < n; i++)
-		if (isnan(ts->z[i])) {
-			gw_job_error(job, "neighborhood_distance: %g m and "
-			    "neighborhood_time_steps %d take in the whole "
+		if (isnan(ts->z[i]))
+			return gw_job_error(job, "neighborhood_distance: %g m "
+			    "and neighborhood_time_steps %d take in the whole "
 			    "cube; Gi* compares a neighbourhood with the "
 			    "whole, use a smaller neighbourhood", ts->dist,
 			    ts->ksteps);
-			goto done;
-		}
 	if ((t90 = gw_fdr_threshold(n, ts->p, 0.10)) < 0 ||
 	    (t95 = gw_fdr_threshold(n, ts->p, 0.05)) < 0 ||
-	    (t99 = gw_fdr_threshold(n, ts->p, 0.01)) < 0) {
-		cube_nomem(ts);
-		goto done;
-	}
+	    (t99 = gw_fdr_threshold(n, ts->p, 0.01)) < 0)
+		return cube_nomem(ts);
 	for (i = 0; i < n; i++)
 		ts->bin[i] = (signed char)gw_gi_bin(ts->z[i], ts->p[i], t90,
 		    t95, t99);
+	return 0;
+}
 
-	gw_progress(job, 0.7, "trends of %zu locations", c->nloc);
+/* Each location's trends (of its Gi* z-scores and of its values) and
+ * category; the trend of the whole cube's values per step. */
+static int
+analyse_trends(struct ts *ts)
+{
+	struct cube	*c = &ts->cube;
+	size_t		 i, T = c->nsteps;
+	double		*total;
+	int		 t, ret = -1;
+
+	if ((ts->trend = calloc(c->nloc, sizeof(*ts->trend))) == NULL ||
+	    (ts->vtrend = calloc(c->nloc, sizeof(*ts->vtrend))) == NULL ||
+	    (ts->category = calloc(c->nloc, sizeof(*ts->category))) == NULL ||
+	    (total = calloc(T, sizeof(*total))) == NULL)
+		return cube_nomem(ts);
+	gw_progress(ts->job, 0.7, "trends of %zu locations", c->nloc);
 	for (i = 0; i < c->nloc; i++) {
 		if (mk_test(ts->z + i * T, T, &ts->trend[i]) == -1 ||
 		    mk_test(c->val + i * T, T, &ts->vtrend[i]) == -1) {
@@ -1140,7 +1146,8 @@ run_hotspot_timeseries(struct gw_job *job, json_t **result)
 	log_info("cube: %lld points, cell %g m, %d steps of %s from %s to %s",
 	    ts.npoints, ts.cell, ts.nsteps, ts.time_step,
 	    ts.bound_text[ts.nsteps], ts.bound_text[0]);
-	if (aggregate(&ts) == -1 || analyse(&ts) == -1)
+	if (aggregate(&ts) == -1 || analyse_gistar(&ts) == -1 ||
+	    analyse_trends(&ts) == -1)
 		goto done;
 	if ((r = json_object()) == NULL) {
 		gw_job_error(job, "out of memory");
