@@ -148,6 +148,39 @@ srs_from_srid(struct gw_job *job, const char *param, int srid,
 }
 
 /*
+ * Copies the polygons of g, in the cutline's CRS, into the cutline: g's
+ * own, or those of the collection OGR_G_MakeValid may have made of it
+ * (its points and lines dropped).
+ */
+static int
+cut_add(struct clip *c, OGRGeometryH g)
+{
+	OGRGeometryH		 part;
+	OGRwkbGeometryType	 t, pt;
+	int			 i, j, n, np;
+
+	t = wkbFlatten(OGR_G_GetGeometryType(g));
+	n = t == wkbPolygon ? 1 : OGR_G_GetGeometryCount(g);
+	for (i = 0; i < n; i++) {
+		part = t == wkbPolygon ? g : OGR_G_GetGeometryRef(g, i);
+		pt = wkbFlatten(OGR_G_GetGeometryType(part));
+		if (pt == wkbPolygon) {
+			if (OGR_G_AddGeometry(c->cut, part) != OGRERR_NONE)
+				return gw_job_error(c->job, "out of memory");
+		} else if (pt == wkbMultiPolygon) {
+			np = OGR_G_GetGeometryCount(part);
+			for (j = 0; j < np; j++)
+				if (OGR_G_AddGeometry(c->cut,
+				    OGR_G_GetGeometryRef(part, j)) !=
+				    OGRERR_NONE)
+					return gw_job_error(c->job,
+					    "out of memory");
+		}
+	}
+	return 0;
+}
+
+/*
  * Adds the polygons of g (in CRS srs) to the cutline, transformed to the
  * cutline's CRS (the first feature's) if need be.  Takes g.  Anything but
  * (multi)polygons is refused.
@@ -157,9 +190,9 @@ add_polygons(struct clip *c, const char *what, OGRGeometryH g,
     OGRSpatialReferenceH srs)
 {
 	OGRCoordinateTransformationH	 ct = NULL;
-	OGRGeometryH			 part, fixed;
+	OGRGeometryH			 fixed;
 	OGRwkbGeometryType		 t;
-	int				 i, n, rv = -1;
+	int				 rv = -1;
 
 	OGR_G_FlattenTo2D(g);
 	t = wkbFlatten(OGR_G_GetGeometryType(g));
@@ -202,29 +235,7 @@ add_polygons(struct clip *c, const char *what, OGRGeometryH g,
 			goto done;
 		}
 	}
-	/* MakeValid may return a collection: keep its polygons. */
-	t = wkbFlatten(OGR_G_GetGeometryType(g));
-	n = t == wkbPolygon ? 1 : OGR_G_GetGeometryCount(g);
-	for (i = 0; i < n; i++) {
-		part = t == wkbPolygon ? g : OGR_G_GetGeometryRef(g, i);
-		if (wkbFlatten(OGR_G_GetGeometryType(part)) == wkbPolygon) {
-			if (OGR_G_AddGeometry(c->cut, part) != OGRERR_NONE) {
-				gw_job_error(c->job, "out of memory");
-				goto done;
-			}
-		} else if (wkbFlatten(OGR_G_GetGeometryType(part)) ==
-		    wkbMultiPolygon) {
-			int j;
-			for (j = 0; j < OGR_G_GetGeometryCount(part); j++)
-				if (OGR_G_AddGeometry(c->cut,
-				    OGR_G_GetGeometryRef(part, j)) !=
-				    OGRERR_NONE) {
-					gw_job_error(c->job, "out of memory");
-					goto done;
-				}
-		}
-	}
-	rv = 0;
+	rv = cut_add(c, g);
  done:
 	if (ct != NULL)
 		OCTDestroyCoordinateTransformation(ct);
