@@ -10,9 +10,9 @@
  *   projection of their own) use gw_proj() and gw_crs_of_srid(), never a
  *   context or a spatial_ref_sys query of their own; programs that build
  *   their CRS with another library (GDAL's OGRSpatialReference) read the
- *   row with gw_srs_lookup() (gis/srs.h).  What the SRID's own definition tells (is it
- *   geographic, its unit, is it Mercator) is read from the row, with no
- *   proj.db search where its proj4text suffices.
+ *   row with gw_srs_lookup() (gis/srs.h).  What the SRID's own definition
+ *   tells (is it geographic, its unit, is it Mercator) is read from the
+ *   row, with no proj.db search where its proj4text suffices.
  */
 #ifndef GW_CRS_H
 #define GW_CRS_H

@@ -31,13 +31,13 @@ gw_srs_lookup(struct gw_job *job, const char *param, int srid,
 		return -1;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
-		return gw_job_error(job, "%s%sSRID %d is not in spatial_ref_sys",
-		    param != NULL ? param : "", param != NULL ? ": " : "",
-		    srid);
+		return gw_job_error(job, "%s%sSRID %d is not in "
+		    "spatial_ref_sys", param != NULL ? param : "",
+		    param != NULL ? ": " : "", srid);
 	}
 	for (i = 0; i < 4; i++)
-		v[i] = PQgetisnull(res, 0, i) || *PQgetvalue(res, 0, i) == '\0' ?
-		    NULL : PQgetvalue(res, 0, i);
+		v[i] = PQgetisnull(res, 0, i) ||
+		    *PQgetvalue(res, 0, i) == '\0' ? NULL : PQgetvalue(res, 0, i);
 	out->srid = srid;
 	out->auth_name = v[0];
 	out->auth_srid = v[1] != NULL ? atoi(v[1]) : 0;

@@ -111,7 +111,8 @@ struct ts {
 
 	/* Points read, gathered for one projection call (aggregate()). */
 	double		 gcols, grows;	/* the grid, in cells */
-	double		*px, *py, *pe, *pv;	/* x, y (metres), epoch, value */
+	double		*px, *py;	/* metres (before any projection) */
+	double		*pe, *pv;	/* epoch, value */
 	int		 np;
 	long long	 naggregated;
 

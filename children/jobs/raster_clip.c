@@ -139,8 +139,8 @@ srs_from_srid(struct gw_job *job, const char *param, int srid,
 	gw_srs_free(&row);
 	if (err != OGRERR_NONE) {
 		OSRDestroySpatialReference(srs);
-		return gw_job_error(job, "%s: GDAL cannot read the CRS of SRID %d",
-		    param, srid);
+		return gw_job_error(job, "%s: GDAL cannot read the CRS of SRID "
+		    "%d", param, srid);
 	}
 	OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
 	*out = srs;
