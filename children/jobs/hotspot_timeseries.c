@@ -127,19 +127,17 @@ struct ts {
 	struct mk_result overall;
 };
 
-/* Runs sql without parameters; 0 when it returned what want says. */
+/* Runs sql, a statement without parameters or rows, with the runtime's
+ * gw_exec(); 0, or -1 after a job error "what: <server message>". */
 static int
-exec_simple(struct gw_job *job, const char *what, const char *sql,
-    ExecStatusType want)
+exec_simple(struct gw_job *job, const char *what, const char *sql)
 {
 	PGresult	*res;
-	int		 ret = 0;
 
-	if ((res = PQexec(job->conn, sql)) == NULL ||
-	    PQresultStatus(res) != want)
-		ret = gw_job_pgerror(job, what, res);
+	if ((res = gw_exec(job, what, sql, 0, NULL)) == NULL)
+		return -1;
 	PQclear(res);
-	return ret;
+	return 0;
 }
 
 /*
@@ -262,8 +260,7 @@ check_time_step(struct ts *ts)
 	const char	*v[1] = { ts->time_step };
 	int		 ok;
 
-	if (exec_simple(job, "savepoint", "SAVEPOINT gw_time_step",
-	    PGRES_COMMAND_OK) == -1)
+	if (exec_simple(job, "savepoint", "SAVEPOINT gw_time_step") == -1)
 		return -1;
 	res = PQexecParams(job->conn, "SELECT $1::text::interval > "
 	    "interval '0', now() - $1::text::interval < now()", 1, NULL, v,
@@ -271,8 +268,7 @@ check_time_step(struct ts *ts)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
 		if (exec_simple(job, "rollback to savepoint",
-		    "ROLLBACK TO SAVEPOINT gw_time_step",
-		    PGRES_COMMAND_OK) == -1)
+		    "ROLLBACK TO SAVEPOINT gw_time_step") == -1)
 			return -1;
 		return gw_job_error(job, "time_step: \"%s\" is not a "
 		    "PostgreSQL interval (expected e.g. \"1 day\", \"1 week\", "
@@ -285,7 +281,7 @@ check_time_step(struct ts *ts)
 		return gw_job_error(job, "time_step: \"%s\" is not a positive "
 		    "interval", ts->time_step);
 	return exec_simple(job, "release savepoint",
-	    "RELEASE SAVEPOINT gw_time_step", PGRES_COMMAND_OK);
+	    "RELEASE SAVEPOINT gw_time_step");
 }
 
 /* Whether srid's CRS is a Mercator projection (its metres stretch). */
@@ -1135,7 +1131,7 @@ run_hotspot_timeseries(struct gw_job *job, json_t **result)
 	if (read_params(&ts) == -1 || build_sql(&ts) == -1)
 		goto done;
 	if (exec_simple(job, "setting the time zone",
-	    "SET LOCAL TimeZone TO 'UTC'", PGRES_COMMAND_OK) == -1)
+	    "SET LOCAL TimeZone TO 'UTC'") == -1)
 		goto done;
 	if (check_time_step(&ts) == -1)
 		goto done;
