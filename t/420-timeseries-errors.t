@@ -108,7 +108,7 @@ is($job->{status}, 'failed', 'existing output refused');
 like($job->{error_message}, qr/^output: .*already exists.*overwrite/, 'message names overwrite');
 $dbh->do('DROP TABLE analysis.ehsa');
 $job = $t->run_job('hotspot_timeseries', { %ok, output => 'ehsa' });
-like($job->{error_message} // '', qr/^output: analysis\.ehsa_bins already exists/, 'existing bins table refused');
+like($job->{error_message} // '', qr/^output: table analysis\.ehsa_bins already exists/, 'existing bins table refused');
 $job = $t->run_job('hotspot_timeseries', { %ok, output => 'ehsa', overwrite => JSON::PP::true });
 is($job->{status}, 'completed', 'overwrite replaces both tables') or diag($job->{error_message});
 

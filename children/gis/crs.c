@@ -7,6 +7,8 @@
  * full definition with its datum transformations, else the row's srtext
  * (WKT), else its proj4text.  Transformations are normalized for
  * visualization, so x is always easting or longitude, as in PostGIS.
+ * The row comes from gw_srs_lookup() (srs.c), the one query of
+ * spatial_ref_sys.
  *
  * NOTES
  *   One PROJ context per process, created on first use; child processes are
@@ -60,40 +62,38 @@ gw_proj_reason(void)
 	return e ? proj_context_errno_string(gw_proj(), e) : "unknown error";
 }
 
+/* The CRS of a spatial_ref_sys row: auth_name:auth_srid, else srtext,
+ * else proj4text. */
+static PJ *
+crs_of_row(struct gw_job *job, const struct gw_srs *s)
+{
+	PJ	*crs = NULL;
+	char	 def[128];
+
+	if (s->auth_name != NULL && s->auth_srid != 0) {
+		snprintf(def, sizeof(def), "%s:%d", s->auth_name, s->auth_srid);
+		crs = proj_create(gw_proj(), def);
+	}
+	if (crs == NULL && s->srtext != NULL)
+		crs = proj_create(gw_proj(), s->srtext);
+	if (crs == NULL && s->proj4text != NULL)
+		crs = proj_create(gw_proj(), s->proj4text);
+	if (crs == NULL)
+		gw_job_error(job, "SRID %d: PROJ cannot use its definition: %s",
+		    s->srid, gw_proj_reason());
+	return crs;
+}
+
 PJ *
 gw_crs_of_srid(struct gw_job *job, int srid)
 {
-	PGresult	*res;
-	PJ		*crs = NULL;
-	char		 buf[16], def[128];
-	const char	*vals[1];
+	struct gw_srs	 s;
+	PJ		*crs;
 
-	snprintf(buf, sizeof(buf), "%d", srid);
-	vals[0] = buf;
-	if ((res = gw_exec(job, "spatial_ref_sys",
-	    "SELECT auth_name, auth_srid, srtext, proj4text"
-	    " FROM spatial_ref_sys WHERE srid = $1", 1, vals)) == NULL)
+	if (gw_srs_lookup(job, NULL, srid, &s) == -1)
 		return NULL;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		gw_job_error(job, "SRID %d is not in spatial_ref_sys", srid);
-		return NULL;
-	}
-	if (!PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1)) {
-		snprintf(def, sizeof(def), "%s:%s", PQgetvalue(res, 0, 0),
-		    PQgetvalue(res, 0, 1));
-		crs = proj_create(gw_proj(), def);
-	}
-	if (crs == NULL && !PQgetisnull(res, 0, 2) &&
-	    *PQgetvalue(res, 0, 2) != '\0')
-		crs = proj_create(gw_proj(), PQgetvalue(res, 0, 2));
-	if (crs == NULL && !PQgetisnull(res, 0, 3) &&
-	    *PQgetvalue(res, 0, 3) != '\0')
-		crs = proj_create(gw_proj(), PQgetvalue(res, 0, 3));
-	PQclear(res);
-	if (crs == NULL)
-		gw_job_error(job, "SRID %d: PROJ cannot use its definition: %s",
-		    srid, gw_proj_reason());
+	crs = crs_of_row(job, &s);
+	gw_srs_free(&s);
 	return crs;
 }
 
@@ -167,32 +167,22 @@ gw_crs_from_proj4(const char *p, int *geographic, double *to_metre)
 	return 1;
 }
 
-int
-gw_crs_info(struct gw_job *job, int srid, int *geographic, double *to_metre)
+/*
+ * The CRS kind and unit from PROJ's object of the row (for auth_name:
+ * auth_srid, a proj.db look-up): for the definitions whose proj4text does
+ * not tell.
+ */
+static int
+crs_info_proj(struct gw_job *job, const struct gw_srs *s, int *geographic,
+    double *to_metre)
 {
-	PJ_CONTEXT	*ctx;
+	PJ_CONTEXT	*ctx = gw_proj();
 	PJ		*crs, *h = NULL, *cs = NULL;
 	PJ_TYPE		 t;
-	PGresult	*res;
-	const char	*vals[1];
-	char		 buf[16];
 	double		 f = 1;
-	int		 rv = -1, told = 1;
+	int		 rv = -1;
 
-	snprintf(buf, sizeof(buf), "%d", srid);
-	vals[0] = buf;
-	if ((res = gw_exec(job, "spatial_ref_sys", "SELECT proj4text FROM "
-	    "spatial_ref_sys WHERE srid = $1", 1, vals)) == NULL)
-		return -1;
-	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0))
-		told = gw_crs_from_proj4(PQgetvalue(res, 0, 0), geographic,
-		    to_metre);
-	PQclear(res);
-	if (told == 0)
-		return 0;
-
-	ctx = gw_proj();
-	if ((crs = gw_crs_of_srid(job, srid)) == NULL)
+	if ((crs = crs_of_row(job, s)) == NULL)
 		return -1;
 	t = proj_get_type(crs);
 	if (t == PJ_TYPE_BOUND_CRS) {
@@ -213,7 +203,7 @@ gw_crs_info(struct gw_job *job, int srid, int *geographic, double *to_metre)
 	    !proj_cs_get_axis_info(ctx, cs, 0, NULL, NULL, NULL, &f, NULL,
 	    NULL, NULL)) {
 		gw_job_error(job, "SRID %d: cannot read the CRS's unit: %s",
-		    srid, gw_proj_reason());
+		    s->srid, gw_proj_reason());
 		goto done;
 	}
 	*to_metre = f > 0 ? f : 1;
@@ -226,45 +216,92 @@ gw_crs_info(struct gw_job *job, int srid, int *geographic, double *to_metre)
 }
 
 int
-gw_transform_new(struct gw_job *job, int from_srid, int to_srid,
-    struct gw_transform **out)
+gw_crs_info(struct gw_job *job, int srid, int *geographic, double *to_metre)
+{
+	struct gw_srs	 s;
+	int		 rv;
+
+	if (gw_srs_lookup(job, NULL, srid, &s) == -1)
+		return -1;
+	if (s.proj4text != NULL &&
+	    gw_crs_from_proj4(s.proj4text, geographic, to_metre) == 0)
+		rv = 0;
+	else
+		rv = crs_info_proj(job, &s, geographic, to_metre);
+	gw_srs_free(&s);
+	return rv;
+}
+
+/*
+ * The transformation from src to dst (both destroyed here), normalized so
+ * that x is easting or longitude; to names dst in messages.
+ */
+static int
+transform_make(struct gw_job *job, PJ *src, PJ *dst, int from_srid,
+    const char *to, int to_srid, struct gw_transform **out)
 {
 	PJ_CONTEXT		*ctx = gw_proj();
-	PJ			*src = NULL, *dst = NULL, *pj = NULL, *norm;
+	PJ			*pj = NULL, *norm = NULL;
 	struct gw_transform	*t;
 
 	*out = NULL;
-	if ((src = gw_crs_of_srid(job, from_srid)) == NULL ||
-	    (dst = gw_crs_of_srid(job, to_srid)) == NULL)
-		goto fail;
 	if ((pj = proj_create_crs_to_crs_from_pj(ctx, src, dst, NULL,
-	    NULL)) == NULL) {
-		gw_job_error(job, "no transformation from SRID %d to SRID %d: "
-		    "%s", from_srid, to_srid, gw_proj_reason());
-		goto fail;
+	    NULL)) == NULL ||
+	    (norm = proj_normalize_for_visualization(ctx, pj)) == NULL) {
+		gw_job_error(job, "no transformation from SRID %d to %s: %s",
+		    from_srid, to, gw_proj_reason());
+		goto done;
 	}
-	if ((norm = proj_normalize_for_visualization(ctx, pj)) == NULL) {
-		gw_job_error(job, "no transformation from SRID %d to SRID %d: "
-		    "%s", from_srid, to_srid, gw_proj_reason());
-		goto fail;
-	}
-	proj_destroy(pj);
-	pj = norm;
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
 		gw_job_error(job, "out of memory");
-		goto fail;
+		goto done;
 	}
-	t->pj = pj;
+	t->pj = norm;
 	t->to_srid = to_srid;
-	proj_destroy(src);
-	proj_destroy(dst);
+	norm = NULL;
 	*out = t;
-	return 0;
- fail:
+ done:
+	proj_destroy(norm);
 	proj_destroy(pj);
 	proj_destroy(src);
 	proj_destroy(dst);
-	return -1;
+	return *out != NULL ? 0 : -1;
+}
+
+int
+gw_transform_new(struct gw_job *job, int from_srid, int to_srid,
+    struct gw_transform **out)
+{
+	PJ	*src, *dst;
+	char	 to[32];
+
+	*out = NULL;
+	if ((src = gw_crs_of_srid(job, from_srid)) == NULL)
+		return -1;
+	if ((dst = gw_crs_of_srid(job, to_srid)) == NULL) {
+		proj_destroy(src);
+		return -1;
+	}
+	snprintf(to, sizeof(to), "SRID %d", to_srid);
+	return transform_make(job, src, dst, from_srid, to, to_srid, out);
+}
+
+int
+gw_transform_to_def(struct gw_job *job, int from_srid, const char *def,
+    struct gw_transform **out)
+{
+	PJ	*src, *dst;
+
+	*out = NULL;
+	if ((src = gw_crs_of_srid(job, from_srid)) == NULL)
+		return -1;
+	if ((dst = proj_create(gw_proj(), def)) == NULL) {
+		gw_job_error(job, "PROJ cannot use %s: %s", def,
+		    gw_proj_reason());
+		proj_destroy(src);
+		return -1;
+	}
+	return transform_make(job, src, dst, from_srid, def, 0, out);
 }
 
 void
@@ -276,19 +313,27 @@ gw_transform_free(struct gw_transform *t)
 	free(t);
 }
 
+size_t
+gw_transform_xy(struct gw_transform *t, int inverse, double *x, double *y,
+    size_t n)
+{
+	size_t	 i, bad = 0;
+
+	proj_trans_generic(t->pj, inverse ? PJ_INV : PJ_FWD, x, sizeof(*x), n,
+	    y, sizeof(*y), n, NULL, 0, 0, NULL, 0, 0);
+	for (i = 0; i < n; i++)
+		if (!isfinite(x[i]) || !isfinite(y[i]))
+			bad++;
+	return bad;
+}
+
 int
 gw_transform_points(struct gw_job *job, struct gw_transform *t, double *x,
     double *y, size_t n)
 {
-	size_t	 i;
-
-	proj_trans_generic(t->pj, PJ_FWD, x, sizeof(*x), n, y, sizeof(*y), n,
-	    NULL, 0, 0, NULL, 0, 0);
-	for (i = 0; i < n; i++)
-		if (!isfinite(x[i]) || !isfinite(y[i]))
-			return gw_job_error(job, "a coordinate cannot be "
-			    "transformed to SRID %d (outside the CRS's area?)",
-			    t->to_srid);
+	if (gw_transform_xy(t, 0, x, y, n) > 0)
+		return gw_job_error(job, "a coordinate cannot be transformed "
+		    "to SRID %d (outside the CRS's area?)", t->to_srid);
 	return 0;
 }
 

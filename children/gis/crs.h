@@ -8,7 +8,11 @@
  *   (PROJ's full definition, with its datum transformations), else srtext,
  *   else proj4text.  Programs that need PROJ themselves (an ellipsoid, a
  *   projection of their own) use gw_proj() and gw_crs_of_srid(), never a
- *   context or a spatial_ref_sys query of their own.
+ *   context or a spatial_ref_sys query of their own; programs that build
+ *   their CRS with another library (GDAL's OGRSpatialReference) read the
+ *   row with gw_srs_lookup() (gis/srs.h).  What the SRID's own definition
+ *   tells (is it geographic, its unit, is it Mercator) is read from the
+ *   row, with no proj.db search where its proj4text suffices.
  */
 #ifndef GW_CRS_H
 #define GW_CRS_H
@@ -19,6 +23,7 @@
 
 #include "gwworker.h"
 #include "gis/geom.h"
+#include "gis/srs.h"
 
 /* The process's PROJ context (made on first use, destroyed at exit) and the
  * text of its last error ("unknown error" if none). */
@@ -40,7 +45,19 @@ void	 gw_transform_free(struct gw_transform *);
  * (a point outside the CRS's domain, say). */
 GEOSGeometry *gw_transform_geom(struct gw_job *, struct gw_transform *,
 	    const GEOSGeometry *g);
-/* Transform n points in place. */
+/*
+ * gw_transform_to_def: a transformation from an SRID to a CRS given as a
+ * PROJ definition ("+proj=laea ... +type=crs", WKT), x = easting or
+ * longitude; for gw_transform_xy().
+ */
+int	 gw_transform_to_def(struct gw_job *, int from_srid, const char *def,
+	    struct gw_transform **out);
+/* Transform n points in place (inverse: from the target CRS back); the
+ * number of points outside the CRS's domain (now infinite or NaN), for the
+ * caller to word. */
+size_t	 gw_transform_xy(struct gw_transform *, int inverse, double *x,
+	    double *y, size_t n);
+/* Transform n points in place; -1 after a job error if one fails. */
 int	 gw_transform_points(struct gw_job *, struct gw_transform *, double *x,
 	    double *y, size_t n);
 

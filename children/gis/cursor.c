@@ -416,3 +416,170 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	free(rd.lengths);
 	return rv;
 }
+
+/* Type oids of the binary values decoded below (pg_type.h). */
+#define GW_INT8OID		20
+#define GW_INT2OID		21
+#define GW_INT4OID		23
+#define GW_FLOAT4OID		700
+#define GW_FLOAT8OID		701
+#define GW_DATEOID		1082
+#define GW_TIMESTAMPOID		1114
+#define GW_TIMESTAMPTZOID	1184
+#define GW_NUMERICOID		1700
+
+/* A big-endian unsigned integer of n bytes. */
+static uint64_t
+be_uint(const char *v, int n)
+{
+	const unsigned char	*b = (const unsigned char *)v;
+	uint64_t		 u = 0;
+	int			 i;
+
+	for (i = 0; i < n; i++)
+		u = u << 8 | b[i];
+	return u;
+}
+
+/*
+ * A numeric in its binary send format (ndigits, weight, sign, dscale, then
+ * ndigits base-10000 digits, all int16) as the double nearest its decimal
+ * value: what numeric::float8 computes (strtod of its text).
+ */
+static int
+numeric_double(const char *v, int len, double *out)
+{
+	int		 ndigits, weight, sign, i;
+	char		*s, *p;
+
+	if (len < 8)
+		return -1;
+	ndigits = (int)be_uint(v, 2);
+	weight = (int16_t)be_uint(v + 2, 2);
+	sign = (int)be_uint(v + 4, 2);
+	if (len != 8 + 2 * ndigits)
+		return -1;
+	switch (sign) {
+	case 0xC000: *out = NAN; return 0;
+	case 0xD000: *out = INFINITY; return 0;
+	case 0xF000: *out = -INFINITY; return 0;
+	}
+	if ((s = malloc(4 * (size_t)ndigits + 32)) == NULL)
+		return -1;
+	/* -0.DDDDDDDD...e<4 (weight + 1)>: the exact decimal value. */
+	p = s + sprintf(s, "%s0.", sign == 0x4000 ? "-" : "");
+	for (i = 0; i < ndigits; i++)
+		p += sprintf(p, "%04d", (int)be_uint(v + 8 + 2 * i, 2));
+	sprintf(p, "0e%d", 4 * (weight + 1));
+	*out = strtod(s, NULL);
+	free(s);
+	return 0;
+}
+
+int
+gw_value_double(unsigned int typid, const char *v, int len, double *out)
+{
+	uint64_t	 u;
+	uint32_t	 u32;
+	float		 f;
+
+	if (v == NULL)
+		return -1;
+	switch (typid) {
+	case GW_INT2OID:
+		if (len != 2)
+			return -1;
+		*out = (int16_t)be_uint(v, 2);
+		return 0;
+	case GW_INT4OID:
+		if (len != 4)
+			return -1;
+		*out = (int32_t)be_uint(v, 4);
+		return 0;
+	case GW_INT8OID:
+		if (len != 8)
+			return -1;
+		*out = (double)(int64_t)be_uint(v, 8);
+		return 0;
+	case GW_FLOAT4OID:
+		if (len != 4)
+			return -1;
+		u32 = (uint32_t)be_uint(v, 4);
+		memcpy(&f, &u32, sizeof(f));
+		*out = f;
+		return 0;
+	case GW_FLOAT8OID:
+		if (len != 8)
+			return -1;
+		u = be_uint(v, 8);
+		memcpy(out, &u, sizeof(*out));
+		return 0;
+	case GW_NUMERICOID:
+		return numeric_double(v, len, out);
+	default:
+		return -1;
+	}
+}
+
+/*
+ * s seconds and r microseconds (0 <= r < 1000000) since 2000-01-01, as
+ * PostgreSQL's dates and timestamps count, as seconds since 1970 rounded
+ * once, as extract(epoch ...)::float8 does: exactly, by division, within
+ * 285 years of 1970, else through the decimal text.
+ */
+static double
+epoch_of(int64_t s, int64_t r)
+{
+	char	 buf[48];
+
+	s += 946684800;			/* 2000-01-01 - 1970-01-01 */
+	if (s > -9000000000LL && s < 9000000000LL)
+		return (double)(s * 1000000 + r) / 1e6;
+	if (s < 0 && r > 0)
+		snprintf(buf, sizeof(buf), "-%lld.%06lld", -(long long)s - 1,
+		    1000000 - (long long)r);
+	else
+		snprintf(buf, sizeof(buf), "%lld.%06lld", (long long)s,
+		    (long long)r);
+	return strtod(buf, NULL);
+}
+
+int
+gw_value_epoch(unsigned int typid, const char *v, int len, double *out)
+{
+	int64_t		 us, s, r;
+	int32_t		 days;
+
+	if (v == NULL)
+		return -1;
+	switch (typid) {
+	case GW_DATEOID:
+		if (len != 4)
+			return -1;
+		days = (int32_t)be_uint(v, 4);
+		if (days == INT32_MIN || days == INT32_MAX) {
+			*out = days == INT32_MIN ? -INFINITY : INFINITY;
+			return 0;
+		}
+		*out = epoch_of((int64_t)days * 86400, 0);
+		return 0;
+	case GW_TIMESTAMPOID:
+	case GW_TIMESTAMPTZOID:
+		if (len != 8)
+			return -1;
+		us = (int64_t)be_uint(v, 8);
+		if (us == INT64_MIN || us == INT64_MAX) {
+			*out = us == INT64_MIN ? -INFINITY : INFINITY;
+			return 0;
+		}
+		s = us / 1000000;
+		if ((r = us % 1000000) < 0) {
+			r += 1000000;
+			s--;
+		}
+		*out = epoch_of(s, r);
+		return 0;
+	default:
+		return -1;
+	}
+}

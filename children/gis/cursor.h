@@ -80,4 +80,22 @@ int	 gw_cursor_busy(void);
 void	 gw_cursor_defer(gw_flush_fn flush, void *arg);
 void	 gw_cursor_undefer(void *arg);
 
+/*
+ * Values of a binary read (gw_read.binary), by their column's type
+ * (gw_column.typid):
+ *
+ * gw_value_double: an int2, int4, int8, float4, float8 or numeric value as
+ * value::float8 gives it (numeric NaN and infinities as NAN, +-INFINITY).
+ * gw_value_epoch: a date, timestamp or timestamptz value as seconds since
+ * 1970-01-01 00:00 UTC, as extract(epoch FROM value::timestamptz) gives it
+ * with TimeZone UTC (a timestamp and a date are read as UTC; infinities as
+ * +-INFINITY).
+ * Both return 0, or -1 if the type is none of these or the value is not
+ * its binary format (a NULL: v == NULL); they set no job error.
+ */
+int	 gw_value_double(unsigned int typid, const char *v, int len,
+	    double *out);
+int	 gw_value_epoch(unsigned int typid, const char *v, int len,
+	    double *out);
+
 #endif

@@ -1,6 +1,7 @@
 # children/gis/gis.mk: libgwgis, the GIS glue every job program shares:
-# the GEOS context and geometry helpers, the one CRS resolver (one PROJ
-# context), the table model, the cursor reader, the COPY writer, GeoJSON,
+# the GEOS context and geometry helpers, the one spatial_ref_sys reader
+# (srs.c: libpq only, so raster_clip's GDAL CRSs use it too), the one CRS
+# resolver (one PROJ context), the table model, the cursor reader, the COPY writer, GeoJSON,
 # the string buffer, identifier quoter and printf SQL, filters, spatial weights and
 # raster access.  It talks to PostgreSQL, GEOS, PROJ and GDAL; a program
 # links only the objects it uses (create_view: filter, quote and strbuf,
@@ -13,6 +14,7 @@ children_gis_libgwgis_a_SOURCES = \
 	children/gis/execf.c children/gis/execf.h \
 	children/gis/geos.c children/gis/geom.c children/gis/union.c \
 	children/gis/geom.h \
+	children/gis/srs.c children/gis/srs.h \
 	children/gis/crs.c children/gis/crs.h \
 	children/gis/layer.c children/gis/layer.h \
 	children/gis/cursor.c children/gis/cursor.h \

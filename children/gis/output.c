@@ -597,3 +597,117 @@ gw_output_finish(struct gw_job *job, struct gw_output *o, long long *nrows)
 	gw_output_free(o);
 	return rv;
 }
+
+/* CREATE TABLE of cols only, and the COPY statement that fills it. */
+static int
+output_plain_table(struct gw_job *job, struct gw_output *o,
+    const struct gw_colspec *cols, int ncols)
+{
+	struct gw_strbuf	 q = { 0 };
+	PGresult		*res;
+	int			 i;
+
+	gw_sb_printf(&q, "CREATE TABLE %s (", o->qualified);
+	for (i = 0; i < ncols; i++) {
+		gw_sb_ident(job, &q, cols[i].name);
+		gw_sb_printf(&q, " %s%s", cols[i].type, i + 1 < ncols ? ", " :
+		    ")");
+	}
+	if ((res = gw_exec_sb(job, "output: creating the table", &q, 0,
+	    NULL)) == NULL)
+		return -1;
+	PQclear(res);
+	gw_sb_printf(&q, "COPY %s (", o->qualified);
+	for (i = 0; i < ncols; i++) {
+		gw_sb_ident(job, &q, cols[i].name);
+		gw_sb_puts(&q, i + 1 < ncols ? ", " : ") FROM STDIN");
+	}
+	if (q.failed) {
+		gw_sb_free(&q);
+		return gw_job_error(job, "out of memory");
+	}
+	o->copy = q.data;
+	return 0;
+}
+
+int
+gw_output_create_table(struct gw_job *job, const char *name, int overwrite,
+    const struct gw_colspec *cols, int ncols, struct gw_output **out)
+{
+	struct gw_output	*o;
+	const char		*schema = job->settings->output_schema;
+
+	*out = NULL;
+	if (schema == NULL || *schema == '\0')
+		schema = "public";
+	/* No geometry column: "" clashes with no column name. */
+	if (output_check_columns(job, cols, ncols, "") == -1)
+		return -1;
+	if ((o = calloc(1, sizeof(*o))) == NULL)
+		return gw_job_error(job, "out of memory");
+	o->ncols = ncols;
+	if (asprintf(&o->fullname, "%s.%s", schema, name) == -1) {
+		o->fullname = NULL;
+		gw_job_error(job, "out of memory");
+		goto fail;
+	}
+	if ((o->qualified = gw_quote_qualified(job, schema, name)) == NULL ||
+	    output_replace(job, o, schema, name, overwrite) == -1 ||
+	    output_plain_table(job, o, cols, ncols) == -1)
+		goto fail;
+	*out = o;
+	return 0;
+ fail:
+	gw_output_free(o);
+	return -1;
+}
+
+int
+gw_output_values(struct gw_job *job, struct gw_output *o,
+    const char *const *values)
+{
+	int	 k;
+
+	if (o->geom_column != NULL || o->binary)
+		return gw_job_error(job, "output: a row without its geometry");
+	for (k = 0; k < o->ncols; k++) {
+		copy_text(&o->buf, values[k]);
+		gw_sb_add(&o->buf, k + 1 < o->ncols ? "\t" : "\n", 1);
+	}
+	return row_queued(job, o);
+}
+
+int
+gw_output_finish_table(struct gw_job *job, struct gw_output *o,
+    const char *const *key, int nkey, long long *nrows)
+{
+	struct gw_strbuf	 q = { 0 };
+	PGresult		*res;
+	int			 i, rv = -1;
+
+	if (output_flush(job, o) == -1)
+		goto done;
+	if (nkey > 0) {
+		gw_sb_printf(&q, "ALTER TABLE %s ADD PRIMARY KEY (",
+		    o->qualified);
+		for (i = 0; i < nkey; i++) {
+			gw_sb_ident(job, &q, key[i]);
+			gw_sb_puts(&q, i + 1 < nkey ? ", " : ")");
+		}
+		if ((res = gw_exec_sb(job, "output: adding the primary key",
+		    &q, 0, NULL)) == NULL)
+			goto done;
+		PQclear(res);
+	}
+	if ((res = gw_execf(job, "output: ANALYZE", "ANALYZE %s",
+	    o->qualified)) == NULL)
+		goto done;
+	PQclear(res);
+	if (nrows != NULL)
+		*nrows = o->nrows;
+	rv = 0;
+ done:
+	gw_sb_free(&q);
+	gw_output_free(o);
+	return rv;
+}

@@ -87,4 +87,28 @@ void	 gw_output_free(struct gw_output *);
  * until gw_output_finish() or gw_output_free(). */
 const char *gw_output_fullname(const struct gw_output *);
 
+/*
+ * An output table without geometry, for the figures that go with a layer
+ * (one row per location and time step, say):
+ *
+ * gw_output_create_table: like gw_output_create() (the same name rules,
+ * overwrite and messages) for a table of cols only; a type may carry a
+ * column constraint ("integer NOT NULL").
+ * gw_output_values: queue one row of ncols text values (NULL: SQL NULL),
+ * flushed with COPY as gw_output_row() does.
+ * gw_output_finish_table: flush, add the primary key of the nkey columns
+ * named in key (none if nkey is 0), ANALYZE, free out (even on failure);
+ * *nrows (may be NULL) gets the number of rows written.
+ *
+ * Such an output takes no gw_output_row*(), gw_output_copy_rows() or
+ * gw_output_finish(): they write a geometry.
+ */
+int	 gw_output_create_table(struct gw_job *, const char *name,
+	    int overwrite, const struct gw_colspec *cols, int ncols,
+	    struct gw_output **out);
+int	 gw_output_values(struct gw_job *, struct gw_output *,
+	    const char *const *values);
+int	 gw_output_finish_table(struct gw_job *, struct gw_output *,
+	    const char *const *key, int nkey, long long *nrows);
+
 #endif

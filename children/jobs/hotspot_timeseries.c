@@ -25,8 +25,10 @@
  *   PROJ, here, into a Lambert azimuthal equal-area plane centred on the
  *   data, and the cell polygons are projected back.
  *
- *   Points are streamed by a cursor; memory is the cube (locations x steps
- *   doubles, and three arrays of that size for Gi*), not the points.
+ *   Points are streamed by the cursor reader (gis/cursor.h) and both tables
+ *   written by the COPY writer (gis/output.h); memory is the cube
+ *   (locations x steps doubles, and three arrays of that size for Gi*), not
+ *   the points.
  *   Errors name the parameter; nothing is written before every check passed,
  *   and a failed job's output is rolled back by the runtime.
  */
@@ -47,6 +49,7 @@
 
 #include "gwworker.h"
 #include "gis/crs.h"
+#include "gis/cursor.h"
 #include "gis/execf.h"
 #include "gis/geom.h"
 #include "gis/layer.h"
@@ -59,8 +62,7 @@
 #define JOB_TYPE	"hotspot_timeseries"
 #define MAX_STEPS	10000		/* time steps: far more than any trend needs */
 #define MAX_BINS	100000000LL	/* locations x steps */
-#define FETCH_ROWS	"50000"
-#define FETCH_N		50000
+#define POINT_BATCH	50000		/* points projected per PROJ call */
 #define BOUNDARY_CHUNK	256
 
 /* PostgreSQL type oids of the time_field types accepted. */
@@ -89,7 +91,6 @@ struct ts {
 	/* The SQL text of the point expressions, built from the catalog. */
 	char		*time_sql;	/* "t"::timestamptz */
 	char		*geom_sql;	/* "geom" */
-	char		*field_sql;	/* "f"::float8, or 1 */
 	char		*ok_sql;	/* the row is used */
 
 	long long	 nrows;		/* rows of input */
@@ -97,7 +98,7 @@ struct ts {
 	int		 srid;
 	int		 laea;		/* projected here, else native */
 	char		 proj[256];	/* the LAEA definition */
-	PJ		*pj;		/* input CRS -> LAEA, lon/lat order */
+	struct gw_transform *tr;	/* input CRS -> LAEA, lon/lat order */
 	double		 to_metre;
 	double		 xmin, ymin, xmax, ymax;	/* metres */
 	char		*tmin_text, *tmax_text;
@@ -107,6 +108,13 @@ struct ts {
 	double		*bound;		/* nsteps + 1 epochs, descending */
 	char	       **bound_text;	/* the same, as timestamptz text */
 	int		 nbound;	/* strings in bound_text */
+
+	/* Points read, gathered for one projection call (aggregate()). */
+	double		 gcols, grows;	/* the grid, in cells */
+	double		*px, *py;	/* metres (before any projection) */
+	double		*pe, *pv;	/* epoch, value */
+	int		 np;
+	long long	 naggregated;
 
 	struct cube	 cube;
 	double		*z, *p;
@@ -119,19 +127,17 @@ struct ts {
 	struct mk_result overall;
 };
 
-/* Runs sql without parameters; 0 when it returned what want says. */
+/* Runs sql, a statement without parameters or rows, with the runtime's
+ * gw_exec(); 0, or -1 after a job error "what: <server message>". */
 static int
-exec_simple(struct gw_job *job, const char *what, const char *sql,
-    ExecStatusType want)
+exec_simple(struct gw_job *job, const char *what, const char *sql)
 {
 	PGresult	*res;
-	int		 ret = 0;
 
-	if ((res = PQexec(job->conn, sql)) == NULL ||
-	    PQresultStatus(res) != want)
-		ret = gw_job_pgerror(job, what, res);
+	if ((res = gw_exec(job, what, sql, 0, NULL)) == NULL)
+		return -1;
 	PQclear(res);
-	return ret;
+	return 0;
 }
 
 /*
@@ -227,10 +233,6 @@ build_sql(struct ts *ts)
 	}
 	if ((ts->geom_sql = strdup(qg)) == NULL)
 		goto nomem;
-	if (asprintf(&ts->field_sql, "%s::float8", qf ? qf : "1") == -1) {
-		ts->field_sql = NULL;
-		goto nomem;
-	}
 	if (asprintf(&ts->ok_sql, "%s IS NOT NULL AND NOT ST_IsEmpty(%s) AND "
 	    "%s IS NOT NULL AND %s IS NOT NULL", qg, qg, qt,
 	    qf ? qf : "true") == -1) {
@@ -258,8 +260,7 @@ check_time_step(struct ts *ts)
 	const char	*v[1] = { ts->time_step };
 	int		 ok;
 
-	if (exec_simple(job, "savepoint", "SAVEPOINT gw_time_step",
-	    PGRES_COMMAND_OK) == -1)
+	if (exec_simple(job, "savepoint", "SAVEPOINT gw_time_step") == -1)
 		return -1;
 	res = PQexecParams(job->conn, "SELECT $1::text::interval > "
 	    "interval '0', now() - $1::text::interval < now()", 1, NULL, v,
@@ -267,8 +268,7 @@ check_time_step(struct ts *ts)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
 		if (exec_simple(job, "rollback to savepoint",
-		    "ROLLBACK TO SAVEPOINT gw_time_step",
-		    PGRES_COMMAND_OK) == -1)
+		    "ROLLBACK TO SAVEPOINT gw_time_step") == -1)
 			return -1;
 		return gw_job_error(job, "time_step: \"%s\" is not a "
 		    "PostgreSQL interval (expected e.g. \"1 day\", \"1 week\", "
@@ -281,25 +281,19 @@ check_time_step(struct ts *ts)
 		return gw_job_error(job, "time_step: \"%s\" is not a positive "
 		    "interval", ts->time_step);
 	return exec_simple(job, "release savepoint",
-	    "RELEASE SAVEPOINT gw_time_step", PGRES_COMMAND_OK);
+	    "RELEASE SAVEPOINT gw_time_step");
 }
 
 /* Whether srid's CRS is a Mercator projection (its metres stretch). */
 static int
 is_mercator(struct ts *ts, int *merc)
 {
-	PGresult	*res;
-	char		 sbuf[16];
-	const char	*v[1] = { sbuf };
+	struct gw_srs	 s;
 
-	snprintf(sbuf, sizeof(sbuf), "%d", ts->srid);
-	if ((res = gw_exec(ts->job, "reading spatial_ref_sys",
-	    "SELECT coalesce(proj4text, '') ~ '\\+proj=merc( |$)' "
-	    "OR coalesce(srtext, '') ~* 'PROJECTION\\[\"Mercator' "
-	    "FROM spatial_ref_sys WHERE srid = $1::int", 1, v)) == NULL)
+	if (gw_srs_lookup(ts->job, NULL, ts->srid, &s) == -1)
 		return -1;
-	*merc = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
+	*merc = gw_srs_mercator(&s);
+	gw_srs_free(&s);
 	return 0;
 }
 
@@ -313,24 +307,13 @@ is_mercator(struct ts *ts, int *merc)
 static int
 laea_setup(struct ts *ts)
 {
-	struct gw_job	*job = ts->job;
-	PJ_CONTEXT	*ctx = gw_proj();
-	PJ		*src, *dst = NULL, *pj = NULL;
 	char		 crs[300];
 	double		 bx[256], by[256], f;
-	int		 i, ret = -1;
+	int		 i;
 
-	if ((src = gw_crs_of_srid(job, ts->srid)) == NULL)
-		return -1;
 	snprintf(crs, sizeof(crs), "%s +type=crs", ts->proj);
-	if ((dst = proj_create(ctx, crs)) == NULL ||
-	    (pj = proj_create_crs_to_crs_from_pj(ctx, src, dst, NULL,
-	    NULL)) == NULL ||
-	    (ts->pj = proj_normalize_for_visualization(ctx, pj)) == NULL) {
-		gw_job_error(job, "input: no PROJ transformation from SRID %d "
-		    "to %s: %s", ts->srid, ts->proj, gw_proj_reason());
-		goto done;
-	}
+	if (gw_transform_to_def(ts->job, ts->srid, crs, &ts->tr) == -1)
+		return -1;
 
 	/* 64 points a side, counter-clockwise. */
 	for (i = 0; i < 64; i++) {
@@ -344,27 +327,18 @@ laea_setup(struct ts *ts)
 		bx[192 + i] = ts->xmin;
 		by[192 + i] = ts->ymax - f * (ts->ymax - ts->ymin);
 	}
-	proj_trans_generic(ts->pj, PJ_FWD, bx, sizeof(double), 256, by,
-	    sizeof(double), 256, NULL, 0, 0, NULL, 0, 0);
+	if (gw_transform_xy(ts->tr, 0, bx, by, 256) > 0)
+		return gw_job_error(ts->job, "input: the extent of %s cannot "
+		    "be projected to %s", ts->layer->qualified, ts->proj);
 	ts->xmin = ts->ymin = HUGE_VAL;
 	ts->xmax = ts->ymax = -HUGE_VAL;
 	for (i = 0; i < 256; i++) {
-		if (!isfinite(bx[i]) || !isfinite(by[i])) {
-			gw_job_error(job, "input: the extent of %s cannot be "
-			    "projected to %s", ts->layer->qualified, ts->proj);
-			goto done;
-		}
 		ts->xmin = fmin(ts->xmin, bx[i]);
 		ts->ymin = fmin(ts->ymin, by[i]);
 		ts->xmax = fmax(ts->xmax, bx[i]);
 		ts->ymax = fmax(ts->ymax, by[i]);
 	}
-	ret = 0;
-done:
-	proj_destroy(pj);
-	proj_destroy(src);
-	proj_destroy(dst);
-	return ret;
+	return 0;
 }
 
 /*
@@ -424,7 +398,12 @@ survey_frame(struct ts *ts)
 	const char	*v[3] = { b[0], b[1], b[2] };
 	int		 merc;
 
-	if (gw_crs_info(job, ts->srid, &ts->laea, &ts->to_metre) == -1)
+	/* gw_layer_resolve() told for the layer's SRID; the rows may have
+	 * another if the column is not constrained. */
+	if (ts->srid == ts->layer->srid) {
+		ts->laea = ts->layer->geographic;
+		ts->to_metre = ts->layer->to_metre;
+	} else if (gw_crs_info(job, ts->srid, &ts->laea, &ts->to_metre) == -1)
 		return -1;
 	if (!ts->laea) {
 		if (is_mercator(ts, &merc) == -1)
@@ -625,228 +604,196 @@ cube_nomem(struct ts *ts)
 	    (double)ts->cube.nloc * ts->nsteps * 40 / 1e6 + 20);
 }
 
-/* A float8 column of a binary result (network byte order); NAN if it is
- * not 8 bytes (a NULL, which the cursor's WHERE excludes). */
-static double
-get_float8(const PGresult *res, int row, int col)
-{
-	const unsigned char	*b;
-	uint64_t		 u = 0;
-	double			 d;
-	int			 i;
-
-	if (PQgetlength(res, row, col) != 8)
-		return NAN;
-	b = (const unsigned char *)PQgetvalue(res, row, col);
-	for (i = 0; i < 8; i++)
-		u = u << 8 | b[i];
-	memcpy(&d, &u, sizeof(d));
-	return d;
-}
-
-/* Streams the points through a cursor into the cube. */
-/* The cube over the grid, and the cursor over the input's points:
- * x, y, time (epoch) and value, all float8. */
+/* The cube over the grid; a grid whose cell indexes would not fit is
+ * rejected before anything is read. */
 static int
-aggregate_open(struct ts *ts, double *ncols, double *nrows)
+aggregate_open(struct ts *ts)
 {
 	struct gw_job	*job = ts->job;
-	PGresult	*res;
 
-	/* Reject a grid whose cell indexes would not fit, before reading. */
-	*ncols = (ts->xmax - ts->xmin) / ts->cell;
-	*nrows = (ts->ymax - ts->ymin) / ts->cell;
-	if (*ncols > 1e9 || *nrows > 1e9)
+	ts->gcols = (ts->xmax - ts->xmin) / ts->cell;
+	ts->grows = (ts->ymax - ts->ymin) / ts->cell;
+	if (ts->gcols > 1e9 || ts->grows > 1e9)
 		return gw_job_error(job, "cell_size: %g m makes a grid of "
 		    "%.0f x %.0f cells over the input; use a larger cell_size",
-		    ts->cell, *ncols + 1, *nrows + 1);
+		    ts->cell, ts->gcols + 1, ts->grows + 1);
 	if (cube_init(&ts->cube, ts->cell, ts->xmin, ts->ymin,
 	    ts->nsteps) == -1)
 		return gw_job_error(job, "out of memory");
-	if ((res = gw_execf(job, "reading input", "DECLARE gw_points NO "
-	    "SCROLL CURSOR FOR SELECT ST_X(g), ST_Y(g), "
-	    "extract(epoch FROM t)::float8, v FROM "
-	    "(SELECT %s AS g, %s AS t, %s AS v FROM %s WHERE %s) s",
-	    ts->geom_sql, ts->time_sql, ts->field_sql, ts->layer->qualified,
-	    ts->ok_sql)) == NULL)
-		return -1;
-	PQclear(res);
+	if ((ts->px = calloc(POINT_BATCH, sizeof(*ts->px))) == NULL ||
+	    (ts->py = calloc(POINT_BATCH, sizeof(*ts->py))) == NULL ||
+	    (ts->pe = calloc(POINT_BATCH, sizeof(*ts->pe))) == NULL ||
+	    (ts->pv = calloc(POINT_BATCH, sizeof(*ts->pv))) == NULL)
+		return gw_job_error(job, "out of memory");
 	return 0;
 }
 
-/* The n points of batch res into the cube: projected to metres (xs, ys:
- * FETCH_N each), each checked against what survey() measured. */
+/* The points gathered (ts->np) into the cube: projected to metres in one
+ * call, each checked against what survey() measured. */
 static int
-aggregate_batch(struct ts *ts, PGresult *res, int n, double *xs, double *ys,
-    double ncols, double nrows)
+aggregate_flush(struct ts *ts)
 {
 	struct gw_job	*job = ts->job;
 	const char	*input = ts->layer->qualified;
-	double		 x, y, e, val, gx, gy;
+	double		 x, y, gx, gy;
 	int		 i;
 
-	for (i = 0; i < n && i < FETCH_N; i++) {
-		xs[i] = get_float8(res, i, 0) * ts->to_metre;
-		ys[i] = get_float8(res, i, 1) * ts->to_metre;
-	}
-	if (ts->pj != NULL)
-		proj_trans_generic(ts->pj, PJ_FWD, xs, sizeof(double),
-		    (size_t)n, ys, sizeof(double), (size_t)n, NULL, 0, 0, NULL,
-		    0, 0);
-	for (i = 0; i < n && i < FETCH_N; i++) {
-		x = xs[i];
-		y = ys[i];
-		e = get_float8(res, i, 2);
-		val = get_float8(res, i, 3);
+	if (ts->tr != NULL)
+		gw_transform_xy(ts->tr, 0, ts->px, ts->py, (size_t)ts->np);
+	for (i = 0; i < ts->np; i++) {
+		x = ts->px[i];
+		y = ts->py[i];
 		if (!isfinite(x) || !isfinite(y))
 			return gw_job_error(job, "input: a point of %s could "
 			    "not be projected to metres", input);
-		if (!isfinite(val))
+		if (!isfinite(ts->pv[i]))
 			return gw_job_error(job, "field: a value of %s is not "
-			    "a finite number (%g)", input, val);
-		if (!(e > ts->bound[ts->nsteps] && e <= ts->bound[0]))
+			    "a finite number (%g)", input, ts->pv[i]);
+		if (!(ts->pe[i] > ts->bound[ts->nsteps] &&
+		    ts->pe[i] <= ts->bound[0]))
 			return gw_job_error(job, "input: a point of %s lies "
 			    "outside the time range it was measured with (was "
 			    "the table changed meanwhile?)", input);
 		gx = floor((x - ts->xmin) / ts->cell);
 		gy = floor((y - ts->ymin) / ts->cell);
-		if (gx < -1 || gy < -1 || gx > ncols + 1 || gy > nrows + 1)
+		if (gx < -1 || gy < -1 || gx > ts->gcols + 1 ||
+		    gy > ts->grows + 1)
 			return gw_job_error(job, "input: a point of %s lies "
 			    "outside the extent it was measured with (was the "
 			    "table changed meanwhile?)", input);
-		if (cube_add(&ts->cube, x, y, step_of(ts, e), val) == -1) {
-			cube_nomem(ts);
-			return -1;
-		}
+		if (cube_add(&ts->cube, x, y, step_of(ts, ts->pe[i]),
+		    ts->pv[i]) == -1)
+			return cube_nomem(ts);
 	}
+	ts->naggregated += ts->np;
+	ts->np = 0;
+	gw_progress(job, 0.05 + 0.45 * (double)ts->naggregated /
+	    (double)ts->npoints, "aggregated %lld of %lld points",
+	    ts->naggregated, ts->npoints);
+	if ((long long)ts->cube.nloc * ts->nsteps > MAX_BINS)
+		return gw_job_error(job, "cell_size: the cube has more than "
+		    "%lld bins (%zu locations x %d time steps); use a larger "
+		    "cell_size or time_step", MAX_BINS, ts->cube.nloc,
+		    ts->nsteps);
 	return 0;
 }
 
+/* A point of the reader: its coordinates (in the layer's unit, times
+ * to_metre), time and value gathered for aggregate_flush(). */
+static int
+aggregate_point(struct gw_job *job, struct gw_feature *f, void *arg)
+{
+	GEOSContextHandle_t	 h = gw_geos();
+	struct ts		*ts = arg;
+	const struct gw_column	*tc = &ts->layer->columns[ts->time_idx];
+	double			*x = &ts->px[ts->np], *y = &ts->py[ts->np];
+	int			 k = ts->np;
+
+	if (GEOSGeomGetX_r(h, f->geom, x) != 1 ||
+	    GEOSGeomGetY_r(h, f->geom, y) != 1)
+		return gw_job_error(job, "input: a geometry of %s is not a "
+		    "point (was the table changed meanwhile?)",
+		    ts->layer->qualified);
+	*x *= ts->to_metre;
+	*y *= ts->to_metre;
+	/* NAN for what cannot be read: the checks then say which. */
+	if (gw_value_epoch(tc->typid, f->values[0], f->lengths[0],
+	    &ts->pe[k]) == -1)
+		ts->pe[k] = NAN;
+	ts->pv[k] = 1;
+	if (ts->field_idx != -1 && gw_value_double(ts->layer->columns[
+	    ts->field_idx].typid, f->values[1], f->lengths[1],
+	    &ts->pv[k]) == -1)
+		ts->pv[k] = NAN;
+	if (++ts->np == POINT_BATCH)
+		return aggregate_flush(ts);
+	return 0;
+}
+
+/* Streams the points of the input (the rows survey() counted as used)
+ * into the cube, through the cursor reader. */
 static int
 aggregate(struct ts *ts)
 {
-	struct gw_job	*job = ts->job;
-	PGresult	*res = NULL;
-	double		*xs = NULL, *ys = NULL, ncols, nrows;
-	long long	 done = 0;
-	int		 n, ret = -1;
+	struct gw_read	 rd;
+	int		 cols[2] = { ts->time_idx, ts->field_idx };
 
-	if (aggregate_open(ts, &ncols, &nrows) == -1)
+	if (aggregate_open(ts) == -1)
 		return -1;
-	if ((xs = calloc(FETCH_N, sizeof(*xs))) == NULL ||
-	    (ys = calloc(FETCH_N, sizeof(*ys))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	for (;;) {
-		/* Binary rows: four float8 columns, no text to format on the
-		 * server or to parse here. */
-		res = PQexecParams(job->conn, "FETCH " FETCH_ROWS
-		    " FROM gw_points", 0, NULL, NULL, NULL, NULL, 1);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			gw_job_pgerror(job, "reading input", res);
-			goto done;
-		}
-		if ((n = PQntuples(res)) == 0)
-			break;
-		if (PQnfields(res) != 4) {
-			gw_job_error(job, "reading input: unexpected columns");
-			goto done;
-		}
-		if (aggregate_batch(ts, res, n, xs, ys, ncols, nrows) == -1)
-			goto done;
-		done += n;
-		PQclear(res);
-		res = NULL;
-		gw_progress(job, 0.05 + 0.45 * (double)done /
-		    (double)ts->npoints, "aggregated %lld of %lld points",
-		    done, ts->npoints);
-		if ((long long)ts->cube.nloc * ts->nsteps > MAX_BINS) {
-			gw_job_error(job, "cell_size: the cube has more than "
-			    "%lld bins (%zu locations x %d time steps); use a "
-			    "larger cell_size or time_step", MAX_BINS,
-			    ts->cube.nloc, ts->nsteps);
-			goto done;
-		}
-	}
-	PQclear(res);
-	res = NULL;
-	if (exec_simple(job, "closing cursor", "CLOSE gw_points",
-	    PGRES_COMMAND_OK) == -1)
-		goto done;
-	if (ts->cube.nloc < 2) {
-		gw_job_error(job, "input: every point falls in a single "
-		    "location (cell_size %g m); there is nothing to compare "
-		    "it with, use a smaller cell_size", ts->cell);
-		goto done;
-	}
-	ret = 0;
-done:
-	PQclear(res);
-	free(xs);
-	free(ys);
-	return ret;
+	memset(&rd, 0, sizeof(rd));
+	rd.columns = cols;
+	rd.ncolumns = ts->field_idx != -1 ? 2 : 1;
+	rd.where = ts->ok_sql;
+	rd.binary = 1;		/* no text to format or to parse */
+	rd.prefetch = 1;
+	if (gw_layer_read(ts->job, ts->layer, &rd, aggregate_point, ts) == -1 ||
+	    aggregate_flush(ts) == -1)
+		return -1;
+	if (ts->cube.nloc < 2)
+		return gw_job_error(ts->job, "input: every point falls in a "
+		    "single location (cell_size %g m); there is nothing to "
+		    "compare it with, use a smaller cell_size", ts->cell);
+	return 0;
 }
 
-/* Gi*, its FDR-corrected bins, the trends and the categories. */
+/* Gi* of every bin and its FDR-corrected confidence bin. */
 static int
-analyse(struct ts *ts)
+analyse_gistar(struct ts *ts)
 {
 	struct gw_job	*job = ts->job;
 	struct cube	*c = &ts->cube;
-	size_t		 n = c->nloc * (size_t)c->nsteps, i, T = c->nsteps;
-	double		 t90, t95, t99, *total = NULL;
-	int		 r, t, ret = -1;
+	size_t		 n = c->nloc * (size_t)c->nsteps, i;
+	double		 t90, t95, t99;
+	int		 r;
 
-	if (ts->dist_default) {
-		if (cube_nearest_distance(c, &ts->dist) == -1) {
-			gw_job_error(job, "input: a single location");
-			goto done;
-		}
-	}
+	if (ts->dist_default && cube_nearest_distance(c, &ts->dist) == -1)
+		return gw_job_error(job, "input: a single location");
 	if ((ts->z = calloc(n, sizeof(*ts->z))) == NULL ||
 	    (ts->p = calloc(n, sizeof(*ts->p))) == NULL ||
 	    (ts->bin = calloc(n, sizeof(*ts->bin))) == NULL ||
-	    (ts->nnbr = calloc(c->nloc, sizeof(*ts->nnbr))) == NULL ||
-	    (ts->trend = calloc(c->nloc, sizeof(*ts->trend))) == NULL ||
-	    (ts->vtrend = calloc(c->nloc, sizeof(*ts->vtrend))) == NULL ||
-	    (ts->category = calloc(c->nloc, sizeof(*ts->category))) == NULL ||
-	    (total = calloc(T, sizeof(*total))) == NULL) {
-		cube_nomem(ts);
-		goto done;
-	}
+	    (ts->nnbr = calloc(c->nloc, sizeof(*ts->nnbr))) == NULL)
+		return cube_nomem(ts);
 	gw_progress(job, 0.55, "Gi* of %zu bins", n);
 	if ((r = cube_gistar(c, ts->dist, ts->ksteps, ts->z, ts->p,
-	    ts->nnbr)) == -1) {
-		cube_nomem(ts);
-		goto done;
-	}
-	if (r == 1) {
-		gw_job_error(job, "%s: every bin of the cube has the same "
-		    "value; Gi* is undefined", ts->field_idx != -1 ? "field" :
-		    "input");
-		goto done;
-	}
+	    ts->nnbr)) == -1)
+		return cube_nomem(ts);
+	if (r == 1)
+		return gw_job_error(job, "%s: every bin of the cube has the "
+		    "same value; Gi* is undefined", ts->field_idx != -1 ?
+		    "field" : "input");
 	for (i = 0; i < n; i++)
-		if (isnan(ts->z[i])) {
-			gw_job_error(job, "neighborhood_distance: %g m and "
-			    "neighborhood_time_steps %d take in the whole "
+		if (isnan(ts->z[i]))
+			return gw_job_error(job, "neighborhood_distance: %g m "
+			    "and neighborhood_time_steps %d take in the whole "
 			    "cube; Gi* compares a neighbourhood with the "
 			    "whole, use a smaller neighbourhood", ts->dist,
 			    ts->ksteps);
-			goto done;
-		}
 	if ((t90 = gw_fdr_threshold(n, ts->p, 0.10)) < 0 ||
 	    (t95 = gw_fdr_threshold(n, ts->p, 0.05)) < 0 ||
-	    (t99 = gw_fdr_threshold(n, ts->p, 0.01)) < 0) {
-		cube_nomem(ts);
-		goto done;
-	}
+	    (t99 = gw_fdr_threshold(n, ts->p, 0.01)) < 0)
+		return cube_nomem(ts);
 	for (i = 0; i < n; i++)
 		ts->bin[i] = (signed char)gw_gi_bin(ts->z[i], ts->p[i], t90,
 		    t95, t99);
+	return 0;
+}
 
-	gw_progress(job, 0.7, "trends of %zu locations", c->nloc);
+/* Each location's trends (of its Gi* z-scores and of its values) and
+ * category; the trend of the whole cube's values per step. */
+static int
+analyse_trends(struct ts *ts)
+{
+	struct cube	*c = &ts->cube;
+	size_t		 i, T = c->nsteps;
+	double		*total;
+	int		 t, ret = -1;
+
+	if ((ts->trend = calloc(c->nloc, sizeof(*ts->trend))) == NULL ||
+	    (ts->vtrend = calloc(c->nloc, sizeof(*ts->vtrend))) == NULL ||
+	    (ts->category = calloc(c->nloc, sizeof(*ts->category))) == NULL ||
+	    (total = calloc(T, sizeof(*total))) == NULL)
+		return cube_nomem(ts);
+	gw_progress(ts->job, 0.7, "trends of %zu locations", c->nloc);
 	for (i = 0; i < c->nloc; i++) {
 		if (mk_test(ts->z + i * T, T, &ts->trend[i]) == -1 ||
 		    mk_test(c->val + i * T, T, &ts->vtrend[i]) == -1) {
@@ -879,7 +826,7 @@ cell_polygon(struct ts *ts, size_t loc)
 	GEOSGeometry		*ring, *poly;
 	double			 x0, y0, c = ts->cell, f;
 	double			 xs[4 * 8 + 1], ys[4 * 8 + 1];
-	unsigned int		 seg = ts->pj != NULL ? 8 : 1, i, k = 0;
+	unsigned int		 seg = ts->tr != NULL ? 8 : 1, i, k = 0;
 
 	x0 = ts->xmin + ts->cube.col[loc] * c;
 	y0 = ts->ymin + ts->cube.row[loc] * c;
@@ -903,10 +850,9 @@ cell_polygon(struct ts *ts, size_t loc)
 	xs[k] = xs[0];
 	ys[k] = ys[0];
 	k++;
-	if (ts->pj != NULL)
-		proj_trans_generic(ts->pj, PJ_INV, xs, sizeof(double), k, ys,
-		    sizeof(double), k, NULL, 0, 0, NULL, 0, 0);
-	f = ts->pj != NULL ? 1 : 1 / ts->to_metre;
+	if (ts->tr != NULL)
+		gw_transform_xy(ts->tr, 1, xs, ys, k);
+	f = ts->tr != NULL ? 1 : 1 / ts->to_metre;
 	if ((seq = GEOSCoordSeq_create_r(h, k, 2)) == NULL)
 		return NULL;
 	for (i = 0; i < k; i++)
@@ -919,168 +865,6 @@ cell_polygon(struct ts *ts, size_t loc)
 	}
 	GEOSSetSRID_r(h, poly, ts->srid);
 	return poly;
-}
-
-/* Checks that <output>_bins may be created: absent, or overwrite. */
-static int
-bins_table_free(struct ts *ts, const char *bins, int overwrite,
-    char **qualified)
-{
-	struct gw_job	*job = ts->job;
-	const char	*schema = job->settings->output_schema;
-	const char	*v[2] = { schema, bins };
-	PGresult	*res;
-	char		*sql = NULL, kind;
-	int		 ret = -1;
-
-	if ((res = gw_exec(job, "looking up output", "SELECT c.relkind "
-	    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-	    "WHERE n.nspname = $1 AND c.relname = $2", 2, v)) == NULL)
-		return -1;
-	kind = PQntuples(res) ? PQgetvalue(res, 0, 0)[0] : 0;
-	PQclear(res);
-	if ((*qualified = gw_quote_qualified(job, schema, bins)) == NULL)
-		goto done;
-	if (kind != 0 && (kind != 'r' || !overwrite)) {
-		gw_job_error(job, "output: %s.%s already exists%s", schema,
-		    bins, kind == 'r' ? "; set overwrite to replace it" :
-		    " and is not a table");
-		goto done;
-	}
-	if (kind == 'r') {
-		if (asprintf(&sql, "DROP TABLE %s", *qualified) == -1) {
-			sql = NULL;
-			gw_job_error(job, "out of memory");
-			goto done;
-		}
-		if (exec_simple(job, "dropping the old bins table", sql,
-		    PGRES_COMMAND_OK) == -1)
-			goto done;
-	}
-	ret = 0;
-done:
-	free(sql);
-	return ret;
-}
-
-/* Appends to a growing COPY buffer, sending it when it is large. */
-struct copybuf {
-	char	*buf;
-	size_t	 len, cap;
-};
-
-static int
-copy_flush(struct gw_job *job, struct copybuf *cb)
-{
-	if (cb->len > 0 &&
-	    PQputCopyData(job->conn, cb->buf, (int)cb->len) != 1)
-		return gw_job_error(job, "writing bins: %s",
-		    PQerrorMessage(job->conn));
-	cb->len = 0;
-	return 0;
-}
-
-/* Writes <output>_bins with COPY, then its key and statistics. */
-static int
-write_bins(struct ts *ts, const char *qualified)
-{
-	struct gw_job	*job = ts->job;
-	struct cube	*c = &ts->cube;
-	struct copybuf	 cb = { NULL, 0, 1 << 20 };
-	PGresult	*res = NULL;
-	char		*sql = NULL, zb[32], pb[32];
-	size_t		 i, T = c->nsteps, k;
-	int		 t, w, ret = -1, copying = 0;
-
-	if (asprintf(&sql, "CREATE TABLE %s (location_id integer NOT NULL, "
-	    "time_step integer NOT NULL, time_start timestamptz NOT NULL, "
-	    "time_end timestamptz NOT NULL, value double precision NOT NULL, "
-	    "gi_zscore double precision, gi_pvalue double precision, "
-	    "gi_bin smallint NOT NULL)", qualified) == -1) {
-		sql = NULL;
-		goto nomem;
-	}
-	if (exec_simple(job, "creating the bins table", sql,
-	    PGRES_COMMAND_OK) == -1)
-		goto done;
-	free(sql);
-	if (asprintf(&sql, "COPY %s FROM STDIN", qualified) == -1) {
-		sql = NULL;
-		goto nomem;
-	}
-	if (exec_simple(job, "writing bins", sql, PGRES_COPY_IN) == -1)
-		goto done;
-	copying = 1;
-	if ((cb.buf = malloc(cb.cap)) == NULL)
-		goto nomem;
-	for (i = 0; i < c->nloc; i++) {
-		for (t = 0; t < (int)T; t++) {
-			k = i * T + (size_t)t;
-			if (cb.cap - cb.len < 512 && copy_flush(job, &cb) == -1)
-				goto done;
-			snprintf(zb, sizeof(zb), "%.17g", ts->z[k]);
-			snprintf(pb, sizeof(pb), "%.17g", ts->p[k]);
-			w = snprintf(cb.buf + cb.len, cb.cap - cb.len,
-			    "%zu\t%d\t%s\t%s\t%.17g\t%s\t%s\t%d\n", i + 1, t + 1,
-			    ts->bound_text[T - (size_t)t],
-			    ts->bound_text[T - 1 - (size_t)t], c->val[k],
-			    isnan(ts->z[k]) ? "\\N" : zb,
-			    isnan(ts->p[k]) ? "\\N" : pb, ts->bin[k]);
-			if (w < 0 || (size_t)w >= cb.cap - cb.len) {
-				gw_job_error(job, "writing bins: a row too "
-				    "long");
-				goto done;
-			}
-			cb.len += (size_t)w;
-		}
-		if (i % 1000 == 999)
-			gw_progress(job, 0.85 + 0.1 * (double)i /
-			    (double)c->nloc, "writing bins");
-	}
-	if (copy_flush(job, &cb) == -1)
-		goto done;
-	copying = 0;
-	if (PQputCopyEnd(job->conn, NULL) != 1) {
-		gw_job_error(job, "writing bins: %s",
-		    PQerrorMessage(job->conn));
-		goto done;
-	}
-	res = PQgetResult(job->conn);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		gw_job_pgerror(job, "writing bins", res);
-		goto done;
-	}
-	PQclear(res);
-	while ((res = PQgetResult(job->conn)) != NULL)
-		PQclear(res);
-	free(sql);
-	if (asprintf(&sql, "ALTER TABLE %s ADD PRIMARY KEY "
-	    "(location_id, time_step)", qualified) == -1) {
-		sql = NULL;
-		goto nomem;
-	}
-	if (exec_simple(job, "indexing bins", sql, PGRES_COMMAND_OK) == -1)
-		goto done;
-	free(sql);
-	if (asprintf(&sql, "ANALYZE %s", qualified) == -1) {
-		sql = NULL;
-		goto nomem;
-	}
-	if (exec_simple(job, "analyzing bins", sql, PGRES_COMMAND_OK) == -1)
-		goto done;
-	ret = 0;
-	goto done;
-nomem:
-	gw_job_error(job, "out of memory");
-done:
-	if (copying) {
-		PQputCopyEnd(job->conn, "hotspot_timeseries failed");
-		while ((res = PQgetResult(job->conn)) != NULL)
-			PQclear(res);
-	}
-	free(cb.buf);
-	free(sql);
-	return ret;
 }
 
 static const struct gw_colspec loc_cols[] = {
@@ -1097,35 +881,34 @@ static const struct gw_colspec loc_cols[] = {
 };
 #define NLOCCOLS	(sizeof(loc_cols) / sizeof(loc_cols[0]))
 
-/* Writes the locations table and <output>_bins. */
+static const struct gw_colspec bin_cols[] = {
+	{ "location_id", "integer NOT NULL" },
+	{ "time_step", "integer NOT NULL" },
+	{ "time_start", "timestamptz NOT NULL" },
+	{ "time_end", "timestamptz NOT NULL" },
+	{ "value", "double precision NOT NULL" },
+	{ "gi_zscore", "double precision" },
+	{ "gi_pvalue", "double precision" },
+	{ "gi_bin", "smallint NOT NULL" },
+};
+#define NBINCOLS	(sizeof(bin_cols) / sizeof(bin_cols[0]))
+static const char *const bin_key[] = { "location_id", "time_step" };
+
+/* One row per location: its cell polygon, category, trends and counts. */
 static int
-write_output(struct ts *ts, json_t *result)
+write_locations(struct ts *ts, struct gw_output *out)
 {
 	struct gw_job	*job = ts->job;
 	struct cube	*c = &ts->cube;
-	struct gw_output *out = NULL;
 	GEOSGeometry	*g;
-	char		 namebuf[128], bins[128], *binsq = NULL, *sql = NULL;
 	char		 vb[NLOCCOLS][32];
-	const char	*name, *vals[NLOCCOLS];
+	const char	*vals[NLOCCOLS];
 	size_t		 i, T = c->nsteps, t;
-	int		 overwrite, hot, cold, ret = -1;
-	long long	 nrows;
+	int		 hot, cold, rc;
 	double		 total;
 
-	if (gw_output_name(job, namebuf, sizeof(namebuf), &name,
-	    &overwrite) == -1)
-		return -1;
-	if (strlen(name) + 5 > 63)
-		return gw_job_error(job, "output: \"%s\" is too long: the bins "
-		    "table \"%s_bins\" must fit in 63 bytes", name, name);
-	snprintf(bins, sizeof(bins), "%s_bins", name);
-	if (bins_table_free(ts, bins, overwrite, &binsq) == -1)
-		goto done;
-	if (gw_output_create(job, name, overwrite, loc_cols, NLOCCOLS, "geom",
-	    "Polygon", ts->srid, &out) == -1)
-		goto done;
-	gw_progress(job, 0.8, "writing %zu locations", c->nloc);
+	for (t = 0; t < NLOCCOLS; t++)
+		vals[t] = vb[t];
 	for (i = 0; i < c->nloc; i++) {
 		hot = cold = 0;
 		total = 0;
@@ -1145,40 +928,106 @@ write_output(struct ts *ts, json_t *result)
 		snprintf(vb[7], sizeof(vb[7]), "%.17g", total);
 		snprintf(vb[8], sizeof(vb[8]), "%.17g", ts->vtrend[i].z);
 		snprintf(vb[9], sizeof(vb[9]), "%.17g", ts->vtrend[i].p);
-		vals[0] = vb[0];
-		for (t = 2; t < NLOCCOLS; t++)
-			vals[t] = vb[t];
-		if ((g = cell_polygon(ts, i)) == NULL) {
-			gw_job_error(job, "making cell polygons: %s",
+		if ((g = cell_polygon(ts, i)) == NULL)
+			return gw_job_error(job, "making cell polygons: %s",
 			    gw_geos_error());
-			goto done;
-		}
-		if (gw_output_row(job, out, vals, g) == -1) {
-			GEOSGeom_destroy_r(gw_geos(), g);
-			goto done;
-		}
+		rc = gw_output_row(job, out, vals, g);
 		GEOSGeom_destroy_r(gw_geos(), g);
+		if (rc == -1)
+			return -1;
 	}
+	return 0;
+}
+
+/* One row per location and time step: the bin's value and Gi*. */
+static int
+write_bins(struct ts *ts, struct gw_output *bins)
+{
+	struct cube	*c = &ts->cube;
+	char		 vb[NBINCOLS][32];
+	const char	*vals[NBINCOLS];
+	size_t		 i, k, T = c->nsteps, t;
+
+	for (t = 0; t < NBINCOLS; t++)
+		vals[t] = vb[t];
+	for (i = 0; i < c->nloc; i++) {
+		for (t = 0; t < T; t++) {
+			k = i * T + t;
+			snprintf(vb[0], sizeof(vb[0]), "%zu", i + 1);
+			snprintf(vb[1], sizeof(vb[1]), "%zu", t + 1);
+			/* Step t covers (bound[T - t], bound[T - 1 - t]]. */
+			vals[2] = ts->bound_text[T - t];
+			vals[3] = ts->bound_text[T - 1 - t];
+			snprintf(vb[4], sizeof(vb[4]), "%.17g", c->val[k]);
+			snprintf(vb[5], sizeof(vb[5]), "%.17g", ts->z[k]);
+			snprintf(vb[6], sizeof(vb[6]), "%.17g", ts->p[k]);
+			vals[5] = isnan(ts->z[k]) ? NULL : vb[5];
+			vals[6] = isnan(ts->p[k]) ? NULL : vb[6];
+			snprintf(vb[7], sizeof(vb[7]), "%d", ts->bin[k]);
+			if (gw_output_values(ts->job, bins, vals) == -1)
+				return -1;
+		}
+		if (i % 1000 == 999)
+			gw_progress(ts->job, 0.85 + 0.1 * (double)i /
+			    (double)c->nloc, "writing bins");
+	}
+	return 0;
+}
+
+/*
+ * Writes the locations table and <output>_bins.  Both are created (or
+ * refused) before a row is written, the bins table first.
+ */
+static int
+write_output(struct ts *ts, json_t *result)
+{
+	struct gw_job	*job = ts->job;
+	struct gw_output *out = NULL, *bins = NULL;
+	char		 namebuf[128], binsname[128];
+	const char	*name;
+	json_t		*binsfull = NULL;
+	long long	 nrows;
+	int		 overwrite, rc, ret = -1;
+
+	if (gw_output_name(job, namebuf, sizeof(namebuf), &name,
+	    &overwrite) == -1)
+		return -1;
+	if (strlen(name) + 5 > 63)
+		return gw_job_error(job, "output: \"%s\" is too long: the bins "
+		    "table \"%s_bins\" must fit in 63 bytes", name, name);
+	snprintf(binsname, sizeof(binsname), "%s_bins", name);
+	if (gw_output_create_table(job, binsname, overwrite, bin_cols,
+	    NBINCOLS, &bins) == -1 ||
+	    gw_output_create(job, name, overwrite, loc_cols, NLOCCOLS, "geom",
+	    "Polygon", ts->srid, &out) == -1)
+		goto done;
+	gw_progress(job, 0.8, "writing %zu locations", ts->cube.nloc);
+	if (write_locations(ts, out) == -1)
+		goto done;
 	json_object_set_new(result, "output",
 	    json_string(gw_output_fullname(out)));
-	if (gw_output_finish(job, out, &nrows) == -1) {
-		out = NULL;
-		goto done;
-	}
+	rc = gw_output_finish(job, out, &nrows);
 	out = NULL;
-
-	gw_progress(job, 0.85, "writing %zu bins", c->nloc * T);
-	if (write_bins(ts, binsq) == -1)
+	if (rc == -1)
 		goto done;
-	json_object_set_new(result, "bins_output", json_sprintf("%s.%s",
-	    job->settings->output_schema, bins));
+
+	gw_progress(job, 0.85, "writing %zu bins", ts->cube.nloc *
+	    (size_t)ts->nsteps);
+	binsfull = json_string(gw_output_fullname(bins));
+	if (write_bins(ts, bins) == -1)
+		goto done;
+	rc = gw_output_finish_table(job, bins, bin_key, 2, NULL);
+	bins = NULL;
+	if (rc == -1)
+		goto done;
+	json_object_set_new(result, "bins_output", binsfull);
+	binsfull = NULL;
 	json_object_set_new(result, "feature_count", json_integer(nrows));
 	ret = 0;
 done:
-	if (out != NULL)
-		gw_output_free(out);
-	free(binsq);
-	free(sql);
+	json_decref(binsfull);
+	gw_output_free(out);
+	gw_output_free(bins);
 	return ret;
 }
 
@@ -1232,7 +1081,7 @@ make_result(struct ts *ts, json_t *r)
 	    json_string(ts->bound_text[ts->nsteps]));
 	json_object_set_new(r, "cube_end", json_string(ts->bound_text[0]));
 	json_object_set_new(r, "srid", json_integer(ts->srid));
-	json_object_set_new(r, "projection", json_string(ts->pj != NULL ?
+	json_object_set_new(r, "projection", json_string(ts->tr != NULL ?
 	    ts->proj : "input CRS"));
 	json_object_set_new(r, "count_trend", trend_json(&ts->overall));
 	return 0;
@@ -1247,7 +1096,10 @@ ts_free(struct ts *ts)
 		gw_layer_free(ts->layer);
 	free(ts->time_sql);
 	free(ts->geom_sql);
-	free(ts->field_sql);
+	free(ts->px);
+	free(ts->py);
+	free(ts->pe);
+	free(ts->pv);
 	free(ts->ok_sql);
 	free(ts->tmin_text);
 	free(ts->tmax_text);
@@ -1257,8 +1109,7 @@ ts_free(struct ts *ts)
 	free(ts->bound_text);
 	free(ts->bound);
 	cube_free(&ts->cube);
-	if (ts->pj != NULL)
-		proj_destroy(ts->pj);
+	gw_transform_free(ts->tr);
 	free(ts->z);
 	free(ts->p);
 	free(ts->bin);
@@ -1280,7 +1131,7 @@ run_hotspot_timeseries(struct gw_job *job, json_t **result)
 	if (read_params(&ts) == -1 || build_sql(&ts) == -1)
 		goto done;
 	if (exec_simple(job, "setting the time zone",
-	    "SET LOCAL TimeZone TO 'UTC'", PGRES_COMMAND_OK) == -1)
+	    "SET LOCAL TimeZone TO 'UTC'") == -1)
 		goto done;
 	if (check_time_step(&ts) == -1)
 		goto done;
@@ -1292,7 +1143,8 @@ run_hotspot_timeseries(struct gw_job *job, json_t **result)
 	log_info("cube: %lld points, cell %g m, %d steps of %s from %s to %s",
 	    ts.npoints, ts.cell, ts.nsteps, ts.time_step,
 	    ts.bound_text[ts.nsteps], ts.bound_text[0]);
-	if (aggregate(&ts) == -1 || analyse(&ts) == -1)
+	if (aggregate(&ts) == -1 || analyse_gistar(&ts) == -1 ||
+	    analyse_trends(&ts) == -1)
 		goto done;
 	if ((r = json_object()) == NULL) {
 		gw_job_error(job, "out of memory");

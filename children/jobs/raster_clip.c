@@ -62,6 +62,7 @@
 #include "gis/filter.h"
 #include "gis/quote.h"
 #include "gis/raster.h"
+#include "gis/srs.h"
 
 
 struct clip {
@@ -109,48 +110,73 @@ check_output_name(struct gw_job *job, const char *name)
 	    "bytes), not a path");
 }
 
-/* A CRS from a PostGIS SRID (as spatial_ref_sys defines it), with x =
- * easting/longitude. */
+/*
+ * A CRS from a PostGIS SRID, with x = easting/longitude: GDAL's own EPSG
+ * definition for an EPSG row, else the row's srtext (WKT), else its
+ * proj4text.
+ */
 static int
 srs_from_srid(struct gw_job *job, const char *param, int srid,
     OGRSpatialReferenceH *out)
 {
-	static const char *sql = "SELECT auth_name, auth_srid, srtext, "
-	    "proj4text FROM spatial_ref_sys WHERE srid = $1::int";
 	OGRSpatialReferenceH	 srs;
-	PGresult		*res;
-	const char		*v;
-	char			 s[32];
+	struct gw_srs		 row;
 	OGRErr			 err = OGRERR_FAILURE;
 
 	*out = NULL;
-	snprintf(s, sizeof(s), "%d", srid);
-	v = s;
-	if ((res = gw_exec(job, param, sql, 1, &v)) == NULL)
+	if (gw_srs_lookup(job, param, srid, &row) == -1)
 		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		return gw_job_error(job, "%s: SRID %d is not in spatial_ref_sys",
-		    param, srid);
-	}
 	if ((srs = OSRNewSpatialReference(NULL)) == NULL) {
-		PQclear(res);
+		gw_srs_free(&row);
 		return gw_job_error(job, "out of memory");
 	}
-	if (strcasecmp(PQgetvalue(res, 0, 0), "EPSG") == 0)
-		err = OSRImportFromEPSG(srs, atoi(PQgetvalue(res, 0, 1)));
-	if (err != OGRERR_NONE && *PQgetvalue(res, 0, 2) != '\0')
-		err = OSRImportFromWkt(srs, (char *[]){ PQgetvalue(res, 0, 2) });
-	if (err != OGRERR_NONE && *PQgetvalue(res, 0, 3) != '\0')
-		err = OSRImportFromProj4(srs, PQgetvalue(res, 0, 3));
-	PQclear(res);
+	if (row.auth_name != NULL && strcasecmp(row.auth_name, "EPSG") == 0)
+		err = OSRImportFromEPSG(srs, row.auth_srid);
+	if (err != OGRERR_NONE && row.srtext != NULL)
+		err = OSRImportFromWkt(srs, (char *[]){ (char *)row.srtext });
+	if (err != OGRERR_NONE && row.proj4text != NULL)
+		err = OSRImportFromProj4(srs, row.proj4text);
+	gw_srs_free(&row);
 	if (err != OGRERR_NONE) {
 		OSRDestroySpatialReference(srs);
-		return gw_job_error(job, "%s: GDAL cannot read the CRS of SRID %d",
-		    param, srid);
+		return gw_job_error(job, "%s: GDAL cannot read the CRS of SRID "
+		    "%d", param, srid);
 	}
 	OSRSetAxisMappingStrategy(srs, OAMS_TRADITIONAL_GIS_ORDER);
 	*out = srs;
+	return 0;
+}
+
+/*
+ * Copies the polygons of g, in the cutline's CRS, into the cutline: g's
+ * own, or those of the collection OGR_G_MakeValid may have made of it
+ * (its points and lines dropped).
+ */
+static int
+cut_add(struct clip *c, OGRGeometryH g)
+{
+	OGRGeometryH		 part;
+	OGRwkbGeometryType	 t, pt;
+	int			 i, j, n, np;
+
+	t = wkbFlatten(OGR_G_GetGeometryType(g));
+	n = t == wkbPolygon ? 1 : OGR_G_GetGeometryCount(g);
+	for (i = 0; i < n; i++) {
+		part = t == wkbPolygon ? g : OGR_G_GetGeometryRef(g, i);
+		pt = wkbFlatten(OGR_G_GetGeometryType(part));
+		if (pt == wkbPolygon) {
+			if (OGR_G_AddGeometry(c->cut, part) != OGRERR_NONE)
+				return gw_job_error(c->job, "out of memory");
+		} else if (pt == wkbMultiPolygon) {
+			np = OGR_G_GetGeometryCount(part);
+			for (j = 0; j < np; j++)
+				if (OGR_G_AddGeometry(c->cut,
+				    OGR_G_GetGeometryRef(part, j)) !=
+				    OGRERR_NONE)
+					return gw_job_error(c->job,
+					    "out of memory");
+		}
+	}
 	return 0;
 }
 
@@ -164,9 +190,9 @@ add_polygons(struct clip *c, const char *what, OGRGeometryH g,
     OGRSpatialReferenceH srs)
 {
 	OGRCoordinateTransformationH	 ct = NULL;
-	OGRGeometryH			 part, fixed;
+	OGRGeometryH			 fixed;
 	OGRwkbGeometryType		 t;
-	int				 i, n, rv = -1;
+	int				 rv = -1;
 
 	OGR_G_FlattenTo2D(g);
 	t = wkbFlatten(OGR_G_GetGeometryType(g));
@@ -209,29 +235,7 @@ add_polygons(struct clip *c, const char *what, OGRGeometryH g,
 			goto done;
 		}
 	}
-	/* MakeValid may return a collection: keep its polygons. */
-	t = wkbFlatten(OGR_G_GetGeometryType(g));
-	n = t == wkbPolygon ? 1 : OGR_G_GetGeometryCount(g);
-	for (i = 0; i < n; i++) {
-		part = t == wkbPolygon ? g : OGR_G_GetGeometryRef(g, i);
-		if (wkbFlatten(OGR_G_GetGeometryType(part)) == wkbPolygon) {
-			if (OGR_G_AddGeometry(c->cut, part) != OGRERR_NONE) {
-				gw_job_error(c->job, "out of memory");
-				goto done;
-			}
-		} else if (wkbFlatten(OGR_G_GetGeometryType(part)) ==
-		    wkbMultiPolygon) {
-			int j;
-			for (j = 0; j < OGR_G_GetGeometryCount(part); j++)
-				if (OGR_G_AddGeometry(c->cut,
-				    OGR_G_GetGeometryRef(part, j)) !=
-				    OGRERR_NONE) {
-					gw_job_error(c->job, "out of memory");
-					goto done;
-				}
-		}
-	}
-	rv = 0;
+	rv = cut_add(c, g);
  done:
 	if (ct != NULL)
 		OCTDestroyCoordinateTransformation(ct);

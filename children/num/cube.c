@@ -224,58 +224,75 @@ cube_nearest_distance(const struct cube *c, double *out)
 	return 0;
 }
 
-int
-cube_gistar(const struct cube *c, double dist, int ksteps, double *z,
-    double *p, int *nnbr)
+/* The mean and (population) standard deviation of the n bins, the sum of
+ * squares taken around the mean; 1 if they are all equal or fewer than 2. */
+static int
+bin_moments(const struct cube *c, size_t n, double *mean, double *sd)
 {
-	double		*win = NULL, *acc = NULL;
-	int32_t		*off = NULL;
-	size_t		 n, i, j, noff = 0, T = (size_t)c->nsteps, cnt;
-	long		 r, dc, dr, loc;
-	double		 mean = 0, ss = 0, S, d, W, num, den, lim;
-	int		 t, pairwise, ret = -1;
+	double	 m = 0, ss = 0, d;
+	size_t	 i;
 
-	n = c->nloc * T;
 	for (i = 0; i < n; i++)
-		mean += c->val[i];
-	mean /= (double)n;
+		m += c->val[i];
+	m /= (double)n;
 	for (i = 0; i < n; i++) {
-		d = c->val[i] - mean;
+		d = c->val[i] - m;
 		ss += d * d;
 	}
-	if (ss == 0 || n < 2) {
-		for (i = 0; i < n; i++)
-			z[i] = p[i] = NAN;
+	if (ss == 0 || n < 2)
 		return 1;
-	}
-	S = sqrt(ss / (double)n);
+	*mean = m;
+	*sd = sqrt(ss / (double)n);
+	return 0;
+}
 
-	/* The cell offsets whose centres lie within dist (a relative slack
-	 * so that a distance of exactly k cells includes the k-th cell). */
-	lim = dist / c->cell * (1 + 1e-9);
-	lim *= lim;
+/* The spatial neighbourhood: the cells whose centres lie within dist. */
+struct disc {
+	double		 lim;		/* (dist / cell)^2, with a slack */
+	int		 pairwise;	/* compare every pair of locations */
+	int32_t		*off;		/* else the cell offsets: dc, dr, ... */
+	size_t		 noff;
+};
+
+/*
+ * The disc of dist (a relative slack so that a distance of exactly k cells
+ * includes the k-th cell).  A disc of more cells than there are locations
+ * is pairwise: every pair of locations is compared instead of looking up
+ * every cell of the disc.  -1 when out of memory.
+ */
+static int
+disc_make(const struct cube *c, double dist, struct disc *d)
+{
+	long	 r, dc, dr;
+
+	memset(d, 0, sizeof(*d));
+	d->lim = dist / c->cell * (1 + 1e-9);
+	d->lim *= d->lim;
 	r = (long)floor(dist / c->cell + 1e-9);
-	/* A disc of more cells than there are locations: compare every pair
-	 * of locations instead of looking up every cell of the disc. */
-	pairwise = (double)(2 * r + 1) * (double)(2 * r + 1) >
+	d->pairwise = (double)(2 * r + 1) * (double)(2 * r + 1) >
 	    (double)c->nloc;
-	if (!pairwise) {
-		if ((off = calloc((size_t)(2 * r + 1) * (size_t)(2 * r + 1) *
-		    2, sizeof(*off))) == NULL)
-			goto done;
-		for (dc = -r; dc <= r; dc++)
-			for (dr = -r; dr <= r; dr++)
-				if ((double)(dc * dc + dr * dr) <= lim) {
-					off[2 * noff] = (int32_t)dc;
-					off[2 * noff + 1] = (int32_t)dr;
-					noff++;
-				}
-	}
+	if (d->pairwise)
+		return 0;
+	if ((d->off = calloc((size_t)(2 * r + 1) * (size_t)(2 * r + 1) * 2,
+	    sizeof(*d->off))) == NULL)
+		return -1;
+	for (dc = -r; dc <= r; dc++)
+		for (dr = -r; dr <= r; dr++)
+			if ((double)(dc * dc + dr * dr) <= d->lim) {
+				d->off[2 * d->noff] = (int32_t)dc;
+				d->off[2 * d->noff + 1] = (int32_t)dr;
+				d->noff++;
+			}
+	return 0;
+}
 
-	/* win[loc][t]: sum of the location's values over t-ksteps .. t. */
-	if ((win = calloc(n, sizeof(*win))) == NULL ||
-	    (acc = calloc(T, sizeof(*acc))) == NULL)
-		goto done;
+/* win[loc][t]: the sum of the location's values over t-ksteps .. t. */
+static void
+window_sums(const struct cube *c, int ksteps, double *win)
+{
+	size_t	 i, T = (size_t)c->nsteps;
+	int	 t;
+
 	for (i = 0; i < c->nloc; i++) {
 		const double	*v = c->val + i * T;
 		double		 s = 0;
@@ -287,44 +304,79 @@ cube_gistar(const struct cube *c, double dist, int ksteps, double *z,
 			win[i * T + (size_t)t] = s;
 		}
 	}
+}
 
-	for (i = 0; i < c->nloc; i++) {
-		memset(acc, 0, T * sizeof(*acc));
-		cnt = 0;
-		for (j = 0; j < (pairwise ? c->nloc : noff); j++) {
-			if (pairwise) {
-				dc = (long)c->col[j] - c->col[i];
-				dr = (long)c->row[j] - c->row[i];
-				if ((double)(dc * dc + dr * dr) > lim)
-					continue;
-				loc = (long)j;
-			} else if ((loc = cube_find(c, c->col[i] + off[2 * j],
-			    c->row[i] + off[2 * j + 1])) == -1)
+/* acc[t]: the sum of the window sums of location i's neighbours (itself
+ * included) at step t; returns their number. */
+static size_t
+neighbour_sums(const struct cube *c, const struct disc *d, const double *win,
+    size_t i, double *acc)
+{
+	size_t	 j, T = (size_t)c->nsteps, cnt = 0;
+	long	 dc, dr, loc;
+	int	 t;
+
+	memset(acc, 0, T * sizeof(*acc));
+	for (j = 0; j < (d->pairwise ? c->nloc : d->noff); j++) {
+		if (d->pairwise) {
+			dc = (long)c->col[j] - c->col[i];
+			dr = (long)c->row[j] - c->row[i];
+			if ((double)(dc * dc + dr * dr) > d->lim)
 				continue;
-			cnt++;
-			for (t = 0; t < (int)T; t++)
-				acc[t] += win[(size_t)loc * T + (size_t)t];
-		}
+			loc = (long)j;
+		} else if ((loc = cube_find(c, c->col[i] + d->off[2 * j],
+		    c->row[i] + d->off[2 * j + 1])) == -1)
+			continue;
+		cnt++;
+		for (t = 0; t < (int)T; t++)
+			acc[t] += win[(size_t)loc * T + (size_t)t];
+	}
+	return cnt;
+}
+
+int
+cube_gistar(const struct cube *c, double dist, int ksteps, double *z,
+    double *p, int *nnbr)
+{
+	struct disc	 disc;
+	double		*win = NULL, *acc = NULL;
+	size_t		 n, i, k, T = (size_t)c->nsteps, cnt;
+	double		 mean, S, W, num, den;
+	int		 t, ret = -1;
+
+	n = c->nloc * T;
+	if (bin_moments(c, n, &mean, &S) == 1) {
+		for (i = 0; i < n; i++)
+			z[i] = p[i] = NAN;
+		return 1;
+	}
+	if (disc_make(c, dist, &disc) == -1)
+		return -1;
+	if ((win = calloc(n, sizeof(*win))) == NULL ||
+	    (acc = calloc(T, sizeof(*acc))) == NULL)
+		goto done;
+	window_sums(c, ksteps, win);
+	for (i = 0; i < c->nloc; i++) {
+		cnt = neighbour_sums(c, &disc, win, i, acc);
 		if (nnbr != NULL)
 			nnbr[i] = (int)cnt;
 		for (t = 0; t < (int)T; t++) {
+			k = i * T + (size_t)t;
 			W = (double)cnt * (double)(t < ksteps ? t + 1 :
 			    ksteps + 1);
 			num = acc[t] - mean * W;
 			den = ((double)n * W - W * W) / (double)(n - 1);
 			if (den <= 0) {
-				z[i * T + (size_t)t] = NAN;
-				p[i * T + (size_t)t] = NAN;
+				z[k] = p[k] = NAN;
 				continue;
 			}
-			z[i * T + (size_t)t] = num / (S * sqrt(den));
-			p[i * T + (size_t)t] =
-			    gw_pvalue_2sided(z[i * T + (size_t)t]);
+			z[k] = num / (S * sqrt(den));
+			p[k] = gw_pvalue_2sided(z[k]);
 		}
 	}
 	ret = 0;
 done:
-	free(off);
+	free(disc.off);
 	free(win);
 	free(acc);
 	return ret;
