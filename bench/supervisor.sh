@@ -10,6 +10,7 @@
 #     floor of one connection per job), with the CPU per job of the master,
 #     the fork servers, the job processes and the backends, and pgbench's;
 #   - the master's CPU time while idle for 30 s.
+# PRELOAD=plpgsql (or any list) sets shared_preload_libraries.
 # FORK_SERVER=no execs every child instead of forking it from the type's
 # fork server (the default), to compare the two.
 # Run: sh bench/supervisor.sh build [2000]   (wraps itself in pg_virtualenv)
@@ -19,6 +20,7 @@ jobs=${2:-2000}
 src=$(cd "$(dirname "$0")/.." && pwd)
 if [ -z "${PGHOST:-}" ]; then
 	exec pg_virtualenv -t -o max_connections=100 -o track_commit_timestamp=on \
+	    ${PRELOAD:+-o shared_preload_libraries=$PRELOAD} \
 	    "$0" "$build" "$jobs"
 fi
 work=$(mktemp -d)
