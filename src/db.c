@@ -981,22 +981,6 @@ db_read(void)
 	}
 }
 
-long
-db_queued(const char *type)
-{
-	const char	*v[1] = { type };
-	PGresult	*res;
-	long		 n;
-
-	res = query("counting queued jobs", "SELECT count(*) FROM background_jobs"
-	    " WHERE status = 'queued' AND job_type = $1", 1, v);
-	if (res == NULL)
-		return -1;
-	n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return n;
-}
-
 static void	empty_trash(void);
 
 /*

@@ -165,6 +165,7 @@ void	 metrics_timers(uint64_t now, uint64_t *next);
 void	 metrics_child_read(struct child *);
 void	 metrics_child_gone(struct child *, int status);
 void	 metrics_queue(const char *type, long queued, double oldest_s);
+int	 metrics_queue_refresh(uint64_t now, int force);
 #define GW_METRICS_MAXFD	5	/* the listener and 4 clients */
 
 /* db.c */
@@ -182,7 +183,6 @@ void	 db_child_lost(const char *type, long long job_id, int attempts,
 int	 db_outage_since(uint64_t since_ms);
 void	 db_staging_check(long long job_id, int attempts);
 void	 db_staging_sweep(void);
-long	 db_queued(const char *type);
 int	 db_queue_stats(void (*)(const char *type, long queued, double oldest_s));
 int	 db_pending(void);
 void	 db_flush(uint64_t deadline_ms);

@@ -153,19 +153,25 @@ metrics_queue(const char *type, long queued, double oldest_s)
 	t->m.oldest_s = oldest_s;
 }
 
-static void
-queue_refresh(uint64_t now)
+/*
+ * The queue counts (t->m.queued, t->m.oldest_s), read again if older than
+ * QUEUE_MS, or always with force (a status dump).  Returns whether they are
+ * known (the database answered).
+ */
+int
+metrics_queue_refresh(uint64_t now, int force)
 {
 	struct gw_type	*t;
 
-	if (queue_known && now - queue_at_ms < QUEUE_MS)
-		return;
+	if (!force && queue_known && now - queue_at_ms < QUEUE_MS)
+		return 1;
 	queue_at_ms = now;
 	TAILQ_FOREACH(t, &gw->types, entry) {
 		t->m.queued = 0;
 		t->m.oldest_s = 0;
 	}
 	queue_known = db_up() && db_queue_stats(metrics_queue) == 0;
+	return queue_known;
 }
 
 /*
@@ -240,7 +246,7 @@ exposition(int text, size_t *len)
 	FILE		*fp;
 	int		 i, n;
 
-	queue_refresh(now_ms());
+	metrics_queue_refresh(now_ms(), 0);
 	if ((fp = open_memstream(&buf, len)) == NULL)
 		return NULL;
 	family(fp, text, "geoworkerd_up", "gauge", "1 while the master runs.");

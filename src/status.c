@@ -50,7 +50,7 @@ status_dump(void)
 	char		 tmp[4096], sz[32];
 	long		 queued;
 	FILE		*fp;
-	int		 fd = -1;
+	int		 fd = -1, known;
 
 	root = json_object();
 	types = json_array();
@@ -62,8 +62,9 @@ status_dump(void)
 	    (unsigned long long)((now - gw->started_ms) / 1000),
 	    db_up() ? "up" : "DOWN", db_pending(),
 	    gw->draining ? ", draining" : gw->stopping ? ", stopping" : "");
+	known = metrics_queue_refresh(now, 1);
 	TAILQ_FOREACH(t, &gw->types, entry) {
-		queued = db_queued(t->name);
+		queued = known ? t->m.queued : -1;
 		log_info("status: type %s: children %d configured, %d live, "
 		    "%d idle, %d busy; %lu completed, %lu failed, %lu crashed "
 		    "since start; %ld queued%s", t->name, t->conf.children,

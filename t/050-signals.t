@@ -23,6 +23,9 @@ ok($t->wait_for(sub { scalar($t->children_of($master)) == 4 }, 20), 'four childr
 my $busy = $t->enqueue('dissolve', { sleep => 30 });
 ok($t->wait_for(sub { $t->job($busy)->{status} eq 'running' }, 20), 'a dissolve job runs');
 my $pid = $t->job($busy)->{worker_pid};
+# Three clip jobs wait in the queue (not runnable yet).
+$t->dbh->do(q{INSERT INTO background_jobs (job_type, params, run_after)
+	SELECT 'clip', '{}', now() + interval '1 hour' FROM generate_series(1, 3)});
 kill 'USR1', $master;
 ok($t->wait_for(sub { $t->log_text =~ /status: busy child/ }, 10), 'status dumped');
 my $log = $t->log_text;
@@ -34,6 +37,10 @@ is($status->{busy}[0]{job}, $busy, 'status.json lists the busy child');
 my ($d) = grep { $_->{type} eq 'dissolve' } @{ $status->{types} };
 is($d->{busy}, 1, 'dissolve: one busy');
 is($d->{configured}, 2, 'dissolve: two configured');
+my ($c) = grep { $_->{type} eq 'clip' } @{ $status->{types} };
+is($c->{queued}, 3, 'clip: three queued');
+is($d->{queued}, 0, 'dissolve: none queued');
+like($log, qr/status: type clip: .*; 3 queued/, '... the log line says so too');
 cmp_ok($status->{busy}[0]{rss_bytes}, '>', 0, 'memory of the busy child');
 
 # Cancel kills the child at once; the row stays cancelled.
