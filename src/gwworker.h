@@ -108,6 +108,14 @@ int	 gw_job_output_path(struct gw_job *, const char *name, char *buf,
 	    size_t len);
 
 /*
+ * Locks output_schema.name for this job until it ends, so that no other
+ * running job writes an output of that name: 0, or -1 with the job error
+ * "output: job N is writing schema.name; ...".  Call it as soon as the name
+ * is known (gw_output_name does, for the "output" parameter).
+ */
+int	 gw_job_lock_output(struct gw_job *, const char *name);
+
+/*
  * Returns 0 if jobs may read schema.name (a relation the catalog resolved
  * for parameter param): its schema is in input_schemas or is the output
  * schema.  Else -1 with a job error naming the parameter and the rule.

@@ -741,30 +741,20 @@ become_job_role(struct gw_job *job)
 }
 
 /*
- * Two live jobs must not write one output: the job holds a transaction
- * lock on its output's name (params "output", or create_view's "name", in
- * output_schema) for as long as it runs.  File names (with a dot) are not
- * locked: each job's files are in a directory of its own.  A job that cannot take it fails at
- * once, naming the job that holds it.
+ * Two live jobs must not write one output: a job holds a transaction lock
+ * on the name of each table or view it writes in output_schema, for as long
+ * as it runs (gis/output.c takes it when it reads the "output" parameter,
+ * create_view for its "name").  A job that cannot take it fails at once,
+ * naming the job that holds it.  Files need none: each job's files are in a
+ * directory of its own.
  */
-static int
-claim_output(struct gw_job *job)
+int
+gw_job_lock_output(struct gw_job *job, const char *name)
 {
-	const char	*name = NULL, *v[3];
+	const char	*v[3];
 	char		 full[256], id[24];
-	json_t		*o;
 	PGresult	*res;
 
-	if ((o = json_object_get(job->params, "output")) == NULL ||
-	    !json_is_string(o))
-		o = json_object_get(job->params, "name");
-	if (o == NULL || !json_is_string(o))
-		return 0;
-	name = json_string_value(o);
-	/* A file name (raster_clip's "clip.tif") lives in the job's own
-	 * directory and cannot collide. */
-	if (strpbrk(name, ".-/") != NULL)
-		return 0;
 	snprintf(full, sizeof(full), "%s.%s", job->settings->output_schema,
 	    name);
 	snprintf(id, sizeof(id), "%lld", job->id);
@@ -905,7 +895,7 @@ run_job(struct gw_job *job, gw_job_fn run)
 	else if (simple(job->conn, "BEGIN; SET LOCAL synchronous_commit = on")
 	    == -1)
 		db_lost(job->conn, "BEGIN");
-	else if (become_job_role(job) == 0 && claim_output(job) == 0) {
+	else if (become_job_role(job) == 0) {
 		ok = run(job, &result);
 		if (ok == 0 && (result == NULL || !json_is_object(result))) {
 			gw_job_error(job, "internal error: the job produced no "

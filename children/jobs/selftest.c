@@ -154,13 +154,17 @@ run_selftest(struct gw_job *job, json_t **result)
 {
 	double		 secs, bytes;
 	long long	 sig, code, steps, i;
-	const char	*fail;
+	const char	*fail, *output;
 	json_t		*extra, *out;
 	volatile unsigned char *p;
 	clock_t		 until;
 	int		 first, sleeper;
 
 	if (gw_param_check_keys(job, keys) == -1)
+		return -1;
+	/* As a job that names its output: locked from the start. */
+	if (gw_param_string(job, "output", 0, NULL, &output) == -1 ||
+	    (output != NULL && gw_job_lock_output(job, output) == -1))
 		return -1;
 	if ((out = json_object()) == NULL)
 		gw_nomem();
