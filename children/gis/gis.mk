@@ -14,6 +14,7 @@ children_gis_libgwgis_a_SOURCES = \
 	children/gis/geos.c children/gis/geom.c children/gis/union.c \
 	children/gis/geom.h \
 	children/gis/crs.c children/gis/crs.h \
+	children/gis/table.c children/gis/table.h \
 	children/gis/layer.c children/gis/layer.h \
 	children/gis/cursor.c children/gis/cursor.h \
 	children/gis/output.c children/gis/output.h \

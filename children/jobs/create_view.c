@@ -41,14 +41,14 @@
 struct cview {
 	struct gw_job		*job;
 	PGconn			*conn;
-	struct filter_table	 t;
+	struct gw_table	 t;
 	const char		*name;
 	char			 namebuf[GW_NAMELEN];
 	int			 materialized;
 	int			 replace;
-	const struct filter_column **cols;	/* the view's columns */
+	const struct gw_column **cols;	/* the view's columns */
 	size_t			 ncols;
-	const struct filter_column *geom;	/* spatial_filter's column */
+	const struct gw_column *geom;	/* spatial_filter's column */
 	char			*qview;		/* "schema"."name" */
 	char			*where;		/* attribute filter */
 	char			*spatial;	/* spatial filter or NULL */
@@ -64,9 +64,9 @@ main(int argc, char *argv[])
 
 /* Only geometry is cast and served; geography columns go as they are. */
 static int
-is_geometry(const struct filter_column *c)
+is_geometry(const struct gw_column *c)
 {
-	return strcmp(c->type, "geometry") == 0;
+	return strcmp(c->casttype, "geometry") == 0;
 }
 
 /* A plain identifier: what a map server, and a person, can type unquoted. */
@@ -113,7 +113,7 @@ get_columns(struct cview *v)
 			return gw_job_error(v->job, "columns[%zu]: expected a "
 			    "column name", i);
 		name = json_string_value(e);
-		if ((v->cols[i] = filter_column(&v->t, name)) == NULL)
+		if ((v->cols[i] = gw_table_column(&v->t, name)) == NULL)
 			return gw_job_error(v->job, "columns[%zu]: no column "
 			    "\"%.64s\" in %s.%s", i, name, v->t.schema,
 			    v->t.table);
@@ -132,18 +132,18 @@ static int
 get_geometry_column(struct cview *v)
 {
 	const char	*name;
-	size_t		 i;
+	int		 i;
 
 	if (gw_param_string(v->job, "geometry_column", 0, NULL, &name) == -1)
 		return -1;
 	if (name != NULL) {
-		if ((v->geom = filter_column(&v->t, name)) == NULL)
+		if ((v->geom = gw_table_column(&v->t, name)) == NULL)
 			return gw_job_error(v->job, "geometry_column: no column "
 			    "\"%.64s\" in %s.%s", name, v->t.schema,
 			    v->t.table);
 		if (!is_geometry(v->geom))
 			return gw_job_error(v->job, "geometry_column: \"%s\" is "
-			    "%s, not geometry", v->geom->name, v->geom->type);
+			    "%s, not geometry", v->geom->name, v->geom->casttype);
 		return 0;
 	}
 	for (i = 0; i < v->t.ncolumns; i++) {
@@ -159,57 +159,29 @@ get_geometry_column(struct cview *v)
 }
 
 /*
- * What the data of geometry column c holds: *srid (0 if none or mixed), a
- * type name in type ("" if mixed) and whether it is 2D.  From the type
- * modifier when there is one, else from the rows.
+ * What the rows of geometry column c hold: *srid (0 if none or mixed), a
+ * type name in type ("" if mixed) and whether it is 2D.  For a column
+ * without a type modifier (one with it says so in c->srid).
  */
 static int
-geometry_shape(struct cview *v, const struct filter_column *c, int *srid,
+geometry_shape(struct cview *v, const struct gw_column *c, int *srid,
     char *type, size_t typesz, int *flat)
 {
-	static const char *sql_typmod =
-	    "SELECT postgis_typmod_srid(a.atttypmod), "
-	    "  postgis_typmod_type(a.atttypmod), "
-	    "  postgis_typmod_dims(a.atttypmod) "
-	    "FROM pg_catalog.pg_attribute a "
-	    "JOIN pg_catalog.pg_class r ON r.oid = a.attrelid "
-	    "JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace "
-	    "WHERE n.nspname = $1 AND r.relname = $2 AND a.attname = $3";
 	PGresult	*res;
-	const char	*values[3];
-	char		*qcol = NULL, *sql = NULL;
-	int		 rv = -1;
+	char		*qcol;
 
 	*srid = 0;
 	*type = '\0';
 	*flat = 0;
-	values[0] = v->t.schema;
-	values[1] = v->t.table;
-	values[2] = c->name;
-	if ((res = gw_exec(v->job, "reading the geometry column", sql_typmod,
-	    3, values)) == NULL)
-		return -1;
-	if (PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 0) {
-		*srid = atoi(PQgetvalue(res, 0, 0));
-		snprintf(type, typesz, "%s", PQgetvalue(res, 0, 1));
-		*flat = atoi(PQgetvalue(res, 0, 2)) == 2;
-		PQclear(res);
-		return 0;
-	}
-	PQclear(res);
-
 	if ((qcol = gw_quote_ident(v->job, c->name)) == NULL)
 		return -1;
-	if (asprintf(&sql, "SELECT min(ST_SRID(%s)), max(ST_SRID(%s)), "
+	res = gw_execf(v->job, "reading the geometry column's SRID",
+	    "SELECT min(ST_SRID(%s)), max(ST_SRID(%s)), "
 	    "min(GeometryType(%s)), max(GeometryType(%s)), max(ST_NDims(%s)) "
-	    "FROM %s", qcol, qcol, qcol, qcol, qcol, v->t.qualified) == -1) {
-		sql = NULL;
-		gw_job_error(v->job, "out of memory");
-		goto done;
-	}
-	if ((res = gw_exec(v->job, "reading the geometry column's SRID", sql,
-	    0, NULL)) == NULL)
-		goto done;
+	    "FROM %s", qcol, qcol, qcol, qcol, qcol, v->t.qualified);
+	free(qcol);
+	if (res == NULL)
+		return -1;
 	if (!PQgetisnull(res, 0, 0) &&
 	    strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)) == 0)
 		*srid = atoi(PQgetvalue(res, 0, 0));
@@ -218,11 +190,7 @@ geometry_shape(struct cview *v, const struct filter_column *c, int *srid,
 		snprintf(type, typesz, "%s", PQgetvalue(res, 0, 2));
 	*flat = !PQgetisnull(res, 0, 4) && atoi(PQgetvalue(res, 0, 4)) == 2;
 	PQclear(res);
-	rv = 0;
- done:
-	free(qcol);
-	free(sql);
-	return rv;
+	return 0;
 }
 
 /*
@@ -426,9 +394,10 @@ spatial_sql(struct cview *v, json_t *sf)
 	memset(&sp, 0, sizeof(sp));
 	if (spatial_geojson(v, sf, &sp) == -1 ||
 	    spatial_options(v, sf, &sp) == -1 ||
-	    spatial_check(v, &sp) == -1 ||
-	    geometry_shape(v, v->geom, &tsrid, type, sizeof(type),
-	    &flat) == -1)
+	    spatial_check(v, &sp) == -1)
+		goto done;
+	if ((tsrid = v->geom->srid) == 0 && geometry_shape(v, v->geom, &tsrid,
+	    type, sizeof(type), &flat) == -1)
 		goto done;
 	if (tsrid == 0) {
 		gw_job_error(v->job, "geometry_column: \"%s\" has no single "
@@ -497,7 +466,7 @@ select_list(struct cview *v, char **out)
 			goto fail;
 		srid = 0;
 		if (is_geometry(v->cols[i]) &&
-		    strcmp(v->cols[i]->fulltype, "geometry") == 0) {
+		    strcmp(v->cols[i]->type, "geometry") == 0) {
 			if (geometry_shape(v, v->cols[i], &srid, type,
 			    sizeof(type), &flat) == -1) {
 				free(qcol);
@@ -568,7 +537,7 @@ cview_definition(struct gw_job *job, struct cview *v, const char *input,
 {
 	json_t	*sf;
 
-	if (filter_resolve_table(job, v->conn, "input", input, &v->t) == -1 ||
+	if (filter_resolve_table(job, "input", input, &v->t) == -1 ||
 	    get_columns(v) == -1 || get_geometry_column(v) == -1)
 		return -1;
 	gw_progress(job, 0.1, "building the view's definition");
@@ -715,7 +684,7 @@ run_create_view(struct gw_job *job, json_t **result)
 	gw_job_error(job, "out of memory");
  done:
 	json_decref(cols);
-	filter_table_free(&v.t);
+	gw_table_free(&v.t);
 	free(v.cols);
 	free(v.qview);
 	free(v.where);
