@@ -66,10 +66,14 @@ gw_table_column(const struct gw_table *t, const char *name)
 	return NULL;
 }
 
-/* Row i of the column query into c. */
+/* The next row of the column query, as t's next column.  -1: out of
+ * memory. */
 static int
-column_row(PGresult *res, int i, struct gw_column *c)
+column_add(PGresult *res, struct gw_table *t)
 {
+	int			 i = t->ncolumns;
+	struct gw_column	*c = &t->columns[t->ncolumns++];
+
 	c->name = strdup(PQgetvalue(res, i, 0));
 	c->type = strdup(PQgetvalue(res, i, 1));
 	c->casttype = strdup(PQgetvalue(res, i, 2));
@@ -115,26 +119,19 @@ table_columns(struct gw_job *job, const char *param, const char *relid,
 	    " WHERE a.attrelid = $1::pg_catalog.oid AND a.attnum > 0"
 	    " AND NOT a.attisdropped ORDER BY a.attnum";
 	PGresult	*res;
-	int		 i, n, rv = -1;
+	int		 n, rc;
 
 	if ((res = gw_exec(job, param, sql, 1, &relid)) == NULL)
 		return -1;
 	n = PQntuples(res);
-	if ((t->columns = calloc(n ? n : 1, sizeof(*t->columns))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	for (i = 0; i < n; i++) {
-		t->ncolumns++;
-		if (column_row(res, i, &t->columns[i]) == -1) {
-			gw_job_error(job, "out of memory");
-			goto done;
-		}
-	}
-	rv = 0;
- done:
+	rc = (t->columns = calloc(n ? n : 1, sizeof(*t->columns))) == NULL ?
+	    -1 : 0;
+	while (rc == 0 && t->ncolumns < n)
+		rc = column_add(res, t);
 	PQclear(res);
-	return rv;
+	if (rc == -1)
+		return gw_job_error(job, "out of memory");
+	return 0;
 }
 
 int
