@@ -238,6 +238,17 @@ gw_layer_resolve(struct gw_job *job, const char *param, const char *name,
 }
 
 int
+gw_layer_need_id(struct gw_job *job, const struct gw_layer *l,
+    const char *idparam)
+{
+	if (l->id_index >= 0)
+		return 0;
+	return gw_job_error(job, "%s: %s.%s has no single-column primary key; "
+	    "name the column that identifies its features", idparam,
+	    l->schema, l->table);
+}
+
+int
 gw_layer_columns(struct gw_job *job, const struct gw_layer *l,
     const char *param, json_t *fields, int **idx, size_t *n)
 {

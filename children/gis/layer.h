@@ -53,6 +53,11 @@ int	 gw_layer_resolve(struct gw_job *, const char *param, const char *name,
 	    const char *geom_column, const char *id_column, struct gw_layer **out);
 void	 gw_layer_free(struct gw_layer *);
 
+/* For the programs whose features need an id (an output row names its
+ * feature): fails, naming idparam, when layer has no id column. */
+int	 gw_layer_need_id(struct gw_job *, const struct gw_layer *,
+	    const char *idparam);
+
 /* Index of column name in layer->columns, or -1. */
 int	 gw_layer_column(const struct gw_layer *, const char *name);
 

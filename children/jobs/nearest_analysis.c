@@ -393,21 +393,15 @@ nearest_params(struct gw_job *job, struct nearest *ns)
 	c->k = (size_t)ns->k;
 	if (gw_layer_resolve(job, "input", input, gcol, idcol, &ns->in.l) == -1)
 		return -1;
-	if (ns->in.l->id_index < 0)
-		return gw_job_error(job, "id_column: %s.%s has no "
-		    "single-column primary key; name the column that "
-		    "identifies its features",
-		    ns->in.l->schema, ns->in.l->table);
+	if (gw_layer_need_id(job, ns->in.l, "id_column") == -1)
+		return -1;
 	c->self = near == NULL;
 	if (!c->self) {
 		if (gw_layer_resolve(job, "near", near, ngcol, nidcol,
 		    &ns->nr.l) == -1)
 			return -1;
-		if (ns->nr.l->id_index < 0)
-			return gw_job_error(job, "near_id_column: %s.%s has no "
-			    "single-column primary key; name the column that "
-			    "identifies its features", ns->nr.l->schema,
-			    ns->nr.l->table);
+		if (gw_layer_need_id(job, ns->nr.l, "near_id_column") == -1)
+			return -1;
 		/* The input itself named as near: a feature is not its own
 		 * nearest, as when near is omitted. */
 		if (ns->nr.l->relid == ns->in.l->relid &&

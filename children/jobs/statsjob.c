@@ -114,10 +114,8 @@ gw_sjob_init(struct gw_job *job, struct gw_sjob *sj)
 	    &sj->layer) == -1)
 		return -1;
 	sj->fs.l = sj->layer;
-	if (sj->layer->id_index < 0)
-		return gw_job_error(job, "id_column: %s.%s has no single-column "
-		    "primary key; name the column that identifies its features",
-		    sj->layer->schema, sj->layer->table);
+	if (gw_layer_need_id(job, sj->layer, "id_column") == -1)
+		return -1;
 	if ((sj->field = gw_layer_column(sj->layer, field)) == -1)
 		return gw_job_error(job, "field: %s.%s has no column \"%s\"",
 		    sj->layer->schema, sj->layer->table, field);
