@@ -35,6 +35,7 @@
 #include "gis/execf.h"
 #include "gis/filter.h"
 #include "gis/quote.h"
+#include "gis/strbuf.h"
 
 #define WGS84	4326
 
@@ -83,6 +84,22 @@ plain_identifier(const char *s)
 		    (unsigned char)*p >= 0x80)
 			return 0;
 	return 1;
+}
+
+/* The text built in sb, in *out; -1 (after a job error) when rc, the
+ * result of building it, is -1 or when sb ran out of memory. */
+static int
+sb_take(struct cview *v, struct gw_strbuf *sb, int rc, char **out)
+{
+	*out = NULL;
+	if (sb->failed)
+		rc = gw_job_error(v->job, "out of memory");
+	if (rc == -1) {
+		gw_sb_free(sb);
+		return -1;
+	}
+	*out = sb->data;
+	return 0;
 }
 
 static int
@@ -330,38 +347,30 @@ spatial_check(struct cview *v, struct spatial *sp)
 static int
 spatial_expr(struct cview *v, const struct spatial *sp, int tsrid)
 {
-	char	*lit = NULL, *qcol = NULL, *g = NULL;
-	int	 rv = -1;
+	struct gw_strbuf	 sb = { 0 };
+	char			*lit;
+	int			 dw = strcmp(sp->pred, "dwithin") == 0, rc;
 
-	if ((lit = gw_quote_literal(v->job, sp->geojson)) == NULL ||
-	    (qcol = gw_quote_ident(v->job, v->geom->name)) == NULL)
-		goto done;
-	if (asprintf(&g, "%sST_SetSRID(ST_GeomFromGeoJSON(%s::text), %d)%s",
-	    sp->valid ? "" : "ST_MakeValid(", lit, sp->srid,
-	    sp->valid ? "" : ")") == -1) {
-		g = NULL;
-		gw_job_error(v->job, "out of memory");
-		goto done;
+	if ((lit = gw_quote_literal(v->job, sp->geojson)) == NULL)
+		return -1;
+	gw_sb_puts(&sb, dw ? "ST_DWithin(ST_Transform(src." :
+	    strcmp(sp->pred, "within") == 0 ? "ST_Within(src." :
+	    "ST_Intersects(src.");
+	if ((rc = gw_sb_ident(v->job, &sb, v->geom->name)) == 0) {
+		if (dw)
+			gw_sb_printf(&sb, ", %d)::geography", WGS84);
+		/* The filter's geometry, in the column's SRID or WGS 84. */
+		gw_sb_printf(&sb, ", ST_Transform(%sST_SetSRID("
+		    "ST_GeomFromGeoJSON(%s::text), %d)%s, %d)",
+		    sp->valid ? "" : "ST_MakeValid(", lit, sp->srid,
+		    sp->valid ? "" : ")", dw ? WGS84 : tsrid);
+		if (dw)
+			gw_sb_printf(&sb, "::geography, %.17g)", sp->dist);
+		else
+			gw_sb_puts(&sb, ")");
 	}
-	if (strcmp(sp->pred, "dwithin") == 0)
-		rv = asprintf(&v->spatial, "ST_DWithin(ST_Transform(src.%s, "
-		    "%d)::geography, ST_Transform(%s, %d)::geography, %.17g)",
-		    qcol, WGS84, g, WGS84, sp->dist);
-	else
-		rv = asprintf(&v->spatial, "%s(src.%s, ST_Transform(%s, %d))",
-		    strcmp(sp->pred, "within") == 0 ? "ST_Within" :
-		    "ST_Intersects", qcol, g, tsrid);
-	if (rv == -1) {
-		v->spatial = NULL;
-		gw_job_error(v->job, "out of memory");
-		goto done;
-	}
-	rv = 0;
- done:
 	free(lit);
-	free(qcol);
-	free(g);
-	return rv;
+	return sb_take(v, &sb, rc, &v->spatial);
 }
 
 static int
@@ -456,51 +465,32 @@ check_existing(struct cview *v)
 static int
 select_list(struct cview *v, char **out)
 {
-	char		*list = NULL, *qcol, *item, type[64], *next;
-	size_t		 i;
-	int		 srid, flat, rc;
+	struct gw_strbuf	 sb = { 0 };
+	const struct gw_column	*c;
+	char			 type[64];
+	size_t			 i;
+	int			 srid, flat, rc = 0;
 
-	*out = NULL;
-	for (i = 0; i < v->ncols; i++) {
-		if ((qcol = gw_quote_ident(v->job, v->cols[i]->name)) == NULL)
-			goto fail;
-		srid = 0;
-		if (is_geometry(v->cols[i]) &&
-		    strcmp(v->cols[i]->type, "geometry") == 0) {
-			if (geometry_shape(v, v->cols[i], &srid, type,
-			    sizeof(type), &flat) == -1) {
-				free(qcol);
-				goto fail;
-			}
-			if (!flat)
-				srid = 0;
+	for (i = 0; i < v->ncols && rc == 0; i++) {
+		c = v->cols[i];
+		srid = flat = 0;
+		if (is_geometry(c) && strcmp(c->type, "geometry") == 0 &&
+		    geometry_shape(v, c, &srid, type, sizeof(type),
+		    &flat) == -1) {
+			gw_sb_free(&sb);
+			return -1;
 		}
-		/* type comes from GeometryType() or the typmod: PostGIS's words */
-		if (srid > 0)
-			rc = asprintf(&item, "src.%s::geometry(%s, %d) AS %s",
-			    qcol, *type ? type : "Geometry", srid, qcol);
-		else
-			rc = asprintf(&item, "src.%s", qcol);
-		free(qcol);
-		if (rc == -1)
-			goto oom;
-		rc = asprintf(&next, "%s%s%s", list ? list : "",
-		    list ? ", " : "", item);
-		free(item);
-		free(list);
-		if (rc == -1) {
-			list = NULL;
-			goto oom;
+		gw_sb_puts(&sb, i > 0 ? ", src." : "src.");
+		rc = gw_sb_ident(v->job, &sb, c->name);
+		/* type comes from GeometryType() or the typmod: PostGIS's
+		 * words */
+		if (rc == 0 && srid > 0 && flat) {
+			gw_sb_printf(&sb, "::geometry(%s, %d) AS ",
+			    *type ? type : "Geometry", srid);
+			rc = gw_sb_ident(v->job, &sb, c->name);
 		}
-		list = next;
 	}
-	*out = list;
-	return 0;
- oom:
-	gw_job_error(v->job, "out of memory");
- fail:
-	free(list);
-	return -1;
+	return sb_take(v, &sb, rc, out);
 }
 
 /* Parameters that need no database: the view's name and kind. */
