@@ -3,8 +3,8 @@
 # context), the table model, the cursor reader, the COPY writer, GeoJSON,
 # the string buffer, identifier quoter and printf SQL, filters, spatial weights and
 # raster access.  It talks to PostgreSQL, GEOS, PROJ and GDAL; a program
-# links only the objects it uses (create_view: filter, quote and strbuf,
-# so neither GEOS nor GDAL).  Beneath it: libgwnum and libgwworker.
+# links only the objects it uses (create_view: table, filter, quote, execf
+# and strbuf, so neither GEOS nor GDAL).  Beneath it: libgwnum and libgwworker.
 
 noinst_LIBRARIES += children/gis/libgwgis.a
 children_gis_libgwgis_a_SOURCES = \
