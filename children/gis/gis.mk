@@ -4,7 +4,8 @@
 # the string buffer, identifier quoter and printf SQL, filters, spatial weights and
 # raster access.  It talks to PostgreSQL, GEOS, PROJ and GDAL; a program
 # links only the objects it uses (create_view: table, filter, quote, execf
-# and strbuf, so neither GEOS nor GDAL).  Beneath it: libgwnum and libgwworker.
+# and strbuf, so neither GEOS nor GDAL).  Beneath it: libgwnum and
+# libgwworker.
 
 noinst_LIBRARIES += children/gis/libgwgis.a
 children_gis_libgwgis_a_SOURCES = \
