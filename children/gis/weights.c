@@ -439,17 +439,13 @@ gw_weights_distance(const struct gw_ptset *s, enum gw_concept c, double band,
     size_t k, size_t max_pairs, struct gw_nbr *out, double *band_used,
     char *err, size_t errlen)
 {
-	struct dist_build	 db;
+	struct dist_build	 db = { .s = s, .c = c, .k = k,
+				    .b = { .nb = { .n = s->n } } };
 	size_t			 i, p, row;
 	int			 rc;
 
-	memset(&db, 0, sizeof(db));
 	memset(out, 0, sizeof(*out));
 	*band_used = 0;
-	db.s = s;
-	db.c = c;
-	db.k = k;
-	db.b.nb.n = s->n;
 	if ((db.rowat = calloc(s->n + 1, sizeof(*db.rowat))) == NULL ||
 	    (db.rowlen = calloc(s->n + 1, sizeof(*db.rowlen))) == NULL)
 		goto oom;
@@ -1004,7 +1000,8 @@ gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
     size_t n, int queen, double snap, struct gw_nbr *out, size_t *nsnapped,
     char *err, size_t errlen)
 {
-	struct cont_build	 cb;
+	struct cont_build	 cb = { .ctx = ctx, .g = g, .n = n,
+				    .queen = queen, .snap = snap };
 	size_t			 i;
 	int			 rc;
 
@@ -1013,12 +1010,6 @@ gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
 		snprintf(err, errlen, "snap must be a finite number >= 0");
 		return -1;
 	}
-	memset(&cb, 0, sizeof(cb));
-	cb.ctx = ctx;
-	cb.g = g;
-	cb.n = n;
-	cb.queen = queen;
-	cb.snap = snap;
 	rc = cont_tree(&cb);
 	for (i = 0; rc == 0 && i < n; i++)
 		if (g[i] != NULL && !GEOSisEmpty_r(ctx, g[i]))
