@@ -1,6 +1,6 @@
 /*
- * filter.c: structured attribute filters to SQL boolean expressions, and the
- * catalog look-ups they rest on (see filter.h for the filter grammar).
+ * filter.c: structured attribute filters to SQL boolean expressions, on a
+ * table of the catalog (gis/table.h; see filter.h for the filter grammar).
  *
  * NOTES
  *   Every identifier comes from pg_attribute / pg_class and is written with
@@ -25,7 +25,7 @@
 struct fctx {
 	struct gw_job			*job;
 	PGconn				*conn;
-	const struct filter_table	*t;
+	const struct gw_table	*t;
 	const char			*qualifier;
 	struct gw_strbuf		 sb;
 	int				 nodes;
@@ -33,177 +33,27 @@ struct fctx {
 
 static int	node_sql(struct fctx *, json_t *, const char *, int);
 static int	cond_sql(struct fctx *, json_t *, const char *);
-static int	value_sql(struct fctx *, const struct filter_column *, json_t *,
+static int	value_sql(struct fctx *, const struct gw_column *, json_t *,
 		    const char *);
 static int	check_keys(struct fctx *, json_t *, const char *,
 		    const char *const []);
 
-void
-filter_table_free(struct filter_table *t)
-{
-	size_t	 i;
-
-	for (i = 0; i < t->ncolumns; i++) {
-		free(t->columns[i].name);
-		free(t->columns[i].type);
-		free(t->columns[i].fulltype);
-	}
-	free(t->columns);
-	free(t->schema);
-	free(t->table);
-	free(t->qualified);
-	memset(t, 0, sizeof(*t));
-}
-
-const struct filter_column *
-filter_column(const struct filter_table *t, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < t->ncolumns; i++)
-		if (strcmp(t->columns[i].name, name) == 0)
-			return &t->columns[i];
-	return NULL;
-}
-
-/*
- * Loads the columns of relation oid into t.  The category is the base type's
- * for a domain, so that a domain over integer is compared as a number.
- */
-static int
-load_columns(struct gw_job *job, PGconn *conn, const char *oid,
-    struct filter_table *t)
-{
-	static const char *sql =
-	    "SELECT a.attname, a.atttypid, "
-	    "  pg_catalog.format_type(a.atttypid, NULL), "
-	    "  pg_catalog.format_type(a.atttypid, a.atttypmod), "
-	    "  b.typcategory, a.attnum "
-	    "FROM pg_catalog.pg_attribute a "
-	    "JOIN pg_catalog.pg_type t ON t.oid = a.atttypid "
-	    "JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' "
-	    "  THEN t.typbasetype ELSE t.oid END "
-	    "WHERE a.attrelid = $1::pg_catalog.oid AND a.attnum > 0 "
-	    "  AND NOT a.attisdropped ORDER BY a.attnum";
-	PGresult		*res;
-	struct filter_column	*c;
-	int			 i, n;
-
-	if ((res = PQexecParams(conn, sql, 1, NULL, &oid, NULL, NULL, 0)) ==
-	    NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
-		return gw_job_pgerror(job, "reading the table's columns", res);
-	n = PQntuples(res);
-	if ((t->columns = calloc(n ? n : 1, sizeof(*t->columns))) == NULL) {
-		PQclear(res);
-		return gw_job_error(job, "out of memory");
-	}
-	for (i = 0; i < n; i++) {
-		c = &t->columns[i];
-		t->ncolumns++;
-		c->name = strdup(PQgetvalue(res, i, 0));
-		c->typoid = strtoul(PQgetvalue(res, i, 1), NULL, 10);
-		c->type = strdup(PQgetvalue(res, i, 2));
-		c->fulltype = strdup(PQgetvalue(res, i, 3));
-		c->category = PQgetvalue(res, i, 4)[0];
-		c->attnum = atoi(PQgetvalue(res, i, 5));
-		if (c->name == NULL || c->type == NULL || c->fulltype == NULL) {
-			PQclear(res);
-			return gw_job_error(job, "out of memory");
-		}
-	}
-	PQclear(res);
-	return 0;
-}
-
-/*
- * Finds schema.table (schema NULL: the table visible in the search path) and
- * loads it into t.
- */
-static int
-resolve(struct gw_job *job, PGconn *conn, const char *param,
-    const char *schema, const char *table, struct filter_table *t)
-{
-	static const char *sql_qualified =
-	    "SELECT c.oid, n.nspname, c.relname, c.relkind "
-	    "FROM pg_catalog.pg_class c "
-	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-	    "WHERE n.nspname = $1 AND c.relname = $2 "
-	    "  AND c.relkind IN ('r', 'v', 'm', 'p', 'f')";
-	static const char *sql_visible =
-	    "SELECT c.oid, n.nspname, c.relname, c.relkind "
-	    "FROM pg_catalog.pg_class c "
-	    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-	    "WHERE c.relname = $1 AND c.relkind IN ('r', 'v', 'm', 'p', 'f') "
-	    "  AND pg_catalog.pg_table_is_visible(c.oid)";
-	PGresult	*res = NULL;
-	const char	*values[2];
-	int		 rv = -1;
-
-	if (schema != NULL) {
-		values[0] = schema;
-		values[1] = table;
-		res = PQexecParams(conn, sql_qualified, 2, NULL, values, NULL,
-		    NULL, 0);
-	} else {
-		values[0] = table;
-		res = PQexecParams(conn, sql_visible, 1, NULL, values, NULL,
-		    NULL, 0);
-	}
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		gw_job_pgerror(job, param, res);
-		goto done;
-	}
-	if (PQntuples(res) != 1) {
-		if (schema != NULL)
-			gw_job_error(job, "%s: no table or view \"%.64s\" in "
-			    "schema \"%.64s\"", param, table, schema);
-		else
-			gw_job_error(job, "%s: no table or view \"%.64s\" in "
-			    "the search path", param, table);
-		goto done;
-	}
-	t->schema = strdup(PQgetvalue(res, 0, 1));
-	t->table = strdup(PQgetvalue(res, 0, 2));
-	t->relkind = PQgetvalue(res, 0, 3)[0];
-	if (t->schema == NULL || t->table == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	/* input_schemas, on the schema the catalog resolved. */
-	if (gw_job_check_readable(job, param, t->schema, t->table) == -1)
-		goto done;
-	if ((t->qualified = gw_quote_qualified(job, t->schema,
-	    t->table)) == NULL)
-		goto done;
-	if (load_columns(job, conn, PQgetvalue(res, 0, 0), t) == -1)
-		goto done;
-	rv = 0;
- done:
-	PQclear(res);
-	return rv;
-}
-
+/* The message is the filter programs' own: t/310 and t/301 hold them to it. */
 int
-filter_resolve_table(struct gw_job *job, PGconn *conn, const char *param,
-    const char *name, struct filter_table *t)
+filter_resolve_table(struct gw_job *job, const char *param, const char *name,
+    struct gw_table *t)
 {
 	const char	*dot;
-	char		*schema;
-	int		 rv;
+	int		 k;
 
-	memset(t, 0, sizeof(*t));
-	if (name == NULL || *name == '\0')
-		return gw_job_error(job, "%s: expected a table name "
-		    "(\"schema.table\" or \"table\")", param);
-	if (strlen(name) > 2 * 63 + 1)
-		return gw_job_error(job, "%s: table name too long", param);
-	if ((dot = strchr(name, '.')) == NULL)
-		return resolve(job, conn, param, NULL, name, t);
-	if ((schema = strndup(name, dot - name)) == NULL)
-		return gw_job_error(job, "out of memory");
-	rv = resolve(job, conn, param, schema, dot + 1, t);
-	free(schema);
-	return rv;
+	if ((k = gw_table_resolve(job, param, name, t)) != 1)
+		return k;
+	if ((dot = strchr(name, '.')) != NULL)
+		return gw_job_error(job, "%s: no table or view \"%.64s\" in "
+		    "schema \"%.*s\"", param, dot + 1,
+		    (int)(dot - name < 64 ? dot - name : 64), name);
+	return gw_job_error(job, "%s: no table or view \"%.64s\" in the "
+	    "search path", param, name);
 }
 
 /* Rejects any key of object o not in allowed, naming path. */
@@ -291,15 +141,15 @@ node_sql(struct fctx *f, json_t *node, const char *path, int depth)
 
 /* Whether a column of this category can be filtered on at all. */
 static int
-filterable(const struct filter_column *c)
+filterable(const struct gw_column *c)
 {
 	if (strchr("NSBDTEI", c->category) != NULL)
 		return 1;
-	return strcmp(c->type, "uuid") == 0;
+	return strcmp(c->casttype, "uuid") == 0;
 }
 
 static const char *
-expected_json(const struct filter_column *c)
+expected_json(const struct gw_column *c)
 {
 	switch (c->category) {
 	case 'N':
@@ -316,7 +166,7 @@ expected_json(const struct filter_column *c)
  * said the value is valid for that type.
  */
 static int
-value_sql(struct fctx *f, const struct filter_column *c, json_t *v,
+value_sql(struct fctx *f, const struct gw_column *c, json_t *v,
     const char *path)
 {
 	PGresult	*res;
@@ -343,7 +193,7 @@ value_sql(struct fctx *f, const struct filter_column *c, json_t *v,
 		    "is_null or not_null op)", path);
 	if (!ok)
 		return gw_job_error(f->job, "%s: \"%s\" is %s; expected %s",
-		    path, c->name, c->type, expected_json(c));
+		    path, c->name, c->casttype, expected_json(c));
 
 	if (json_is_integer(v)) {
 		snprintf(num, sizeof(num), "%lld",
@@ -362,13 +212,13 @@ value_sql(struct fctx *f, const struct filter_column *c, json_t *v,
 	}
 
 	/* The server checks the value for the type; the message names it. */
-	if (asprintf(&sql, "SELECT $1::%s", c->type) == -1)
+	if (asprintf(&sql, "SELECT $1::%s", c->casttype) == -1)
 		return gw_job_error(f->job, "out of memory");
 	res = PQexecParams(f->conn, sql, 1, NULL, &text, NULL, NULL, 0);
 	free(sql);
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		gw_job_error(f->job, "%s: not a valid %s for \"%s\": %s", path,
-		    c->type, c->name, res ? PQresultErrorField(res,
+		    c->casttype, c->name, res ? PQresultErrorField(res,
 		    PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(f->conn));
 		PQclear(res);
 		return -1;
@@ -379,7 +229,7 @@ value_sql(struct fctx *f, const struct filter_column *c, json_t *v,
 		return -1;
 	gw_sb_puts(&f->sb, lit);
 	gw_sb_puts(&f->sb, "::");
-	gw_sb_puts(&f->sb, c->type);
+	gw_sb_puts(&f->sb, c->casttype);
 	free(lit);
 	return 0;
 }
@@ -405,22 +255,22 @@ like_check(struct fctx *f, json_t *v, const char *path)
 }
 
 /* The condition's column, checked, as "(qualifier.column" in f->sb. */
-static const struct filter_column *
+static const struct gw_column *
 cond_column(struct fctx *f, const char *field, const char *path)
 {
-	const struct filter_column	*c;
+	const struct gw_column	*c;
 	char				*qcol;
 
-	if ((c = filter_column(f->t, field)) == NULL) {
+	if ((c = gw_table_column(f->t, field)) == NULL) {
 		gw_job_error(f->job, "%s.field: no column \"%.64s\" in %s.%s",
 		    path, field, f->t->schema, f->t->table);
 		return NULL;
 	}
 	if (!filterable(c)) {
 		gw_job_error(f->job, "%s.field: \"%s\" is %s, which cannot be "
-		    "filtered on%s", path, c->name, c->type,
-		    strcmp(c->type, "geometry") == 0 ||
-		    strcmp(c->type, "geography") == 0 ?
+		    "filtered on%s", path, c->name, c->casttype,
+		    strcmp(c->casttype, "geometry") == 0 ||
+		    strcmp(c->casttype, "geography") == 0 ?
 		    " (use spatial_filter)" : "");
 		return NULL;
 	}
@@ -438,7 +288,7 @@ cond_column(struct fctx *f, const char *field, const char *path)
 
 /* in, not_in: a non-empty array of values. */
 static int
-cond_list(struct fctx *f, const struct filter_column *c, const char *op,
+cond_list(struct fctx *f, const struct gw_column *c, const char *op,
     json_t *v, const char *path)
 {
 	char	 vpath[600];
@@ -462,7 +312,7 @@ cond_list(struct fctx *f, const struct filter_column *c, const char *op,
 
 /* between: [low, high]. */
 static int
-cond_between(struct fctx *f, const struct filter_column *c, json_t *v,
+cond_between(struct fctx *f, const struct gw_column *c, json_t *v,
     const char *path)
 {
 	char	 vpath[600];
@@ -493,7 +343,7 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		{ "<=", " <= " }, { ">", " > " }, { ">=", " >= " },
 		{ "like", " LIKE " }, { "ilike", " ILIKE " },
 	};
-	const struct filter_column	*c;
+	const struct gw_column	*c;
 	json_t				*jf, *jo, *v;
 	const char			*field, *op;
 	char				 vpath[600];
@@ -533,7 +383,7 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 		like = strcmp(op, "like") == 0 || strcmp(op, "ilike") == 0;
 		if (like && c->category != 'S')
 			return gw_job_error(f->job, "%s: op %s needs a string "
-			    "column; \"%s\" is %s", path, op, c->name, c->type);
+			    "column; \"%s\" is %s", path, op, c->name, c->casttype);
 		if (json_is_array(v) || json_is_object(v))
 			return gw_job_error(f->job, "%s: op %s takes one value, "
 			    "not a list", vpath, op);
@@ -556,7 +406,7 @@ cond_sql(struct fctx *f, json_t *node, const char *path)
 
 int
 filter_sql_table(struct gw_job *job, PGconn *conn,
-    const struct filter_table *t, json_t *filter, const char *param,
+    const struct gw_table *t, json_t *filter, const char *param,
     const char *qualifier, char **out)
 {
 	struct fctx	 f;
@@ -586,15 +436,16 @@ filter_sql(struct gw_job *job, PGconn *conn, const char *schema,
     const char *table, json_t *filter, const char *param,
     const char *qualifier, char **out)
 {
-	struct filter_table	 t;
-	int			 rv;
+	struct gw_table	 t;
+	int		 rv;
 
 	*out = NULL;
-	memset(&t, 0, sizeof(t));
-	rv = resolve(job, conn, param, schema, table, &t);
+	if ((rv = gw_table_lookup(job, param, schema, table, &t)) == 1)
+		rv = gw_job_error(job, "%s: no table or view \"%.64s\" in "
+		    "schema \"%.64s\"", param, table, schema);
 	if (rv == 0)
 		rv = filter_sql_table(job, conn, &t, filter, param, qualifier,
 		    out);
-	filter_table_free(&t);
+	gw_table_free(&t);
 	return rv;
 }

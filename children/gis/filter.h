@@ -1,7 +1,7 @@
 /*
  * filter.h: structured attribute filters (the "filter" of create_view, the
  * "clip_filter" of clip and raster_clip) turned into SQL boolean expressions,
- * and the catalog look-ups they need.
+ * on a table of the catalog (gis/table.h).
  *
  * A filter is JSON:
  *
@@ -36,43 +36,19 @@
 #include <jansson.h>
 
 #include "gwworker.h"
+#include "gis/table.h"
 
 #define FILTER_MAX_DEPTH	16	/* nesting of all / any */
 #define FILTER_MAX_NODES	10000	/* conditions and values, all told */
 
-/* One column of a table, as the catalog describes it. */
-struct filter_column {
-	char		*name;		/* attname, unquoted */
-	unsigned int	 typoid;	/* atttypid */
-	char		*type;		/* format_type(atttypid, NULL) */
-	char		*fulltype;	/* format_type(atttypid, atttypmod) */
-	char		 category;	/* pg_type.typcategory of the base type */
-	int		 attnum;
-};
-
-struct filter_table {
-	char			*schema;	/* nspname, unquoted */
-	char			*table;		/* relname, unquoted */
-	char			*qualified;	/* "schema"."table", quoted */
-	char			 relkind;	/* r v m p f */
-	struct filter_column	*columns;	/* attnum order */
-	size_t			 ncolumns;
-};
-
 /*
- * filter_resolve_table: finds the table, view or materialized view named by
- * the parameter param (value name: "schema.table", or "table" looked up in
- * the search path), and loads its columns into *t.  Returns 0, or -1 with a
- * job error naming param ("input: no table \"x\" in schema \"public\"").
- * Release with filter_table_free() in either case.
+ * filter_resolve_table: gw_table_resolve() for a filter's table, with the
+ * message for a name that is not there ("input: no table or view \"x\" in
+ * schema \"public\"").  Returns 0, or -1 after a job error; release t with
+ * gw_table_free() in either case.
  */
-int	 filter_resolve_table(struct gw_job *, PGconn *, const char *param,
-	    const char *name, struct filter_table *t);
-void	 filter_table_free(struct filter_table *);
-
-/* The column named name (exact, case-sensitive match), or NULL. */
-const struct filter_column *filter_column(const struct filter_table *,
-	    const char *name);
+int	 filter_resolve_table(struct gw_job *, const char *param,
+	    const char *name, struct gw_table *t);
 
 /*
  * filter_sql: checks the JSON filter (NULL or JSON null: no filter) against
@@ -90,7 +66,7 @@ int	 filter_sql(struct gw_job *, PGconn *conn, const char *schema,
 
 /* The same against an already resolved table (no catalog round trip). */
 int	 filter_sql_table(struct gw_job *, PGconn *conn,
-	    const struct filter_table *, json_t *filter, const char *param,
+	    const struct gw_table *, json_t *filter, const char *param,
 	    const char *qualifier, char **out);
 
 #endif

@@ -4,8 +4,9 @@
 # resolver (one PROJ context), the table model, the cursor reader, the COPY writer, GeoJSON,
 # the string buffer, identifier quoter and printf SQL, filters, spatial weights and
 # raster access.  It talks to PostgreSQL, GEOS, PROJ and GDAL; a program
-# links only the objects it uses (create_view: filter, quote and strbuf,
-# so neither GEOS nor GDAL).  Beneath it: libgwnum and libgwworker.
+# links only the objects it uses (create_view: table, filter, quote, execf
+# and strbuf, so neither GEOS nor GDAL).  Beneath it: libgwnum and
+# libgwworker.
 
 noinst_LIBRARIES += children/gis/libgwgis.a
 children_gis_libgwgis_a_SOURCES = \
@@ -16,6 +17,7 @@ children_gis_libgwgis_a_SOURCES = \
 	children/gis/geom.h \
 	children/gis/srs.c children/gis/srs.h \
 	children/gis/crs.c children/gis/crs.h \
+	children/gis/table.c children/gis/table.h \
 	children/gis/layer.c children/gis/layer.h \
 	children/gis/cursor.c children/gis/cursor.h \
 	children/gis/output.c children/gis/output.h \

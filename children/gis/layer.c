@@ -1,7 +1,7 @@
 /*
- * layer.c: a layer parameter checked against the catalog and described:
- * table, geometry column and type, SRID and its CRS kind and unit, id
- * column, columns with their types (see layer.h).
+ * layer.c: a layer parameter: the table (gis/table.c) and what a geometry
+ * program needs to know of it: geometry column and type, SRID and its CRS
+ * kind and unit, id column (see layer.h).
  *
  * NOTES
  *   All SQL runs on job->conn inside the job's transaction.  Identifiers
@@ -25,14 +25,6 @@
 #include "gis/quote.h"
 #include "gis/strbuf.h"
 
-/* Type oids of the numeric types (pg_type.h). */
-#define INT8OID		20
-#define INT2OID		21
-#define INT4OID		23
-#define FLOAT4OID	700
-#define FLOAT8OID	701
-#define NUMERICOID	1700
-
 void
 gw_layer_free(struct gw_layer *l)
 {
@@ -46,10 +38,8 @@ gw_layer_free(struct gw_layer *l)
 	free(l->geom_column);
 	free(l->geom_type);
 	free(l->id_column);
-	for (i = 0; i < l->ncolumns; i++) {
-		free(l->columns[i].name);
-		free(l->columns[i].type);
-	}
+	for (i = 0; i < l->ncolumns; i++)
+		gw_column_free(&l->columns[i]);
 	free(l->columns);
 	free(l);
 }
@@ -78,85 +68,18 @@ dim_of_type(const char *t)
 	return GW_DIM_UNKNOWN;
 }
 
-/* Finds the table: pg_class row by schema and name, or by name visible on
- * the search_path.  0 found, 1 not found, -1 error. */
+/* Column c, a geometry column, becomes the layer's. */
 static int
-find_table(struct gw_job *job, struct gw_layer *l, const char *name)
-{
-	const char	*vals[2];
-	char		*schema = NULL, *dot;
-	const char	*table = name;
-	PGresult	*res;
-	int		 rv = -1;
-
-	if ((dot = strchr(name, '.')) != NULL) {
-		if ((schema = strndup(name, (size_t)(dot - name))) == NULL)
-			return gw_job_error(job, "out of memory");
-		table = dot + 1;
-	}
-	vals[0] = schema;
-	vals[1] = table;
-	res = gw_exec(job, l->param,
-	    "SELECT c.oid, n.nspname, c.relname FROM pg_class c"
-	    " JOIN pg_namespace n ON n.oid = c.relnamespace"
-	    " WHERE c.relname = $2 AND c.relkind IN ('r', 'v', 'm', 'f', 'p')"
-	    " AND (($1::text IS NULL AND pg_table_is_visible(c.oid))"
-	    "  OR n.nspname = $1)", 2, vals);
-	free(schema);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) == 0) {
-		rv = 1;
-		goto done;
-	}
-	l->relid = (unsigned int)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
-	l->schema = strdup(PQgetvalue(res, 0, 1));
-	l->table = strdup(PQgetvalue(res, 0, 2));
-	if (l->schema == NULL || l->table == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	/* input_schemas, on the schema the catalog resolved (whatever the
-	 * spelling or the search_path). */
-	if (gw_job_check_readable(job, l->param, l->schema, l->table) == -1)
-		goto done;
-	rv = 0;
- done:
-	PQclear(res);
-	return rv;
-}
-
-/* The table named name, found in the catalog: l->schema, l->table, l->relid
- * and l->qualified. */
-static int
-layer_find(struct gw_job *job, struct gw_layer *l, const char *name)
-{
-	int	 k;
-
-	if ((k = find_table(job, l, name)) != 0) {
-		if (k == 1)
-			gw_job_error(job, "%s: table \"%s\" does not exist",
-			    l->param, name);
-		return -1;
-	}
-	if ((l->qualified = gw_quote_qualified(job, l->schema,
-	    l->table)) == NULL)
-		return -1;
-	return 0;
-}
-
-/* Row i of the column query, a geometry column, becomes the layer's. */
-static int
-layer_geom_column(struct gw_job *job, struct gw_layer *l, PGresult *res,
-    int i)
+layer_geom_column(struct gw_job *job, struct gw_layer *l,
+    const struct gw_column *c)
 {
 	int	 k;
 
 	free(l->geom_column);
 	free(l->geom_type);
-	l->geom_column = strdup(PQgetvalue(res, i, 0));
-	l->srid = atoi(PQgetvalue(res, i, 5));
-	l->geom_type = strdup(PQgetvalue(res, i, 6));
+	l->geom_column = strdup(c->name);
+	l->srid = c->srid;
+	l->geom_type = strdup(c->geomtype);
 	if (l->geom_column == NULL || l->geom_type == NULL)
 		return gw_job_error(job, "out of memory");
 	/* "PolygonZ" and such: drop the suffix. */
@@ -168,71 +91,42 @@ layer_geom_column(struct gw_job *job, struct gw_layer *l, PGresult *res,
 	return 0;
 }
 
-/* Row i of the column query, any other column, goes to l->columns. */
+/*
+ * The layer takes over table t: its name, and its columns but the geometry
+ * ones (moved, so that gw_table_free(t) leaves them alone); the geometry
+ * column asked (NULL: the only one), or an error naming those the table
+ * has.
+ */
 static int
-layer_add_column(struct gw_job *job, struct gw_layer *l, PGresult *res,
-    int i)
+layer_take_table(struct gw_job *job, struct gw_layer *l, struct gw_table *t,
+    const char *geom_column)
 {
-	struct gw_column	*c = &l->columns[l->ncolumns++];
-
-	c->name = strdup(PQgetvalue(res, i, 0));
-	c->type = strdup(PQgetvalue(res, i, 1));
-	c->typid = (unsigned int)strtoul(PQgetvalue(res, i, 2), NULL, 10);
-	if (c->name == NULL || c->type == NULL)
-		return gw_job_error(job, "out of memory");
-	c->binary = strcmp(PQgetvalue(res, i, 4), "t") == 0;
-	switch (c->typid) {
-	case INT2OID: case INT4OID: case INT8OID:
-	case FLOAT4OID: case FLOAT8OID: case NUMERICOID:
-		c->numeric = 1;
-	}
-	return 0;
-}
-
-/* Every live column, with the geometry ones' typmod SRID and type; the
- * geometry column asked (NULL: the only one), or an error naming those the
- * table has. */
-static int
-layer_read_columns(struct gw_job *job, struct gw_layer *l,
-    const char *relid, const char *geom_column)
-{
-	const char		*vals[1] = { relid }, *an;
 	struct gw_strbuf	 geoms = { 0 };
-	PGresult		*res;
-	int			 i, n, ngeom = 0, rv = -1;
+	struct gw_column	*c;
+	int			 i, ngeom = 0, rv = -1;
 
-	res = gw_exec(job, l->param,
-	    "SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
-	    " a.atttypid, t.typname = 'geometry',"
-	    " t.typsend <> 0 AND t.typreceive <> 0,"
-	    " CASE WHEN t.typname = 'geometry' AND a.atttypmod >= 0 THEN"
-	    "  postgis_typmod_srid(a.atttypmod) ELSE 0 END,"
-	    " CASE WHEN t.typname = 'geometry' AND a.atttypmod >= 0 THEN"
-	    "  postgis_typmod_type(a.atttypmod) ELSE 'GEOMETRY' END"
-	    " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
-	    " WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped"
-	    " ORDER BY a.attnum", 1, vals);
-	if (res == NULL)
-		return -1;
-	n = PQntuples(res);
-	if ((l->columns = calloc(n ? n : 1, sizeof(*l->columns))) == NULL) {
-		gw_job_error(job, "out of memory");
-		goto done;
-	}
-	for (i = 0; i < n; i++) {
-		an = PQgetvalue(res, i, 0);
-		if (strcmp(PQgetvalue(res, i, 3), "t") != 0) {
-			if (layer_add_column(job, l, res, i) == -1)
-				goto done;
+	l->schema = t->schema;
+	l->table = t->table;
+	l->qualified = t->qualified;
+	l->relid = t->relid;
+	t->schema = t->table = t->qualified = NULL;
+	if ((l->columns = calloc(t->ncolumns ? t->ncolumns : 1,
+	    sizeof(*l->columns))) == NULL)
+		return gw_job_error(job, "out of memory");
+	for (i = 0; i < t->ncolumns; i++) {
+		c = &t->columns[i];
+		if (!c->geometry) {
+			l->columns[l->ncolumns++] = *c;
+			memset(c, 0, sizeof(*c));
 			continue;
 		}
 		ngeom++;
 		if (geoms.len)
 			gw_sb_puts(&geoms, ", ");
-		gw_sb_puts(&geoms, an);
+		gw_sb_puts(&geoms, c->name);
 		if ((geom_column == NULL ? ngeom == 1 :
-		    strcmp(geom_column, an) == 0) &&
-		    layer_geom_column(job, l, res, i) == -1)
+		    strcmp(geom_column, c->name) == 0) &&
+		    layer_geom_column(job, l, c) == -1)
 			goto done;
 	}
 	if (geoms.failed)
@@ -250,7 +144,6 @@ layer_read_columns(struct gw_job *job, struct gw_layer *l,
 	else
 		rv = 0;
  done:
-	PQclear(res);
 	gw_sb_free(&geoms);
 	return rv;
 }
@@ -312,20 +205,25 @@ gw_layer_resolve(struct gw_job *job, const char *param, const char *name,
     const char *geom_column, const char *id_column, struct gw_layer **out)
 {
 	struct gw_layer	*l;
+	struct gw_table	 t;
 	char		 relid[16];
+	int		 k;
 
 	*out = NULL;
-	if (name == NULL || *name == '\0')
-		return gw_job_error(job, "%s: a table name is required", param);
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return gw_job_error(job, "out of memory");
 	l->param = param;
 	l->id_index = -1;
-	if (layer_find(job, l, name) == -1)
+	if ((k = gw_table_resolve(job, param, name, &t)) == 1)
+		gw_job_error(job, "%s: table \"%s\" does not exist", param,
+		    name);
+	if (k == 0)
+		k = layer_take_table(job, l, &t, geom_column);
+	gw_table_free(&t);
+	if (k != 0)
 		goto fail;
 	snprintf(relid, sizeof(relid), "%u", l->relid);
-	if (layer_read_columns(job, l, relid, geom_column) == -1 ||
-	    (l->srid == 0 && layer_first_srid(job, l) == -1) ||
+	if ((l->srid == 0 && layer_first_srid(job, l) == -1) ||
 	    layer_id(job, l, relid, id_column) == -1)
 		goto fail;
 	l->to_metre = 1;
@@ -337,6 +235,17 @@ gw_layer_resolve(struct gw_job *job, const char *param, const char *name,
  fail:
 	gw_layer_free(l);
 	return -1;
+}
+
+int
+gw_layer_need_id(struct gw_job *job, const struct gw_layer *l,
+    const char *idparam)
+{
+	if (l->id_index >= 0)
+		return 0;
+	return gw_job_error(job, "%s: %s.%s has no single-column primary key; "
+	    "name the column that identifies its features", idparam,
+	    l->schema, l->table);
 }
 
 int

@@ -1,8 +1,8 @@
 /*
- * layer.h: the one model of a table in the job programs: a layer named by a
- * parameter ("input", "clip", "near", ...), checked against the catalog and
- * described (schema, table, geometry column, id column, SRID, geometry type,
- * CRS kind, unit, columns).
+ * layer.h: a layer: a table (gis/table.h) named by a parameter ("input",
+ * "clip", "near", ...) with what the geometry programs need to know of it:
+ * its geometry column, geometry type, SRID and that CRS's kind and unit, its
+ * id column, and its other columns.
  *
  * NOTES
  *   Functions return 0 on success and -1 after gw_job_error() said why, in
@@ -19,16 +19,10 @@
 
 #include "gwworker.h"
 #include "gis/geom.h"
+#include "gis/table.h"
 
-/* A column of a layer, as the catalog spells and types it. */
-struct gw_column {
-	char		*name;		/* attname */
-	char		*type;		/* format_type(atttypid, atttypmod) */
-	unsigned int	 typid;		/* atttypid */
-	int		 numeric;	/* int2/4/8, float4/8, numeric */
-	int		 binary;	/* the type has binary send/receive */
-};
-
+/* The schema, table, qualified name, relid and columns are the gw_table's
+ * that gw_table_resolve() found, taken over by the layer. */
 struct gw_layer {
 	const char	*param;		/* the parameter it came from: "input" */
 	char		*schema;
@@ -44,7 +38,7 @@ struct gw_layer {
 	char		*id_column;	/* NULL: none given and no 1-column pkey */
 	int		 id_index;	/* in columns[], or -1 */
 	int		 id_pkey;	/* the id column is the primary key */
-	struct gw_column *columns;	/* every column except the geometry one */
+	struct gw_column *columns;	/* every column except the geometry ones */
 	int		 ncolumns;
 };
 
@@ -58,6 +52,11 @@ struct gw_layer {
 int	 gw_layer_resolve(struct gw_job *, const char *param, const char *name,
 	    const char *geom_column, const char *id_column, struct gw_layer **out);
 void	 gw_layer_free(struct gw_layer *);
+
+/* For the programs whose features need an id (an output row names its
+ * feature): fails, naming idparam, when layer has no id column. */
+int	 gw_layer_need_id(struct gw_job *, const struct gw_layer *,
+	    const char *idparam);
 
 /* Index of column name in layer->columns, or -1. */
 int	 gw_layer_column(const struct gw_layer *, const char *name);

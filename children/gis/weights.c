@@ -290,30 +290,41 @@ fail:
 	return -1;
 }
 
+/* Makes room for need elements of size bytes in *p (capacity *cap, doubled
+ * from 64).  -1: out of memory, *p unchanged. */
+static int
+grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	void	*q;
+	size_t	 c;
+
+	if (need <= *cap)
+		return 0;
+	for (c = *cap ? *cap : 64; c < need; c *= 2)
+		;
+	if ((q = reallocarray(*p, c, size)) == NULL)
+		return -1;
+	*p = q;
+	*cap = c;
+	return 0;
+}
+
 /* A growing CSR, row after row. */
 struct csr_builder {
 	struct gw_nbr	 nb;
 	size_t		 nnz;
-	size_t		 cap;
+	size_t		 capidx;
+	size_t		 capw;
 };
 
 static int
 csr_push(struct csr_builder *b, uint32_t j, double w)
 {
-	uint32_t	*idx;
-	double		*ww;
-	size_t		 cap;
-
-	if (b->nnz == b->cap) {
-		cap = b->cap ? b->cap * 2 : 1024;
-		if ((idx = reallocarray(b->nb.idx, cap, sizeof(*idx))) == NULL)
-			return -1;
-		b->nb.idx = idx;
-		if ((ww = reallocarray(b->nb.w, cap, sizeof(*ww))) == NULL)
-			return -1;
-		b->nb.w = ww;
-		b->cap = cap;
-	}
+	if (grow((void **)&b->nb.idx, &b->capidx, b->nnz + 1,
+	    sizeof(*b->nb.idx)) == -1 ||
+	    grow((void **)&b->nb.w, &b->capw, b->nnz + 1,
+	    sizeof(*b->nb.w)) == -1)
+		return -1;
 	b->nb.idx[b->nnz] = j;
 	b->nb.w[b->nnz++] = w;
 	return 0;
@@ -327,37 +338,128 @@ cmp_u32(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * The state of one gw_weights_distance(): rows are built in the tree's
+ * order into b, row i at rowat[i] (rowlen[i] neighbours), then copied out
+ * in feature order.
+ */
+struct dist_build {
+	const struct gw_ptset	*s;
+	enum gw_concept		 c;
+	double			 band;
+	size_t			 k;
+	struct csr_builder	 b;
+	struct gw_kdhits	 h;
+	uint32_t		*kidx;		/* k nearest: scratch */
+	double			*kd;
+	size_t			*rowat;
+	size_t			*rowlen;
+};
+
+static void
+dist_free(struct dist_build *db)
+{
+	gw_nbr_free(&db->b.nb);
+	gw_kdhits_free(&db->h);
+	free(db->kidx);
+	free(db->kd);
+	free(db->rowat);
+	free(db->rowlen);
+}
+
+/* Row i of the k nearest: weight 1 each.  -1: out of memory. */
+static int
+dist_knn_row(struct dist_build *db, size_t i)
+{
+	double	 x, y;
+	size_t	 j, nf;
+
+	point_xy(db->s, i, &x, &y);
+	if (gw_ptset_knn(db->s, x, y, db->k, i, 0, db->kidx, db->kd, &nf,
+	    &db->h) == -1)
+		return -1;
+	qsort(db->kidx, nf, sizeof(*db->kidx), cmp_u32);
+	for (j = 0; j < nf; j++)
+		if (csr_push(&db->b, db->kidx[j], 1.0) == -1)
+			return -1;
+	return 0;
+}
+
+/* Row i of a distance band: fixed or inverse distance (squared) weights.
+ * -1: out of memory. */
+static int
+dist_band_row(struct dist_build *db, size_t i)
+{
+	const struct gw_ptset	*s = db->s;
+	struct gw_kdhits	*h = &db->h;
+	double			 d, w;
+	size_t			 j, dim = s->geographic ? 3 : 2;
+
+	h->n = 0;
+	if (gw_kdtree_radius(&s->tree, s->c + dim * i, db->band * PAD, i,
+	    h) == -1)
+		return -1;
+	qsort(h->idx, h->n, sizeof(*h->idx), cmp_u32);
+	for (j = 0; j < h->n; j++) {
+		d = pair_dist(s, i, h->idx[j]);
+		if (d > db->band)
+			continue;
+		if (db->c == GW_W_FIXED)
+			w = 1;
+		else if (db->c == GW_W_INVDIST)
+			w = 1 / (d < 1 ? 1 : d);
+		else
+			w = 1 / (d < 1 ? 1 : d * d);
+		if (csr_push(&db->b, h->idx[j], w) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* The rows, built in the tree's order, into out in feature order. */
+static int
+dist_rows_out(struct dist_build *db, struct gw_nbr *out)
+{
+	size_t	 i, n = db->s->n;
+
+	if (gw_nbr_alloc(out, n, db->b.nnz) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
+		out->start[i + 1] = out->start[i] + db->rowlen[i];
+		memcpy(out->idx + out->start[i], db->b.nb.idx + db->rowat[i],
+		    db->rowlen[i] * sizeof(*out->idx));
+		memcpy(out->w + out->start[i], db->b.nb.w + db->rowat[i],
+		    db->rowlen[i] * sizeof(*out->w));
+	}
+	return 0;
+}
+
 int
 gw_weights_distance(const struct gw_ptset *s, enum gw_concept c, double band,
     size_t k, size_t max_pairs, struct gw_nbr *out, double *band_used,
     char *err, size_t errlen)
 {
-	struct csr_builder	 b;
-	struct gw_kdhits	 h = { 0 };
-	uint32_t		*kidx = NULL;
-	size_t			*rowat = NULL, *rowlen = NULL;
-	double			*kd = NULL, q[3], d, w, x, y;
-	size_t			 i, j, p, nf, row;
+	struct dist_build	 db = { .s = s, .c = c, .k = k,
+				    .b = { .nb = { .n = s->n } } };
+	size_t			 i, p, row;
+	int			 rc;
 
-	memset(&b, 0, sizeof(b));
 	memset(out, 0, sizeof(*out));
 	*band_used = 0;
-	b.nb.n = s->n;
-	if ((rowat = calloc(s->n + 1, sizeof(*rowat))) == NULL ||
-	    (rowlen = calloc(s->n + 1, sizeof(*rowlen))) == NULL)
+	if ((db.rowat = calloc(s->n + 1, sizeof(*db.rowat))) == NULL ||
+	    (db.rowlen = calloc(s->n + 1, sizeof(*db.rowlen))) == NULL)
 		goto oom;
 	if (c == GW_W_KNN) {
 		if (k == 0) {
 			snprintf(err, errlen, "k must be at least 1");
 			goto fail;
 		}
-		if ((kidx = calloc(k, sizeof(*kidx))) == NULL ||
-		    (kd = calloc(k, sizeof(*kd))) == NULL)
+		if ((db.kidx = calloc(k, sizeof(*db.kidx))) == NULL ||
+		    (db.kd = calloc(k, sizeof(*db.kd))) == NULL)
 			goto oom;
-	} else if (band <= 0) {
-		if (gw_ptset_min_band(s, &band) == -1)
-			goto oom;
-	}
+	} else if (band <= 0 && gw_ptset_min_band(s, &band) == -1)
+		goto oom;
+	db.band = band;
 	*band_used = c == GW_W_KNN ? 0 : band;
 
 	/*
@@ -367,76 +469,28 @@ gw_weights_distance(const struct gw_ptset *s, enum gw_concept c, double band,
 	 */
 	for (p = 0; p < s->n; p++) {
 		i = gw_kdtree_order(&s->tree, p);
-		row = b.nnz;
-		if (c == GW_W_KNN) {
-			point_xy(s, i, &x, &y);
-			if (gw_ptset_knn(s, x, y, k, i, 0, kidx, kd, &nf,
-			    &h) == -1)
-				goto oom;
-			qsort(kidx, nf, sizeof(*kidx), cmp_u32);
-			for (j = 0; j < nf; j++)
-				if (csr_push(&b, kidx[j], 1.0) == -1)
-					goto oom;
-		} else {
-			h.n = 0;
-			if (s->geographic)
-				q[0] = s->c[3 * i], q[1] = s->c[3 * i + 1],
-				    q[2] = s->c[3 * i + 2];
-			else
-				q[0] = s->c[2 * i], q[1] = s->c[2 * i + 1];
-			if (gw_kdtree_radius(&s->tree, q, band * PAD, i,
-			    &h) == -1)
-				goto oom;
-			qsort(h.idx, h.n, sizeof(*h.idx), cmp_u32);
-			for (j = 0; j < h.n; j++) {
-				d = pair_dist(s, i, h.idx[j]);
-				if (d > band)
-					continue;
-				if (c == GW_W_FIXED)
-					w = 1;
-				else if (c == GW_W_INVDIST)
-					w = 1 / (d < 1 ? 1 : d);
-				else
-					w = 1 / (d < 1 ? 1 : d * d);
-				if (csr_push(&b, h.idx[j], w) == -1)
-					goto oom;
-			}
-		}
-		if (b.nnz > max_pairs) {
+		row = db.b.nnz;
+		rc = c == GW_W_KNN ? dist_knn_row(&db, i) :
+		    dist_band_row(&db, i);
+		if (rc == -1)
+			goto oom;
+		if (db.b.nnz > max_pairs) {
 			snprintf(err, errlen, "more than %zu neighbour pairs: "
 			    "the distance band (%.6g m) is too wide for the "
 			    "data", max_pairs, band);
 			goto fail;
 		}
-		rowat[i] = row;
-		rowlen[i] = b.nnz - row;
+		db.rowat[i] = row;
+		db.rowlen[i] = db.b.nnz - row;
 	}
-
-	if (gw_nbr_alloc(out, s->n, b.nnz) == -1)
+	if (dist_rows_out(&db, out) == -1)
 		goto oom;
-	for (i = 0; i < s->n; i++) {
-		out->start[i + 1] = out->start[i] + rowlen[i];
-		memcpy(out->idx + out->start[i], b.nb.idx + rowat[i],
-		    rowlen[i] * sizeof(*out->idx));
-		memcpy(out->w + out->start[i], b.nb.w + rowat[i],
-		    rowlen[i] * sizeof(*out->w));
-	}
-	gw_nbr_free(&b.nb);
-	gw_kdhits_free(&h);
-	free(kidx);
-	free(kd);
-	free(rowat);
-	free(rowlen);
+	dist_free(&db);
 	return 0;
 oom:
 	snprintf(err, errlen, "out of memory building spatial weights");
 fail:
-	gw_nbr_free(&b.nb);
-	gw_kdhits_free(&h);
-	free(kidx);
-	free(kd);
-	free(rowat);
-	free(rowlen);
+	dist_free(&db);
 	return -1;
 }
 
@@ -452,19 +506,12 @@ static void
 cand_cb(void *item, void *arg)
 {
 	struct cand	*c = arg;
-	uint32_t	*p;
-	size_t		 cap;
 
 	if (c->oom)
 		return;
-	if (c->n == c->cap) {
-		cap = c->cap ? c->cap * 2 : 64;
-		if ((p = reallocarray(c->j, cap, sizeof(*p))) == NULL) {
-			c->oom = 1;
-			return;
-		}
-		c->j = p;
-		c->cap = cap;
+	if (grow((void **)&c->j, &c->cap, c->n + 1, sizeof(*c->j)) == -1) {
+		c->oom = 1;
+		return;
 	}
 	c->j[c->n++] = *(uint32_t *)item;
 }
@@ -495,29 +542,16 @@ shapes_ring(struct shapes *s, GEOSContextHandle_t ctx, const GEOSGeometry *l)
 {
 	const GEOSCoordSequence	*cs;
 	unsigned int		 m;
-	size_t			 cap;
-	void			*p;
 
 	if ((cs = GEOSGeom_getCoordSeq_r(ctx, l)) == NULL ||
 	    !GEOSCoordSeq_getSize_r(ctx, cs, &m))
 		return -2;
 	if (m == 0)
 		return 0;
-	if (s->np + m > s->capp) {
-		for (cap = s->capp ? s->capp : 4096; cap < s->np + m; cap *= 2)
-			;
-		if ((p = reallocarray(s->xy, cap, 2 * sizeof(*s->xy))) == NULL)
-			return -1;
-		s->xy = p;
-		s->capp = cap;
-	}
-	if (s->nr + 2 > s->capr) {
-		cap = s->capr ? s->capr * 2 : 1024;
-		if ((p = reallocarray(s->rs, cap, sizeof(*s->rs))) == NULL)
-			return -1;
-		s->rs = p;
-		s->capr = cap;
-	}
+	if (grow((void **)&s->xy, &s->capp, s->np + m,
+	    2 * sizeof(*s->xy)) == -1 ||
+	    grow((void **)&s->rs, &s->capr, s->nr + 2, sizeof(*s->rs)) == -1)
+		return -1;
 	if (!GEOSCoordSeq_copyToBuffer_r(ctx, cs, s->xy + 2 * s->np, 0, 0))
 		return -2;
 	s->np += m;
@@ -649,23 +683,6 @@ struct contacts {
 	double		*pt;
 	size_t		 npt, cappt;
 };
-
-static int
-grow(void **p, size_t *cap, size_t need, size_t size)
-{
-	void	*q;
-	size_t	 c;
-
-	if (need <= *cap)
-		return 0;
-	for (c = *cap ? *cap : 64; c < need; c *= 2)
-		;
-	if ((q = reallocarray(*p, c, size)) == NULL)
-		return -1;
-	*p = q;
-	*cap = c;
-	return 0;
-}
 
 /*
  * Contact points of polygon a's vertices on polygon b's boundary, added to
@@ -867,109 +884,148 @@ pairs_to_rows(struct gw_nbr *out, size_t n, const uint32_t *pi,
 	return 0;
 }
 
+/* The state of one gw_weights_contiguity(): the tree of the polygons, the
+ * scratch of the tests, and the neighbour pairs found, each once. */
+struct cont_build {
+	GEOSContextHandle_t	 ctx;
+	GEOSGeometry *const	*g;
+	size_t			 n;
+	int			 queen;
+	double			 snap;
+	GEOSSTRtree		*tree;
+	uint32_t		*ids;		/* the tree's items */
+	struct shapes		 s;		/* snap > 0 */
+	struct contacts		 ct;
+	struct cand		 c;
+	uint32_t		*pi, *pj;	/* pair k: pi[k] < pj[k] */
+	size_t			 np, capi, capj;
+	size_t			 nsnap;
+};
+
+static void
+cont_free(struct cont_build *cb)
+{
+	if (cb->tree != NULL)
+		GEOSSTRtree_destroy_r(cb->ctx, cb->tree);
+	shapes_free(&cb->s);
+	free(cb->ct.seg);
+	free(cb->ct.pt);
+	free(cb->c.j);
+	free(cb->ids);
+	free(cb->pi);
+	free(cb->pj);
+}
+
+/* The STRtree of the non-empty polygons.  -1 out of memory, -2 GEOS. */
+static int
+cont_tree(struct cont_build *cb)
+{
+	size_t	 i;
+
+	if ((cb->ids = calloc(cb->n ? cb->n : 1, sizeof(*cb->ids))) == NULL)
+		return -1;
+	if (cb->snap > 0 && shapes_init(&cb->s, cb->ctx, cb->g, cb->n) == -1)
+		return -1;
+	if ((cb->tree = GEOSSTRtree_create_r(cb->ctx, 10)) == NULL)
+		return -2;
+	for (i = 0; i < cb->n; i++) {
+		cb->ids[i] = (uint32_t)i;
+		if (cb->g[i] != NULL && !GEOSisEmpty_r(cb->ctx, cb->g[i]))
+			GEOSSTRtree_insert_r(cb->ctx, cb->tree, cb->g[i],
+			    &cb->ids[i]);
+	}
+	return 0;
+}
+
+/* The tree's candidates for polygon i in cb->c (its box widened by snap
+ * when snap > 0).  -1 out of memory, -2 GEOS. */
+static int
+cont_candidates(struct cont_build *cb, size_t i)
+{
+	GEOSGeometry	*qb;
+
+	cb->c.n = 0;
+	if (cb->snap > 0) {
+		if ((qb = query_box(cb->ctx, cb->g[i], cb->snap)) == NULL)
+			return -2;
+		GEOSSTRtree_query_r(cb->ctx, cb->tree, qb, cand_cb, &cb->c);
+		GEOSGeom_destroy_r(cb->ctx, qb);
+	} else
+		GEOSSTRtree_query_r(cb->ctx, cb->tree, cb->g[i], cand_cb,
+		    &cb->c);
+	return cb->c.oom ? -1 : 0;
+}
+
+/* The neighbours j > i of polygon i, added to the pairs.  -1 out of
+ * memory, -2 GEOS. */
+static int
+cont_row(struct cont_build *cb, size_t i)
+{
+	const GEOSPreparedGeometry	*pg;
+	size_t				 m;
+	uint32_t			 j;
+	int				 hit, sn, rv = 0;
+
+	if ((rv = cont_candidates(cb, i)) != 0)
+		return rv;
+	if ((pg = GEOSPrepare_r(cb->ctx, cb->g[i])) == NULL)
+		return -2;
+	for (m = 0; m < cb->c.n; m++) {
+		if ((j = cb->c.j[m]) <= i)
+			continue;	/* each pair once */
+		hit = contiguous(cb->ctx, cb->g, pg, i, j, cb->queen,
+		    cb->snap, &cb->s, &cb->ct, &sn);
+		if (hit < 0) {
+			rv = hit;
+			break;
+		}
+		if (!hit)
+			continue;
+		cb->nsnap += sn;
+		if (grow((void **)&cb->pi, &cb->capi, cb->np + 1,
+		    sizeof(*cb->pi)) == -1 || grow((void **)&cb->pj,
+		    &cb->capj, cb->np + 1, sizeof(*cb->pj)) == -1) {
+			rv = -1;
+			break;
+		}
+		cb->pi[cb->np] = (uint32_t)i;
+		cb->pj[cb->np++] = j;
+	}
+	GEOSPreparedGeom_destroy_r(cb->ctx, pg);
+	return rv;
+}
+
 int
 gw_weights_contiguity(GEOSContextHandle_t ctx, GEOSGeometry *const *g,
     size_t n, int queen, double snap, struct gw_nbr *out, size_t *nsnapped,
     char *err, size_t errlen)
 {
-	GEOSSTRtree			*tree = NULL;
-	const GEOSPreparedGeometry	*pg = NULL;
-	GEOSGeometry			*qb = NULL;
-	struct shapes			 s;
-	struct contacts			 ct = { 0 };
-	struct cand			 c = { 0 };
-	uint32_t			*ids = NULL, *pi = NULL, *pj = NULL,
-					*tmp;
-	size_t				 np = 0, pcap = 0, i, m, nsnap = 0;
-	int				 rc = -1, hit, sn;
+	struct cont_build	 cb = { .ctx = ctx, .g = g, .n = n,
+				    .queen = queen, .snap = snap };
+	size_t			 i;
+	int			 rc;
 
 	memset(out, 0, sizeof(*out));
-	memset(&s, 0, sizeof(s));
 	if (!(snap >= 0) || !isfinite(snap)) {
 		snprintf(err, errlen, "snap must be a finite number >= 0");
 		return -1;
 	}
-	if ((ids = calloc(n ? n : 1, sizeof(*ids))) == NULL)
-		goto oom;
-	if (snap > 0 && shapes_init(&s, ctx, g, n) == -1)
-		goto oom;
-	if ((tree = GEOSSTRtree_create_r(ctx, 10)) == NULL)
-		goto geos;
-	for (i = 0; i < n; i++) {
-		ids[i] = (uint32_t)i;
+	rc = cont_tree(&cb);
+	for (i = 0; rc == 0 && i < n; i++)
 		if (g[i] != NULL && !GEOSisEmpty_r(ctx, g[i]))
-			GEOSSTRtree_insert_r(ctx, tree, g[i], &ids[i]);
-	}
-	for (i = 0; i < n; i++) {
-		if (g[i] == NULL || GEOSisEmpty_r(ctx, g[i]))
-			continue;
-		c.n = 0;
-		if (snap > 0) {
-			if ((qb = query_box(ctx, g[i], snap)) == NULL)
-				goto geos;
-			GEOSSTRtree_query_r(ctx, tree, qb, cand_cb, &c);
-			GEOSGeom_destroy_r(ctx, qb);
-			qb = NULL;
-		} else
-			GEOSSTRtree_query_r(ctx, tree, g[i], cand_cb, &c);
-		if (c.oom)
-			goto oom;
-		if ((pg = GEOSPrepare_r(ctx, g[i])) == NULL)
-			goto geos;
-		for (m = 0; m < c.n; m++) {
-			if (c.j[m] <= i)
-				continue;	/* each pair once */
-			hit = contiguous(ctx, g, pg, i, c.j[m], queen, snap,
-			    &s, &ct, &sn);
-			if (hit == -1)
-				goto oom;
-			if (hit == -2)
-				goto geos;
-			if (!hit)
-				continue;
-			nsnap += sn;
-			if (np == pcap) {
-				pcap = pcap ? pcap * 2 : 1024;
-				if ((tmp = reallocarray(pi, pcap,
-				    sizeof(*pi))) == NULL)
-					goto oom;
-				pi = tmp;
-				if ((tmp = reallocarray(pj, pcap,
-				    sizeof(*pj))) == NULL)
-					goto oom;
-				pj = tmp;
-			}
-			pi[np] = (uint32_t)i;
-			pj[np++] = c.j[m];
-		}
-		GEOSPreparedGeom_destroy_r(ctx, pg);
-		pg = NULL;
-	}
-
-	if (pairs_to_rows(out, n, pi, pj, np) == -1)
-		goto oom;
-	if (nsnapped != NULL)
-		*nsnapped = nsnap;
-	rc = 0;
-	goto done;
-oom:
-	snprintf(err, errlen, "out of memory building contiguity weights");
-	goto done;
-geos:
-	snprintf(err, errlen, "GEOS failed building contiguity weights");
-done:
+			rc = cont_row(&cb, i);
+	if (rc == 0 && pairs_to_rows(out, n, cb.pi, cb.pj, cb.np) == -1)
+		rc = -1;
+	if (rc == 0 && nsnapped != NULL)
+		*nsnapped = cb.nsnap;
 	if (rc == -1)
+		snprintf(err, errlen, "out of memory building contiguity "
+		    "weights");
+	else if (rc == -2)
+		snprintf(err, errlen, "GEOS failed building contiguity "
+		    "weights");
+	if (rc != 0)
 		gw_nbr_free(out);
-	if (pg != NULL)
-		GEOSPreparedGeom_destroy_r(ctx, pg);
-	if (tree != NULL)
-		GEOSSTRtree_destroy_r(ctx, tree);
-	shapes_free(&s);
-	free(ct.seg);
-	free(ct.pt);
-	free(c.j);
-	free(ids);
-	free(pi);
-	free(pj);
-	return rc;
+	cont_free(&cb);
+	return rc == 0 ? 0 : -1;
 }

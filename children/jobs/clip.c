@@ -6,17 +6,10 @@
  */
 #include "config.h"
 
-#include "gwworker.h"
 #include "jobs/overlay.h"
-
-static int
-run_clip(struct gw_job *job, json_t **result)
-{
-	return gw_overlay_run(job, GW_OVERLAY_CLIP, result);
-}
 
 int
 main(int argc, char *argv[])
 {
-	return gw_worker_main(argc, argv, "clip", run_clip);
+	return gw_overlay_main(argc, argv, GW_OVERLAY_CLIP);
 }

@@ -35,20 +35,21 @@
 #include "gis/execf.h"
 #include "gis/filter.h"
 #include "gis/quote.h"
+#include "gis/strbuf.h"
 
 #define WGS84	4326
 
 struct cview {
 	struct gw_job		*job;
 	PGconn			*conn;
-	struct filter_table	 t;
+	struct gw_table	 t;
 	const char		*name;
 	char			 namebuf[GW_NAMELEN];
 	int			 materialized;
 	int			 replace;
-	const struct filter_column **cols;	/* the view's columns */
+	const struct gw_column **cols;	/* the view's columns */
 	size_t			 ncols;
-	const struct filter_column *geom;	/* spatial_filter's column */
+	const struct gw_column *geom;	/* spatial_filter's column */
 	char			*qview;		/* "schema"."name" */
 	char			*where;		/* attribute filter */
 	char			*spatial;	/* spatial filter or NULL */
@@ -64,9 +65,9 @@ main(int argc, char *argv[])
 
 /* Only geometry is cast and served; geography columns go as they are. */
 static int
-is_geometry(const struct filter_column *c)
+is_geometry(const struct gw_column *c)
 {
-	return strcmp(c->type, "geometry") == 0;
+	return strcmp(c->casttype, "geometry") == 0;
 }
 
 /* A plain identifier: what a map server, and a person, can type unquoted. */
@@ -83,6 +84,22 @@ plain_identifier(const char *s)
 		    (unsigned char)*p >= 0x80)
 			return 0;
 	return 1;
+}
+
+/* The text built in sb, in *out; -1 (after a job error) when rc, the
+ * result of building it, is -1 or when sb ran out of memory. */
+static int
+sb_take(struct cview *v, struct gw_strbuf *sb, int rc, char **out)
+{
+	*out = NULL;
+	if (sb->failed)
+		rc = gw_job_error(v->job, "out of memory");
+	if (rc == -1) {
+		gw_sb_free(sb);
+		return -1;
+	}
+	*out = sb->data;
+	return 0;
 }
 
 static int
@@ -113,7 +130,7 @@ get_columns(struct cview *v)
 			return gw_job_error(v->job, "columns[%zu]: expected a "
 			    "column name", i);
 		name = json_string_value(e);
-		if ((v->cols[i] = filter_column(&v->t, name)) == NULL)
+		if ((v->cols[i] = gw_table_column(&v->t, name)) == NULL)
 			return gw_job_error(v->job, "columns[%zu]: no column "
 			    "\"%.64s\" in %s.%s", i, name, v->t.schema,
 			    v->t.table);
@@ -132,18 +149,18 @@ static int
 get_geometry_column(struct cview *v)
 {
 	const char	*name;
-	size_t		 i;
+	int		 i;
 
 	if (gw_param_string(v->job, "geometry_column", 0, NULL, &name) == -1)
 		return -1;
 	if (name != NULL) {
-		if ((v->geom = filter_column(&v->t, name)) == NULL)
+		if ((v->geom = gw_table_column(&v->t, name)) == NULL)
 			return gw_job_error(v->job, "geometry_column: no column "
 			    "\"%.64s\" in %s.%s", name, v->t.schema,
 			    v->t.table);
 		if (!is_geometry(v->geom))
 			return gw_job_error(v->job, "geometry_column: \"%s\" is "
-			    "%s, not geometry", v->geom->name, v->geom->type);
+			    "%s, not geometry", v->geom->name, v->geom->casttype);
 		return 0;
 	}
 	for (i = 0; i < v->t.ncolumns; i++) {
@@ -159,57 +176,29 @@ get_geometry_column(struct cview *v)
 }
 
 /*
- * What the data of geometry column c holds: *srid (0 if none or mixed), a
- * type name in type ("" if mixed) and whether it is 2D.  From the type
- * modifier when there is one, else from the rows.
+ * What the rows of geometry column c hold: *srid (0 if none or mixed), a
+ * type name in type ("" if mixed) and whether it is 2D.  For a column
+ * without a type modifier (one with it says so in c->srid).
  */
 static int
-geometry_shape(struct cview *v, const struct filter_column *c, int *srid,
+geometry_shape(struct cview *v, const struct gw_column *c, int *srid,
     char *type, size_t typesz, int *flat)
 {
-	static const char *sql_typmod =
-	    "SELECT postgis_typmod_srid(a.atttypmod), "
-	    "  postgis_typmod_type(a.atttypmod), "
-	    "  postgis_typmod_dims(a.atttypmod) "
-	    "FROM pg_catalog.pg_attribute a "
-	    "JOIN pg_catalog.pg_class r ON r.oid = a.attrelid "
-	    "JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace "
-	    "WHERE n.nspname = $1 AND r.relname = $2 AND a.attname = $3";
 	PGresult	*res;
-	const char	*values[3];
-	char		*qcol = NULL, *sql = NULL;
-	int		 rv = -1;
+	char		*qcol;
 
 	*srid = 0;
 	*type = '\0';
 	*flat = 0;
-	values[0] = v->t.schema;
-	values[1] = v->t.table;
-	values[2] = c->name;
-	if ((res = gw_exec(v->job, "reading the geometry column", sql_typmod,
-	    3, values)) == NULL)
-		return -1;
-	if (PQntuples(res) == 1 && atoi(PQgetvalue(res, 0, 0)) > 0) {
-		*srid = atoi(PQgetvalue(res, 0, 0));
-		snprintf(type, typesz, "%s", PQgetvalue(res, 0, 1));
-		*flat = atoi(PQgetvalue(res, 0, 2)) == 2;
-		PQclear(res);
-		return 0;
-	}
-	PQclear(res);
-
 	if ((qcol = gw_quote_ident(v->job, c->name)) == NULL)
 		return -1;
-	if (asprintf(&sql, "SELECT min(ST_SRID(%s)), max(ST_SRID(%s)), "
+	res = gw_execf(v->job, "reading the geometry column's SRID",
+	    "SELECT min(ST_SRID(%s)), max(ST_SRID(%s)), "
 	    "min(GeometryType(%s)), max(GeometryType(%s)), max(ST_NDims(%s)) "
-	    "FROM %s", qcol, qcol, qcol, qcol, qcol, v->t.qualified) == -1) {
-		sql = NULL;
-		gw_job_error(v->job, "out of memory");
-		goto done;
-	}
-	if ((res = gw_exec(v->job, "reading the geometry column's SRID", sql,
-	    0, NULL)) == NULL)
-		goto done;
+	    "FROM %s", qcol, qcol, qcol, qcol, qcol, v->t.qualified);
+	free(qcol);
+	if (res == NULL)
+		return -1;
 	if (!PQgetisnull(res, 0, 0) &&
 	    strcmp(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1)) == 0)
 		*srid = atoi(PQgetvalue(res, 0, 0));
@@ -218,11 +207,7 @@ geometry_shape(struct cview *v, const struct filter_column *c, int *srid,
 		snprintf(type, typesz, "%s", PQgetvalue(res, 0, 2));
 	*flat = !PQgetisnull(res, 0, 4) && atoi(PQgetvalue(res, 0, 4)) == 2;
 	PQclear(res);
-	rv = 0;
- done:
-	free(qcol);
-	free(sql);
-	return rv;
+	return 0;
 }
 
 /*
@@ -362,38 +347,30 @@ spatial_check(struct cview *v, struct spatial *sp)
 static int
 spatial_expr(struct cview *v, const struct spatial *sp, int tsrid)
 {
-	char	*lit = NULL, *qcol = NULL, *g = NULL;
-	int	 rv = -1;
+	struct gw_strbuf	 sb = { 0 };
+	char			*lit;
+	int			 dw = strcmp(sp->pred, "dwithin") == 0, rc;
 
-	if ((lit = gw_quote_literal(v->job, sp->geojson)) == NULL ||
-	    (qcol = gw_quote_ident(v->job, v->geom->name)) == NULL)
-		goto done;
-	if (asprintf(&g, "%sST_SetSRID(ST_GeomFromGeoJSON(%s::text), %d)%s",
-	    sp->valid ? "" : "ST_MakeValid(", lit, sp->srid,
-	    sp->valid ? "" : ")") == -1) {
-		g = NULL;
-		gw_job_error(v->job, "out of memory");
-		goto done;
+	if ((lit = gw_quote_literal(v->job, sp->geojson)) == NULL)
+		return -1;
+	gw_sb_puts(&sb, dw ? "ST_DWithin(ST_Transform(src." :
+	    strcmp(sp->pred, "within") == 0 ? "ST_Within(src." :
+	    "ST_Intersects(src.");
+	if ((rc = gw_sb_ident(v->job, &sb, v->geom->name)) == 0) {
+		if (dw)
+			gw_sb_printf(&sb, ", %d)::geography", WGS84);
+		/* The filter's geometry, in the column's SRID or WGS 84. */
+		gw_sb_printf(&sb, ", ST_Transform(%sST_SetSRID("
+		    "ST_GeomFromGeoJSON(%s::text), %d)%s, %d)",
+		    sp->valid ? "" : "ST_MakeValid(", lit, sp->srid,
+		    sp->valid ? "" : ")", dw ? WGS84 : tsrid);
+		if (dw)
+			gw_sb_printf(&sb, "::geography, %.17g)", sp->dist);
+		else
+			gw_sb_puts(&sb, ")");
 	}
-	if (strcmp(sp->pred, "dwithin") == 0)
-		rv = asprintf(&v->spatial, "ST_DWithin(ST_Transform(src.%s, "
-		    "%d)::geography, ST_Transform(%s, %d)::geography, %.17g)",
-		    qcol, WGS84, g, WGS84, sp->dist);
-	else
-		rv = asprintf(&v->spatial, "%s(src.%s, ST_Transform(%s, %d))",
-		    strcmp(sp->pred, "within") == 0 ? "ST_Within" :
-		    "ST_Intersects", qcol, g, tsrid);
-	if (rv == -1) {
-		v->spatial = NULL;
-		gw_job_error(v->job, "out of memory");
-		goto done;
-	}
-	rv = 0;
- done:
 	free(lit);
-	free(qcol);
-	free(g);
-	return rv;
+	return sb_take(v, &sb, rc, &v->spatial);
 }
 
 static int
@@ -426,9 +403,10 @@ spatial_sql(struct cview *v, json_t *sf)
 	memset(&sp, 0, sizeof(sp));
 	if (spatial_geojson(v, sf, &sp) == -1 ||
 	    spatial_options(v, sf, &sp) == -1 ||
-	    spatial_check(v, &sp) == -1 ||
-	    geometry_shape(v, v->geom, &tsrid, type, sizeof(type),
-	    &flat) == -1)
+	    spatial_check(v, &sp) == -1)
+		goto done;
+	if ((tsrid = v->geom->srid) == 0 && geometry_shape(v, v->geom, &tsrid,
+	    type, sizeof(type), &flat) == -1)
 		goto done;
 	if (tsrid == 0) {
 		gw_job_error(v->job, "geometry_column: \"%s\" has no single "
@@ -487,51 +465,32 @@ check_existing(struct cview *v)
 static int
 select_list(struct cview *v, char **out)
 {
-	char		*list = NULL, *qcol, *item, type[64], *next;
-	size_t		 i;
-	int		 srid, flat, rc;
+	struct gw_strbuf	 sb = { 0 };
+	const struct gw_column	*c;
+	char			 type[64];
+	size_t			 i;
+	int			 srid, flat, rc = 0;
 
-	*out = NULL;
-	for (i = 0; i < v->ncols; i++) {
-		if ((qcol = gw_quote_ident(v->job, v->cols[i]->name)) == NULL)
-			goto fail;
-		srid = 0;
-		if (is_geometry(v->cols[i]) &&
-		    strcmp(v->cols[i]->fulltype, "geometry") == 0) {
-			if (geometry_shape(v, v->cols[i], &srid, type,
-			    sizeof(type), &flat) == -1) {
-				free(qcol);
-				goto fail;
-			}
-			if (!flat)
-				srid = 0;
+	for (i = 0; i < v->ncols && rc == 0; i++) {
+		c = v->cols[i];
+		srid = flat = 0;
+		if (is_geometry(c) && strcmp(c->type, "geometry") == 0 &&
+		    geometry_shape(v, c, &srid, type, sizeof(type),
+		    &flat) == -1) {
+			gw_sb_free(&sb);
+			return -1;
 		}
-		/* type comes from GeometryType() or the typmod: PostGIS's words */
-		if (srid > 0)
-			rc = asprintf(&item, "src.%s::geometry(%s, %d) AS %s",
-			    qcol, *type ? type : "Geometry", srid, qcol);
-		else
-			rc = asprintf(&item, "src.%s", qcol);
-		free(qcol);
-		if (rc == -1)
-			goto oom;
-		rc = asprintf(&next, "%s%s%s", list ? list : "",
-		    list ? ", " : "", item);
-		free(item);
-		free(list);
-		if (rc == -1) {
-			list = NULL;
-			goto oom;
+		gw_sb_puts(&sb, i > 0 ? ", src." : "src.");
+		rc = gw_sb_ident(v->job, &sb, c->name);
+		/* type comes from GeometryType() or the typmod: PostGIS's
+		 * words */
+		if (rc == 0 && srid > 0 && flat) {
+			gw_sb_printf(&sb, "::geometry(%s, %d) AS ",
+			    *type ? type : "Geometry", srid);
+			rc = gw_sb_ident(v->job, &sb, c->name);
 		}
-		list = next;
 	}
-	*out = list;
-	return 0;
- oom:
-	gw_job_error(v->job, "out of memory");
- fail:
-	free(list);
-	return -1;
+	return sb_take(v, &sb, rc, out);
 }
 
 /* Parameters that need no database: the view's name and kind. */
@@ -568,7 +527,7 @@ cview_definition(struct gw_job *job, struct cview *v, const char *input,
 {
 	json_t	*sf;
 
-	if (filter_resolve_table(job, v->conn, "input", input, &v->t) == -1 ||
+	if (filter_resolve_table(job, "input", input, &v->t) == -1 ||
 	    get_columns(v) == -1 || get_geometry_column(v) == -1)
 		return -1;
 	gw_progress(job, 0.1, "building the view's definition");
@@ -715,7 +674,7 @@ run_create_view(struct gw_job *job, json_t **result)
 	gw_job_error(job, "out of memory");
  done:
 	json_decref(cols);
-	filter_table_free(&v.t);
+	gw_table_free(&v.t);
 	free(v.cols);
 	free(v.qview);
 	free(v.where);

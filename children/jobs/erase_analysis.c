@@ -7,17 +7,10 @@
  */
 #include "config.h"
 
-#include "gwworker.h"
 #include "jobs/overlay.h"
-
-static int
-run_erase_analysis(struct gw_job *job, json_t **result)
-{
-	return gw_overlay_run(job, GW_OVERLAY_ERASE, result);
-}
 
 int
 main(int argc, char *argv[])
 {
-	return gw_worker_main(argc, argv, "erase_analysis", run_erase_analysis);
+	return gw_overlay_main(argc, argv, GW_OVERLAY_ERASE);
 }

@@ -42,8 +42,9 @@ static const struct gw_colspec hotspot_cols[] = {
 
 /* Gi* and the thresholds of its bins (FDR-corrected if asked). */
 static int
-hotspot_compute(struct gw_job *job, struct hotspot *h)
+hotspot_compute(struct gw_job *job, void *arg)
 {
+	struct hotspot	*h = arg;
 	struct gw_sjob	*sj = &h->sj;
 
 	if ((h->z = calloc(sj->nv, sizeof(*h->z))) == NULL ||
@@ -89,18 +90,17 @@ hotspot_row(void *arg, size_t j, const char **vals)
 	}
 }
 
+/* What the result holds of Gi* (gw_sjob_run() adds the rest). */
 static int
-hotspot_result(struct gw_job *job, struct hotspot *h, const char *outname,
-    uint64_t ms_stat, uint64_t ms_write, json_t **result)
+hotspot_result(void *arg, json_t *r)
 {
+	struct hotspot	*h = arg;
 	struct gw_sjob	*sj = &h->sj;
-	json_t		*r, *jb;
+	json_t		*jb;
 
-	if ((r = json_object()) == NULL || (jb = json_object()) == NULL) {
-		json_decref(r);
-		return gw_job_error(job, "out of memory");
-	}
-	json_object_set_new(r, "bins", jb);
+	if ((jb = json_object()) == NULL ||
+	    json_object_set_new(r, "bins", jb) == -1)
+		return -1;
 	json_object_set_new(jb, "hot_99", json_integer(h->bins[6]));
 	json_object_set_new(jb, "hot_95", json_integer(h->bins[5]));
 	json_object_set_new(jb, "hot_90", json_integer(h->bins[4]));
@@ -108,50 +108,31 @@ hotspot_result(struct gw_job *job, struct hotspot *h, const char *outname,
 	json_object_set_new(jb, "cold_90", json_integer(h->bins[2]));
 	json_object_set_new(jb, "cold_95", json_integer(h->bins[1]));
 	json_object_set_new(jb, "cold_99", json_integer(h->bins[0]));
-	json_object_set_new(r, "output", json_string(outname));
 	if (sj->fdr) {
 		json_object_set_new(r, "fdr_pvalue_90", json_real(h->t90));
 		json_object_set_new(r, "fdr_pvalue_95", json_real(h->t95));
 		json_object_set_new(r, "fdr_pvalue_99", json_real(h->t99));
 	}
-	json_object_set_new(r, "field",
-	    json_string(sj->layer->columns[sj->field].name));
-	if (gw_sjob_result(sj, r, ms_stat, ms_write) == -1) {
-		json_decref(r);
-		return gw_job_error(job, "out of memory");
-	}
 	log_info("Gi* on %zu features: %lld hot, %lld cold (90 %% or more)",
 	    sj->nv, h->bins[4] + h->bins[5] + h->bins[6],
 	    h->bins[0] + h->bins[1] + h->bins[2]);
-	*result = r;
 	return 0;
 }
+
+static const struct gw_sjob_stat hotspot_stat = {
+	hotspot_compute, hotspot_cols, 4, hotspot_row, 0.6, hotspot_result
+};
 
 static int
 run_hotspot(struct gw_job *job, json_t **result)
 {
 	struct hotspot	 h;
-	char		 outname[256];
-	uint64_t	 t0, ms_stat, ms_write;
 	int		 rv = -1;
 
 	memset(&h, 0, sizeof(h));
-	if (gw_param_check_keys(job, keys) == -1 ||
-	    gw_sjob_init(job, &h.sj) == -1 || gw_sjob_load(job, &h.sj) == -1)
-		goto done;
-	t0 = now_ms();
-	if (hotspot_compute(job, &h) == -1)
-		goto done;
-	ms_stat = now_ms() - t0;
-	t0 = now_ms();
-	if (gw_sjob_write(job, &h.sj, hotspot_cols, 4, hotspot_row, &h, 0.6,
-	    outname, sizeof(outname)) == -1)
-		goto done;
-	ms_write = now_ms() - t0;
-	if (hotspot_result(job, &h, outname, ms_stat, ms_write, result) == -1)
-		goto done;
-	rv = 0;
- done:
+	if (gw_param_check_keys(job, keys) == 0 &&
+	    gw_sjob_init(job, &h.sj) == 0 && gw_sjob_load(job, &h.sj) == 0)
+		rv = gw_sjob_run(job, &h.sj, &hotspot_stat, &h, result);
 	free(h.z);
 	free(h.p);
 	gw_sjob_free(&h.sj);

@@ -40,16 +40,10 @@ static const char *const keys[] = { "input", "geometry_column", "id_column",
 	"near", "near_geometry_column", "near_id_column", "output", "overwrite",
 	"k", "search_radius", "method", "area", NULL };
 
-/* The features of a layer kept in memory. */
+/* The features of a layer kept in memory, and what the read left out. */
 struct lyr {
 	struct gw_layer	*l;
-	size_t		 n;
-	size_t		 cap;
-	char		**ids;
-	GEOSGeometry	**g;
-	double		*x;		/* point coordinates, or centroid */
-	double		*y;
-	int		 allpoints;	/* every geometry a single point */
+	struct gw_fset	 fs;
 	long long	 nskipped;
 	long long	 nrepaired;
 };
@@ -88,18 +82,7 @@ struct ctx {
 static void
 lyr_free(struct lyr *y)
 {
-	GEOSContextHandle_t	 gc = gw_geos();
-	size_t			 i;
-
-	for (i = 0; i < y->n; i++) {
-		free(y->ids[i]);
-		if (y->g[i] != NULL)
-			GEOSGeom_destroy_r(gc, y->g[i]);
-	}
-	free(y->ids);
-	free(y->g);
-	free(y->x);
-	free(y->y);
+	gw_fset_free(&y->fs);
 	gw_layer_free(y->l);
 	memset(y, 0, sizeof(*y));
 }
@@ -107,46 +90,11 @@ lyr_free(struct lyr *y)
 static int
 keep(struct gw_job *job, struct gw_feature *f, void *arg)
 {
-	struct lyr		*y = arg;
-	GEOSContextHandle_t	 gc = gw_geos();
-	void			*p;
-	size_t			 cap;
+	struct gw_fset	*fs = arg;
 
-	if (f->id == NULL)
-		return gw_job_error(job, "%s: feature %lld has a NULL id (%s)",
-		    y->l->param, f->seq + 1, y->l->id_column);
-	if (y->n == y->cap) {
-		cap = y->cap ? y->cap * 2 : 1024;
-		if ((p = reallocarray(y->ids, cap, sizeof(*y->ids))) == NULL)
-			goto oom;
-		y->ids = p;
-		if ((p = reallocarray(y->g, cap, sizeof(*y->g))) == NULL)
-			goto oom;
-		y->g = p;
-		if ((p = reallocarray(y->x, cap, sizeof(*y->x))) == NULL)
-			goto oom;
-		y->x = p;
-		if ((p = reallocarray(y->y, cap, sizeof(*y->y))) == NULL)
-			goto oom;
-		y->y = p;
-		y->cap = cap;
-	}
-	if (GEOSGeomTypeId_r(gc, f->geom) == GEOS_POINT) {
-		GEOSGeomGetX_r(gc, f->geom, &y->x[y->n]);
-		GEOSGeomGetY_r(gc, f->geom, &y->y[y->n]);
-	} else {
-		y->allpoints = 0;
-		if (gw_centroid(gc, f->geom, &y->x[y->n], &y->y[y->n]) == -1)
-			return gw_job_error(job, "%s %s = %s: no centroid",
-			    y->l->param, y->l->id_column, f->id);
-	}
-	if ((y->ids[y->n] = strdup(f->id)) == NULL)
-		goto oom;
-	y->g[y->n++] = f->geom;
-	f->geom = NULL;
-	return 0;
- oom:
-	return gw_job_error(job, "out of memory reading %s", y->l->param);
+	if (gw_fset_add(job, fs, f) == -1)
+		return -1;
+	return gw_fset_point(job, fs, fs->n - 1, NULL);
 }
 
 static int
@@ -160,8 +108,8 @@ read_lyr(struct gw_job *job, struct lyr *y, int to_srid, double from,
 	rd.to_srid = to_srid;
 	rd.progress_from = from;
 	rd.progress_to = to;
-	y->allpoints = 1;
-	if (gw_layer_read(job, y->l, &rd, keep, y) == -1)
+	y->fs.l = y->l;
+	if (gw_layer_read(job, y->l, &rd, keep, &y->fs) == -1)
 		return -1;
 	y->nskipped = rd.nskipped;
 	y->nrepaired = rd.nrepaired;
@@ -205,7 +153,7 @@ static int
 measure(struct ctx *c, size_t i, uint32_t j, struct hit *h)
 {
 	GEOSContextHandle_t	 gc = c->gc;
-	const GEOSGeometry	*a = c->in->g[i], *b = c->nr->g[j];
+	const GEOSGeometry	*a = c->in->fs.geoms[i], *b = c->nr->fs.geoms[j];
 	GEOSGeometry		*sa = NULL, *sb = NULL;
 	GEOSCoordSequence	*cs;
 	double			 dx, dy;
@@ -215,10 +163,10 @@ measure(struct ctx *c, size_t i, uint32_t j, struct hit *h)
 	pa = GEOSGeomTypeId_r(gc, a) == GEOS_POINT;
 	pb = GEOSGeomTypeId_r(gc, b) == GEOS_POINT;
 	if (pa && pb) {
-		h->ax = c->in->x[i];
-		h->ay = c->in->y[i];
-		h->bx = c->nr->x[j];
-		h->by = c->nr->y[j];
+		h->ax = c->in->fs.x[i];
+		h->ay = c->in->fs.y[i];
+		h->bx = c->nr->fs.x[j];
+		h->by = c->nr->fs.y[j];
 	} else {
 		if (c->geodesic) {
 			/* Nearest points in the local equirectangular frame. */
@@ -319,11 +267,11 @@ search_tree(struct ctx *c, size_t i, struct hit *out, size_t *nout)
 	size_t			 n, w;
 
 	*nout = 0;
-	if (GEOSGeom_getExtent_r(gc, c->in->g[i], &xmin, &ymin, &xmax,
+	if (GEOSGeom_getExtent_r(gc, c->in->fs.geoms[i], &xmin, &ymin, &xmax,
 	    &ymax) == 0)
 		return -1;
 	/* A first guess: the mean spacing of near features, times k. */
-	R = c->maxr / sqrt((double)c->nr->n + 1) * sqrt((double)c->k) + 1;
+	R = c->maxr / sqrt((double)c->nr->fs.n + 1) * sqrt((double)c->k) + 1;
 	if (c->radius > 0 && R > c->radius)
 		R = c->radius;
 	for (;;) {
@@ -445,21 +393,15 @@ nearest_params(struct gw_job *job, struct nearest *ns)
 	c->k = (size_t)ns->k;
 	if (gw_layer_resolve(job, "input", input, gcol, idcol, &ns->in.l) == -1)
 		return -1;
-	if (ns->in.l->id_index < 0)
-		return gw_job_error(job, "id_column: %s.%s has no "
-		    "single-column primary key; name the column that "
-		    "identifies its features",
-		    ns->in.l->schema, ns->in.l->table);
+	if (gw_layer_need_id(job, ns->in.l, "id_column") == -1)
+		return -1;
 	c->self = near == NULL;
 	if (!c->self) {
 		if (gw_layer_resolve(job, "near", near, ngcol, nidcol,
 		    &ns->nr.l) == -1)
 			return -1;
-		if (ns->nr.l->id_index < 0)
-			return gw_job_error(job, "near_id_column: %s.%s has no "
-			    "single-column primary key; name the column that "
-			    "identifies its features", ns->nr.l->schema,
-			    ns->nr.l->table);
+		if (gw_layer_need_id(job, ns->nr.l, "near_id_column") == -1)
+			return -1;
 		/* The input itself named as near: a feature is not its own
 		 * nearest, as when near is omitted. */
 		if (ns->nr.l->relid == ns->in.l->relid &&
@@ -488,10 +430,10 @@ nearest_read(struct gw_job *job, struct nearest *ns)
 	else if (read_lyr(job, &ns->nr, ns->to_srid ? ns->to_srid :
 	    ns->in.l->srid, 0.2, 0.3) == -1)
 		return -1;
-	if (ns->in.n == 0)
+	if (ns->in.fs.n == 0)
 		return gw_job_error(job, "input: %s.%s has no feature with a "
 		    "geometry", ns->in.l->schema, ns->in.l->table);
-	if (ns->nr.n == 0 || (c->self && ns->nr.n < 2))
+	if (ns->nr.fs.n == 0 || (c->self && ns->nr.fs.n < 2))
 		return gw_job_error(job, "%s: %s.%s has %s", c->self ? "input" :
 		    "near", ns->nr.l->schema, ns->nr.l->table, c->self ?
 		    "fewer than two features: none has a nearest other "
@@ -512,7 +454,7 @@ nearest_read(struct gw_job *job, struct nearest *ns)
 	if ((ns->hits = calloc(c->k, sizeof(*ns->hits))) == NULL ||
 	    (ns->kidx = calloc(c->k, sizeof(*ns->kidx))) == NULL ||
 	    (ns->kd = calloc(c->k, sizeof(*ns->kd))) == NULL ||
-	    (ns->nn = calloc(ns->in.n, sizeof(*ns->nn))) == NULL)
+	    (ns->nn = calloc(ns->in.fs.n, sizeof(*ns->nn))) == NULL)
 		return gw_job_error(job, "out of memory");
 	return 0;
 }
@@ -527,21 +469,22 @@ nearest_index(struct gw_job *job, struct nearest *ns)
 	double		 xmin, ymin, xmax, ymax, e[4];
 	size_t		 i;
 
-	ns->usetree = !(ns->in.allpoints && ns->nr.allpoints);
+	ns->usetree = ns->in.fs.nnotpoint > 0 || ns->nr.fs.nnotpoint > 0;
 	if (!ns->usetree) {
-		if (gw_ptset_build(&ns->ps, ns->nr.x, ns->nr.y, ns->nr.n,
-		    &ns->m) == -1)
+		if (gw_ptset_build(&ns->ps, ns->nr.fs.x, ns->nr.fs.y,
+		    ns->nr.fs.n, &ns->m) == -1)
 			return gw_job_error(job, "out of memory");
 		return 0;
 	}
 	if ((c->tree = GEOSSTRtree_create_r(c->gc, 10)) == NULL ||
-	    (c->tids = calloc(ns->nr.n, sizeof(*c->tids))) == NULL)
+	    (c->tids = calloc(ns->nr.fs.n, sizeof(*c->tids))) == NULL)
 		return gw_job_error(job, "out of memory");
 	xmin = ymin = INFINITY;
 	xmax = ymax = -INFINITY;
-	for (i = 0; i < ns->nr.n + ns->in.n; i++) {
-		g = i < ns->nr.n ? ns->nr.g[i] : ns->in.g[i - ns->nr.n];
-		if (i < ns->nr.n) {
+	for (i = 0; i < ns->nr.fs.n + ns->in.fs.n; i++) {
+		g = i < ns->nr.fs.n ? ns->nr.fs.geoms[i] :
+		    ns->in.fs.geoms[i - ns->nr.fs.n];
+		if (i < ns->nr.fs.n) {
 			c->tids[i] = (uint32_t)i;
 			GEOSSTRtree_insert_r(c->gc, c->tree, g, &c->tids[i]);
 		}
@@ -569,16 +512,16 @@ nearest_search(struct gw_job *job, struct nearest *ns, size_t i, size_t *nh)
 	size_t		 r;
 
 	if (ns->usetree) {
-		ns->c.scale = cos(in->y[i] * DEG2RAD);
+		ns->c.scale = cos(in->fs.y[i] * DEG2RAD);
 		if (ns->c.scale < 1e-6)
 			ns->c.scale = 1e-6;
 		if (search_tree(&ns->c, i, ns->hits, nh) == -1)
 			return gw_job_error(job, "input %s = %s: GEOS failed "
 			    "measuring distances: %s", in->l->id_column,
-			    in->ids[i], gw_geos_error());
+			    in->fs.ids[i], gw_geos_error());
 		return 0;
 	}
-	if (gw_ptset_knn(&ns->ps, in->x[i], in->y[i], ns->c.k,
+	if (gw_ptset_knn(&ns->ps, in->fs.x[i], in->fs.y[i], ns->c.k,
 	    ns->c.self ? i : SIZE_MAX, ns->c.radius, ns->kidx, ns->kd, nh,
 	    &ns->kh) == -1)
 		return gw_job_error(job, "out of memory");
@@ -586,11 +529,12 @@ nearest_search(struct gw_job *job, struct nearest *ns, size_t i, size_t *nh)
 		h = &ns->hits[r];
 		h->j = ns->kidx[r];
 		h->d = ns->kd[r];
-		h->ax = in->x[i];
-		h->ay = in->y[i];
-		h->bx = nr->x[ns->kidx[r]];
-		h->by = nr->y[ns->kidx[r]];
-		gw_ptset_dist(&ns->ps, in->x[i], in->y[i], ns->kidx[r], &h->az);
+		h->ax = in->fs.x[i];
+		h->ay = in->fs.y[i];
+		h->bx = nr->fs.x[ns->kidx[r]];
+		h->by = nr->fs.y[ns->kidx[r]];
+		gw_ptset_dist(&ns->ps, in->fs.x[i], in->fs.y[i], ns->kidx[r],
+		    &h->az);
 	}
 	return 0;
 }
@@ -619,8 +563,8 @@ nearest_row(struct gw_job *job, struct nearest *ns, struct gw_output *out,
 	    !GEOSCoordSeq_setXY_r(gc, cs, 1, p[2], p[3]) ||
 	    (line = GEOSGeom_createLineString_r(gc, cs)) == NULL)
 		return gw_job_error(job, "GEOS: %s", gw_geos_error());
-	vals[0] = ns->in.ids[i];
-	vals[1] = ns->nr.ids[h->j];
+	vals[0] = ns->in.fs.ids[i];
+	vals[1] = ns->nr.fs.ids[h->j];
 	snprintf(b[2], sizeof(b[2]), "%zu", r + 1);
 	vals[2] = b[2];
 	vals[3] = gw_sjob_fmt(b[3], sizeof(b[3]), h->d);
@@ -651,11 +595,11 @@ nearest_write(struct gw_job *job, struct nearest *ns)
 	int			 rc;
 
 	gw_progress(job, 0.35, "searching the %zu nearest of %zu features "
-	    "for %zu features", ns->c.k, nr->n, in->n);
+	    "for %zu features", ns->c.k, nr->fs.n, in->fs.n);
 	if (gw_output_create(job, ns->outname, ns->overwrite, cols, 7, "geom",
 	    "LineString", in->l->srid, &out) == -1)
 		return -1;
-	for (i = 0; i < in->n; i++) {
+	for (i = 0; i < in->fs.n; i++) {
 		if (nearest_search(job, ns, i, &nh) == -1)
 			goto fail;
 		if (nh == 0) {
@@ -667,8 +611,8 @@ nearest_write(struct gw_job *job, struct nearest *ns)
 				goto fail;
 		if ((i & 4095) == 4095)
 			gw_progress(job, 0.35 + 0.55 * (double)i /
-			    (double)in->n, "%zu of %zu features searched",
-			    i + 1, in->n);
+			    (double)in->fs.n, "%zu of %zu features searched",
+			    i + 1, in->fs.n);
 	}
 	gw_progress(job, 0.9, "indexing the output");
 	snprintf(ns->fullname, sizeof(ns->fullname), "%s",
@@ -718,15 +662,15 @@ nearest_area(struct gw_job *job, struct nearest *ns)
 {
 	GEOSContextHandle_t	 gc = ns->c.gc;
 	GEOSGeometry		**pts, *mp, *mrr;
-	size_t			 i, n = ns->in.n;
+	size_t			 i, n = ns->in.fs.n;
 
 	if (ns->area != 0 || n < 2)
 		return 0;
 	if ((pts = calloc(n, sizeof(*pts))) == NULL)
 		return gw_job_error(job, "out of memory");
 	for (i = 0; i < n; i++)
-		if ((pts[i] = GEOSGeom_createPointFromXY_r(gc, ns->in.x[i],
-		    ns->in.y[i])) == NULL) {
+		if ((pts[i] = GEOSGeom_createPointFromXY_r(gc, ns->in.fs.x[i],
+		    ns->in.fs.y[i])) == NULL) {
 			while (i > 0)
 				GEOSGeom_destroy_r(gc, pts[--i]);
 			free(pts);
@@ -763,14 +707,15 @@ nearest_ann(struct gw_job *job, struct nearest *ns)
 	size_t	 i, nh;
 
 	ns->nnn = 0;
-	if (ns->in.n < 2)
+	if (ns->in.fs.n < 2)
 		return 0;
 	gw_ptset_free(&ns->ps);
-	if (gw_ptset_build(&ns->ps, ns->in.x, ns->in.y, ns->in.n, &ns->m) == -1)
+	if (gw_ptset_build(&ns->ps, ns->in.fs.x, ns->in.fs.y, ns->in.fs.n,
+	    &ns->m) == -1)
 		return gw_job_error(job, "out of memory");
-	for (i = 0; i < ns->in.n; i++) {
-		if (gw_ptset_knn(&ns->ps, ns->in.x[i], ns->in.y[i], 1, i, 0,
-		    ns->kidx, ns->kd, &nh, &ns->kh) == -1)
+	for (i = 0; i < ns->in.fs.n; i++) {
+		if (gw_ptset_knn(&ns->ps, ns->in.fs.x[i], ns->in.fs.y[i], 1,
+		    i, 0, ns->kidx, ns->kd, &nh, &ns->kh) == -1)
 			return gw_job_error(job, "out of memory");
 		if (nh == 1)
 			ns->nn[ns->nnn++] = ns->kd[0];
@@ -792,9 +737,9 @@ nearest_result(struct gw_job *job, struct nearest *ns, json_t **result)
 	}
 	json_object_set_new(res, "output", json_string(ns->fullname));
 	json_object_set_new(res, "feature_count",
-	    json_integer((json_int_t)ns->in.n));
+	    json_integer((json_int_t)ns->in.fs.n));
 	json_object_set_new(res, "near_count",
-	    json_integer((json_int_t)ns->nr.n));
+	    json_integer((json_int_t)ns->nr.fs.n));
 	json_object_set_new(res, "near", json_string(c->self ?
 	    "input" : ns->nr.l->table));
 	json_object_set_new(res, "rows", json_integer(ns->nrows));

@@ -86,8 +86,9 @@ outlier_params(struct gw_job *job, struct outlier *o)
 /* Local Moran's I, its p-values (analytic or by permutations) and the
  * significance level. */
 static int
-outlier_compute(struct gw_job *job, struct outlier *o)
+outlier_compute(struct gw_job *job, void *arg)
 {
+	struct outlier	*o = arg;
 	struct gw_sjob	*sj = &o->sj;
 	size_t		 j;
 
@@ -141,18 +142,14 @@ outlier_row(void *arg, size_t j, const char **vals)
 	}
 }
 
+/* What the result holds of Local Moran's I (gw_sjob_run() adds the
+ * rest). */
 static int
-outlier_result(struct gw_job *job, struct outlier *o, const char *outname,
-    uint64_t ms_stat, uint64_t ms_write, json_t **result)
+outlier_result(void *arg, json_t *r)
 {
+	struct outlier	*o = arg;
 	struct gw_sjob	*sj = &o->sj;
-	json_t		*r;
 
-	if ((r = json_object()) == NULL)
-		return gw_job_error(job, "out of memory");
-	json_object_set_new(r, "output", json_string(outname));
-	json_object_set_new(r, "field",
-	    json_string(sj->layer->columns[sj->field].name));
 	json_object_set_new(r, "standardization", json_string(o->stdz));
 	json_object_set_new(r, "permutations", json_integer(o->nperm));
 	json_object_set_new(r, "seed", o->nperm > 0 ? json_integer(o->seed) :
@@ -165,41 +162,25 @@ outlier_result(struct gw_job *job, struct outlier *o, const char *outname,
 	json_object_set_new(r, "LL", json_integer(o->counts[1]));
 	json_object_set_new(r, "HL", json_integer(o->counts[2]));
 	json_object_set_new(r, "LH", json_integer(o->counts[3]));
-	if (gw_sjob_result(sj, r, ms_stat, ms_write) == -1) {
-		json_decref(r);
-		return gw_job_error(job, "out of memory");
-	}
 	log_info("Local Moran's I on %zu features: %lld HH, %lld LL, %lld HL, "
 	    "%lld LH", sj->nv, o->counts[0], o->counts[1], o->counts[2],
 	    o->counts[3]);
-	*result = r;
 	return 0;
 }
+
+static const struct gw_sjob_stat outlier_stat = {
+	outlier_compute, outlier_cols, 5, outlier_row, 0.85, outlier_result
+};
 
 static int
 run_outlier(struct gw_job *job, json_t **result)
 {
 	struct outlier	 o;
-	char		 outname[256];
-	uint64_t	 t0, ms_stat, ms_write;
 	int		 rv = -1;
 
 	memset(&o, 0, sizeof(o));
-	if (outlier_params(job, &o) == -1)
-		goto done;
-	t0 = now_ms();
-	if (outlier_compute(job, &o) == -1)
-		goto done;
-	ms_stat = now_ms() - t0;
-	t0 = now_ms();
-	if (gw_sjob_write(job, &o.sj, outlier_cols, 5, outlier_row, &o, 0.85,
-	    outname, sizeof(outname)) == -1)
-		goto done;
-	ms_write = now_ms() - t0;
-	if (outlier_result(job, &o, outname, ms_stat, ms_write, result) == -1)
-		goto done;
-	rv = 0;
- done:
+	if (outlier_params(job, &o) == 0)
+		rv = gw_sjob_run(job, &o.sj, &outlier_stat, &o, result);
 	free(o.I);
 	free(o.z);
 	free(o.p);

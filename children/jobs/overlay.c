@@ -781,8 +781,8 @@ overlayjob_free(struct overlayjob *oj)
 	gw_layer_free(oj->in);
 }
 
-int
-gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
+static int
+overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
 {
 	struct overlayjob	 oj;
 	int			 rv = -1;
@@ -799,4 +799,21 @@ gw_overlay_run(struct gw_job *job, enum gw_overlay_op op, json_t **result)
  done:
 	overlayjob_free(&oj);
 	return rv;
+}
+
+/* The program's overlay: a process runs one job type all its life. */
+static enum gw_overlay_op	 program_op;
+
+static int
+run_overlay(struct gw_job *job, json_t **result)
+{
+	return overlay_run(job, program_op, result);
+}
+
+int
+gw_overlay_main(int argc, char *argv[], enum gw_overlay_op op)
+{
+	program_op = op;
+	return gw_worker_main(argc, argv, op == GW_OVERLAY_CLIP ? "clip" :
+	    "erase_analysis", run_overlay);
 }

@@ -16,7 +16,8 @@ enum gw_overlay_op {
 	GW_OVERLAY_ERASE	/* input − mask; parameters erase, erase_... */
 };
 
-/* A gw_job_fn body for both job types. */
-int	 gw_overlay_run(struct gw_job *, enum gw_overlay_op, json_t **result);
+/* The main() of both job programs: gw_worker_main() with the job type of
+ * op ("clip" or "erase_analysis") and the overlay as its job function. */
+int	 gw_overlay_main(int argc, char *argv[], enum gw_overlay_op op);
 
 #endif

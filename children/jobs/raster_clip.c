@@ -244,14 +244,14 @@ add_polygons(struct clip *c, const char *what, OGRGeometryH g,
 }
 
 /* The only geometry column of the clip table. */
-static const struct filter_column *
-clip_geometry_column(struct clip *c, const struct filter_table *t)
+static const struct gw_column *
+clip_geometry_column(struct clip *c, const struct gw_table *t)
 {
-	const struct filter_column	*g = NULL;
-	size_t				 i;
+	const struct gw_column	*g = NULL;
+	int			 i;
 
 	for (i = 0; i < t->ncolumns; i++) {
-		if (strcmp(t->columns[i].type, "geometry") != 0)
+		if (strcmp(t->columns[i].casttype, "geometry") != 0)
 			continue;
 		if (g != NULL) {
 			gw_job_error(c->job, "clip: %s.%s has several geometry "
@@ -271,8 +271,8 @@ static int
 read_clip_table(struct clip *c, const char *name)
 {
 	struct gw_job			*job = c->job;
-	struct filter_table		 t;
-	const struct filter_column	*gc;
+	struct gw_table			 t;
+	const struct gw_column		*gc;
 	OGRSpatialReferenceH		 srs = NULL;
 	OGRGeometryH			 g;
 	PGresult			*res = NULL;
@@ -281,7 +281,7 @@ read_clip_table(struct clip *c, const char *name)
 	uint32_t			 nsrid;
 	int				 i, n, srid, cur_srid = -1, rv = -1;
 
-	if (filter_resolve_table(job, job->conn, "clip", name, &t) == -1 ||
+	if (filter_resolve_table(job, "clip", name, &t) == -1 ||
 	    (gc = clip_geometry_column(c, &t)) == NULL ||
 	    filter_sql_table(job, job->conn, &t, json_object_get(job->params,
 	    "clip_filter"), "clip_filter", "src", &where) == -1 ||
@@ -350,7 +350,7 @@ read_clip_table(struct clip *c, const char *name)
 	PQclear(res);
 	if (srs != NULL)
 		OSRDestroySpatialReference(srs);
-	filter_table_free(&t);
+	gw_table_free(&t);
 	free(where);
 	free(qcol);
 	free(sql);

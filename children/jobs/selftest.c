@@ -149,16 +149,91 @@ write_outputs(struct gw_job *job, json_t *out)
 	return 0;
 }
 
+/* sleeper, then sleep (in progress steps if asked): wall-clock time. */
+static int
+selftest_wait(struct gw_job *job)
+{
+	double		 secs;
+	long long	 steps, i;
+	int		 sleeper;
+	pid_t		 kid;
+
+	if (gw_param_bool(job, "sleeper", 0, &sleeper) == -1)
+		return -1;
+	if (sleeper) {
+		if ((kid = fork()) == 0) {
+			sleep(300);
+			_exit(0);
+		}
+		gw_progress(job, 0.01, "sleeper %d", (int)kid);
+	}
+	if (gw_param_double(job, "sleep", 0, 0, 86400, &secs) == -1 ||
+	    gw_param_int(job, "progress", 0, 0, 1000, &steps) == -1)
+		return -1;
+	for (i = 1; i <= steps; i++) {
+		sleep_ms(secs * 1000 / steps);
+		gw_progress(job, (double)i / steps, "step %lld of %lld", i, steps);
+	}
+	if (steps == 0 && secs > 0)
+		sleep_ms(secs * 1000);
+	return 0;
+}
+
+/* spin, then allocate: CPU time and memory. */
+static int
+selftest_burn(struct gw_job *job)
+{
+	volatile unsigned char	*p;
+	double			 secs, bytes;
+	clock_t			 until;
+	long long		 i;
+
+	if (gw_param_double(job, "spin", 0, 0, 86400, &secs) == -1)
+		return -1;
+	until = clock() + (clock_t)(secs * CLOCKS_PER_SEC);
+	while (clock() < until)
+		;
+	if (gw_param_double(job, "allocate", 0, 0, 1e15, &bytes) == -1)
+		return -1;
+	if (bytes > 0) {
+		if ((p = malloc((size_t)bytes)) == NULL)
+			gw_nomem();
+		for (i = 0; i < (long long)bytes; i += 4096)
+			p[i] = 1;
+		free((void *)p);
+	}
+	return 0;
+}
+
+/* signal, exit, kill_backend: the ways to die. */
+static int
+selftest_die(struct gw_job *job)
+{
+	long long	 sig, code;
+
+	if (gw_param_int(job, "signal", 0, 0, 64, &sig) == -1)
+		return -1;
+	if (sig > 0)
+		raise((int)sig);
+	if (gw_param_int(job, "exit", -1, 0, 255, &code) == -1)
+		return -1;
+	if (code >= 0)
+		exit((int)code);
+	if (gw_param_int(job, "kill_backend", 0, 0, 64, &sig) == -1)
+		return -1;
+	if (sig > 0) {
+		kill(PQbackendPID(job->conn), (int)sig);
+		sleep_ms(200);
+	}
+	return 0;
+}
+
 static int
 run_selftest(struct gw_job *job, json_t **result)
 {
-	double		 secs, bytes;
-	long long	 sig, code, steps, i;
 	const char	*fail, *output;
 	json_t		*extra, *out;
-	volatile unsigned char *p;
-	clock_t		 until;
-	int		 first, sleeper;
+	int		 first;
 
 	if (gw_param_check_keys(job, keys) == -1)
 		return -1;
@@ -169,67 +244,11 @@ run_selftest(struct gw_job *job, json_t **result)
 	if ((out = json_object()) == NULL)
 		gw_nomem();
 	if (gw_param_bool(job, "write_first", 0, &first) == -1 ||
-	    (first && write_outputs(job, out) == -1)) {
-		json_decref(out);
-		return -1;
-	}
-	if (gw_param_bool(job, "sleeper", 0, &sleeper) == -1)
-		goto fail;
-	if (sleeper) {
-		pid_t	 kid = fork();
-
-		if (kid == 0) {
-			sleep(300);
-			_exit(0);
-		}
-		gw_progress(job, 0.01, "sleeper %d", (int)kid);
-	}
-	if (gw_param_double(job, "sleep", 0, 0, 86400, &secs) == -1)
-		goto fail;
-	if (gw_param_int(job, "progress", 0, 0, 1000, &steps) == -1)
-		goto fail;
-	for (i = 1; i <= steps; i++) {
-		sleep_ms(secs * 1000 / steps);
-		gw_progress(job, (double)i / steps, "step %lld of %lld", i, steps);
-	}
-	if (steps == 0 && secs > 0)
-		sleep_ms(secs * 1000);
-
-	if (gw_param_double(job, "spin", 0, 0, 86400, &secs) == -1)
-		goto fail;
-	until = clock() + (clock_t)(secs * CLOCKS_PER_SEC);
-	while (clock() < until)
-		;
-
-	if (gw_param_double(job, "allocate", 0, 0, 1e15, &bytes) == -1)
-		goto fail;
-	if (bytes > 0) {
-		if ((p = malloc((size_t)bytes)) == NULL)
-			gw_nomem();
-		for (i = 0; i < (long long)bytes; i += 4096)
-			p[i] = 1;
-		free((void *)p);
-	}
-
-	if (gw_param_int(job, "signal", 0, 0, 64, &sig) == -1)
-		goto fail;
-	if (sig > 0)
-		raise((int)sig);
-	if (gw_param_int(job, "exit", -1, 0, 255, &code) == -1)
-		goto fail;
-	if (code >= 0)
-		exit((int)code);
-
-	if (gw_param_int(job, "kill_backend", 0, 0, 64, &sig) == -1)
-		goto fail;
-	if (sig > 0) {
-		kill(PQbackendPID(job->conn), (int)sig);
-		sleep_ms(200);
-	}
-
-	if (gw_param_string(job, "fail", 0, NULL, &fail) == -1)
-		goto fail;
-	if (!first && write_outputs(job, out) == -1)
+	    (first && write_outputs(job, out) == -1) ||
+	    selftest_wait(job) == -1 || selftest_burn(job) == -1 ||
+	    selftest_die(job) == -1 ||
+	    gw_param_string(job, "fail", 0, NULL, &fail) == -1 ||
+	    (!first && write_outputs(job, out) == -1))
 		goto fail;
 	if (show_settings(job, out) == -1)
 		goto fail;
@@ -237,7 +256,6 @@ run_selftest(struct gw_job *job, json_t **result)
 		gw_job_error(job, "%s", fail);
 		goto fail;
 	}
-
 	*result = out;
 	extra = json_object_get(job->params, "result");
 	if (extra != NULL && json_is_object(extra))

@@ -113,10 +113,9 @@ gw_sjob_init(struct gw_job *job, struct gw_sjob *sj)
 	if (gw_layer_resolve(job, "input", input, gcol, idcol,
 	    &sj->layer) == -1)
 		return -1;
-	if (sj->layer->id_index < 0)
-		return gw_job_error(job, "id_column: %s.%s has no single-column "
-		    "primary key; name the column that identifies its features",
-		    sj->layer->schema, sj->layer->table);
+	sj->fs.l = sj->layer;
+	if (gw_layer_need_id(job, sj->layer, "id_column") == -1)
+		return -1;
 	if ((sj->field = gw_layer_column(sj->layer, field)) == -1)
 		return gw_job_error(job, "field: %s.%s has no column \"%s\"",
 		    sj->layer->schema, sj->layer->table, field);
@@ -132,55 +131,114 @@ gw_sjob_init(struct gw_job *job, struct gw_sjob *sj)
 	return 0;
 }
 
+/* Makes *p an array of cap elements of size bytes; -1 out of memory (*p
+ * unchanged). */
 static int
-grow(struct gw_job *job, struct gw_sjob *sj)
+resize(void *p, size_t cap, size_t size)
 {
-	size_t		 cap = sj->cap ? sj->cap * 2 : 1024;
-	void		*p;
+	void	*q;
 
-	if ((p = reallocarray(sj->ids, cap, sizeof(*sj->ids))) == NULL)
-		goto oom;
-	sj->ids = p;
-	if ((p = reallocarray(sj->geoms, cap, sizeof(*sj->geoms))) == NULL)
-		goto oom;
-	sj->geoms = p;
-	if ((p = reallocarray(sj->ageoms, cap, sizeof(*sj->ageoms))) == NULL)
-		goto oom;
-	sj->ageoms = p;
-	if ((p = reallocarray(sj->val, cap, sizeof(*sj->val))) == NULL)
-		goto oom;
-	sj->val = p;
-	if ((p = reallocarray(sj->cx, cap, sizeof(*sj->cx))) == NULL)
-		goto oom;
-	sj->cx = p;
-	if ((p = reallocarray(sj->cy, cap, sizeof(*sj->cy))) == NULL)
-		goto oom;
-	sj->cy = p;
-	sj->cap = cap;
+	if ((q = reallocarray(*(void **)p, cap, size)) == NULL)
+		return -1;
+	*(void **)p = q;
 	return 0;
- oom:
-	return gw_job_error(job, "out of memory reading the input");
 }
 
-/* Keeps one feature: id, geometry as read, a repaired copy if it was
- * invalid (for the analysis), its centroid and its value. */
+int
+gw_fset_add(struct gw_job *job, struct gw_fset *fs, struct gw_feature *f)
+{
+	size_t	 cap;
+
+	if (f->id == NULL)
+		return gw_job_error(job, "%s: feature %lld has a NULL id (%s)",
+		    fs->l->param, f->seq + 1, fs->l->id_column);
+	if (fs->n == fs->cap) {
+		cap = fs->cap ? fs->cap * 2 : 1024;
+		if (resize(&fs->ids, cap, sizeof(*fs->ids)) == -1 ||
+		    resize(&fs->geoms, cap, sizeof(*fs->geoms)) == -1 ||
+		    resize(&fs->x, cap, sizeof(*fs->x)) == -1 ||
+		    resize(&fs->y, cap, sizeof(*fs->y)) == -1)
+			goto oom;
+		fs->cap = cap;
+	}
+	if ((fs->ids[fs->n] = strdup(f->id)) == NULL)
+		goto oom;
+	fs->x[fs->n] = fs->y[fs->n] = NAN;
+	fs->geoms[fs->n++] = f->geom;
+	f->geom = NULL;
+	return 0;
+ oom:
+	return gw_job_error(job, "out of memory reading %s", fs->l->param);
+}
+
+int
+gw_fset_point(struct gw_job *job, struct gw_fset *fs, size_t i,
+    const GEOSGeometry *g)
+{
+	GEOSContextHandle_t	 ctx = gw_geos();
+
+	if (GEOSGeomTypeId_r(ctx, fs->geoms[i]) == GEOS_POINT) {
+		if (GEOSGeomGetX_r(ctx, fs->geoms[i], &fs->x[i]) != 1 ||
+		    GEOSGeomGetY_r(ctx, fs->geoms[i], &fs->y[i]) != 1)
+			return gw_job_error(job, "%s %s = %s: GEOS: %s",
+			    fs->l->param, fs->l->id_column, fs->ids[i],
+			    gw_geos_error());
+		return 0;
+	}
+	fs->nnotpoint++;
+	if (gw_centroid(ctx, g ? g : fs->geoms[i], &fs->x[i], &fs->y[i]) == -1)
+		return gw_job_error(job, "%s %s = %s: no centroid: %s",
+		    fs->l->param, fs->l->id_column, fs->ids[i],
+		    gw_geos_error());
+	return 0;
+}
+
+void
+gw_fset_free(struct gw_fset *fs)
+{
+	GEOSContextHandle_t	 ctx = gw_geos();
+	size_t			 i;
+
+	for (i = 0; i < fs->n; i++) {
+		free(fs->ids[i]);
+		if (fs->geoms[i] != NULL)
+			GEOSGeom_destroy_r(ctx, fs->geoms[i]);
+	}
+	free(fs->ids);
+	free(fs->geoms);
+	free(fs->x);
+	free(fs->y);
+	memset(fs, 0, sizeof(*fs));
+}
+
+/*
+ * Keeps one feature: id and geometry as read (sj->fs), a repaired copy if
+ * it was invalid (for the analysis), the centroid of that and its value.
+ */
 static int
 keep_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 {
 	struct gw_sjob		*sj = arg;
 	GEOSContextHandle_t	 ctx = gw_geos();
-	GEOSGeometry		*a = NULL;
+	const GEOSGeometry	*g;
 	const char		*v = f->values[0];
 	char			*end, what[160];
-	size_t			 i = sj->n;
+	size_t			 i = sj->fs.n;
 	double			 x = NAN;
 	char			 valid;
 
-	if (sj->n == sj->cap && grow(job, sj) == -1)
+	if (gw_fset_add(job, &sj->fs, f) == -1)
 		return -1;
-	if (f->id == NULL)
-		return gw_job_error(job, "id_column: feature %lld has a NULL "
-		    "\"%s\"", f->seq + 1, sj->layer->id_column);
+	if (sj->cap < sj->fs.cap) {
+		if (resize(&sj->val, sj->fs.cap, sizeof(*sj->val)) == -1 ||
+		    resize(&sj->ageoms, sj->fs.cap, sizeof(*sj->ageoms)) == -1)
+			return gw_job_error(job, "out of memory reading the "
+			    "input");
+		sj->cap = sj->fs.cap;
+	}
+	g = sj->fs.geoms[i];
+	sj->ageoms[i] = NULL;
+	sj->val[i] = NAN;
 	snprintf(what, sizeof(what), "input %s = %s", sj->layer->id_column,
 	    f->id);
 	if (v != NULL) {
@@ -189,44 +247,21 @@ keep_feature(struct gw_job *job, struct gw_feature *f, void *arg)
 			return gw_job_error(job, "field: %s: value \"%s\" is "
 			    "not a finite number", what, v);
 	}
-	if (GEOSGeomTypeId_r(ctx, f->geom) == GEOS_POINT) {
-		/* A point is valid and its own centroid. */
-		if (GEOSGeomGetX_r(ctx, f->geom, &sj->cx[i]) != 1 ||
-		    GEOSGeomGetY_r(ctx, f->geom, &sj->cy[i]) != 1)
+	/* A point is valid and its own centroid. */
+	if (GEOSGeomTypeId_r(ctx, g) != GEOS_POINT) {
+		if ((valid = GEOSisValid_r(ctx, g)) == 2)
 			return gw_job_error(job, "%s: GEOS: %s", what,
 			    gw_geos_error());
-		goto keep;
-	}
-	if ((valid = GEOSisValid_r(ctx, f->geom)) == 2)
-		return gw_job_error(job, "%s: GEOS: %s", what, gw_geos_error());
-	if (!valid) {
-		a = GEOSGeom_clone_r(ctx, f->geom);
-		if (a == NULL || gw_geom_repair(job, &a, &sj->nrepaired,
-		    what) == -1) {
-			if (a != NULL)
-				GEOSGeom_destroy_r(ctx, a);
+		if (!valid && ((sj->ageoms[i] = GEOSGeom_clone_r(ctx,
+		    g)) == NULL || gw_geom_repair(job, &sj->ageoms[i],
+		    &sj->nrepaired, what) == -1))
 			return -1;
-		}
 	}
-	if (gw_centroid(ctx, a ? a : f->geom, &sj->cx[i], &sj->cy[i]) == -1) {
-		if (a != NULL)
-			GEOSGeom_destroy_r(ctx, a);
-		return gw_job_error(job, "%s: no centroid: %s", what,
-		    gw_geos_error());
-	}
- keep:
-	if ((sj->ids[i] = strdup(f->id)) == NULL) {
-		if (a != NULL)
-			GEOSGeom_destroy_r(ctx, a);
-		return gw_job_error(job, "out of memory reading the input");
-	}
-	sj->geoms[i] = f->geom;
-	f->geom = NULL;
-	sj->ageoms[i] = a;
+	if (gw_fset_point(job, &sj->fs, i, sj->ageoms[i]) == -1)
+		return -1;
 	sj->val[i] = x;
 	if (isnan(x))
 		sj->nnull++;
-	sj->n++;
 	return 0;
 }
 
@@ -303,7 +338,7 @@ gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
 	t0 = now_ms();
 
 	/* The analysis: features with a value. */
-	sj->nv = sj->n - (size_t)sj->nnull;
+	sj->nv = sj->fs.n - (size_t)sj->nnull;
 	if (sj->nv < 3)
 		return gw_job_error(job, "input: %zu feature%s with a geometry "
 		    "and a non-NULL \"%s\"; at least 3 are needed", sj->nv,
@@ -317,14 +352,14 @@ gw_sjob_load(struct gw_job *job, struct gw_sjob *sj)
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
-	for (i = j = 0; i < sj->n; i++) {
+	for (i = j = 0; i < sj->fs.n; i++) {
 		if (isnan(sj->val[i]))
 			continue;
 		sj->vmap[j] = (uint32_t)i;
 		sj->x[j] = sj->val[i];
-		px[j] = sj->cx[i];
-		py[j] = sj->cy[i];
-		ag[j] = sj->ageoms[i] ? sj->ageoms[i] : sj->geoms[i];
+		px[j] = sj->fs.x[i];
+		py[j] = sj->fs.y[i];
+		ag[j] = sj->ageoms[i] ? sj->ageoms[i] : sj->fs.geoms[i];
 		if (sj->x[j] != sj->x[0])
 			constant = 0;
 		j++;
@@ -368,24 +403,54 @@ gw_sjob_write(struct gw_job *job, struct gw_sjob *sj,
 	if (gw_output_create(job, sj->output, sj->overwrite, cols, nstats + 1,
 	    "geom", gw_layer_outtype(sj->layer), sj->layer->srid, &out) == -1)
 		return -1;
-	for (i = j = 0; i < sj->n; i++) {
-		vals[0] = sj->ids[i];
+	for (i = j = 0; i < sj->fs.n; i++) {
+		vals[0] = sj->fs.ids[i];
 		for (k = 1; k <= nstats; k++)
 			vals[k] = NULL;
 		if (j < sj->nv && sj->vmap[j] == i)
 			row(arg, j++, vals + 1);
-		if (gw_output_row(job, out, vals, sj->geoms[i]) == -1) {
+		if (gw_output_row(job, out, vals, sj->fs.geoms[i]) == -1) {
 			gw_output_free(out);
 			return -1;
 		}
 		if ((i & 4095) == 4095)
 			gw_progress(job, from + (0.95 - from) * (double)i /
-			    (double)sj->n, "%zu of %zu rows written", i + 1,
-			    sj->n);
+			    (double)sj->fs.n, "%zu of %zu rows written", i + 1,
+			    sj->fs.n);
 	}
 	gw_progress(job, 0.95, "indexing the output");
 	snprintf(outname, outlen, "%s", gw_output_fullname(out));
 	return gw_output_finish(job, out, NULL);	/* frees out */
+}
+
+int
+gw_sjob_run(struct gw_job *job, struct gw_sjob *sj,
+    const struct gw_sjob_stat *st, void *arg, json_t **result)
+{
+	char		 outname[256];
+	uint64_t	 t0, ms_stat, ms_write;
+	json_t		*r;
+
+	t0 = now_ms();
+	if (st->compute(job, arg) == -1)
+		return -1;
+	ms_stat = now_ms() - t0;
+	t0 = now_ms();
+	if (gw_sjob_write(job, sj, st->cols, st->ncols, st->row, arg,
+	    st->write_from, outname, sizeof(outname)) == -1)
+		return -1;
+	ms_write = now_ms() - t0;
+	if ((r = json_object()) == NULL ||
+	    json_object_set_new(r, "output", json_string(outname)) == -1 ||
+	    json_object_set_new(r, "field", json_string(
+	    sj->layer->columns[sj->field].name)) == -1 ||
+	    st->result(arg, r) == -1 ||
+	    gw_sjob_result(sj, r, ms_stat, ms_write) == -1) {
+		json_decref(r);
+		return gw_job_error(job, "out of memory");
+	}
+	*result = r;
+	return 0;
 }
 
 const char *
@@ -413,7 +478,7 @@ gw_sjob_result(struct gw_sjob *sj, json_t *r, uint64_t ms_stat,
 		if (c > mx)
 			mx = c;
 	}
-	if (json_object_set_new(r, "feature_count", json_integer((json_int_t)sj->n)) ||
+	if (json_object_set_new(r, "feature_count", json_integer((json_int_t)sj->fs.n)) ||
 	    json_object_set_new(r, "analyzed_count", json_integer((json_int_t)sj->nv)) ||
 	    json_object_set_new(r, "null_values", json_integer(sj->nnull)) ||
 	    json_object_set_new(r, "no_neighbors", json_integer((json_int_t)sj->nisolated)) ||
@@ -452,19 +517,13 @@ gw_sjob_free(struct gw_sjob *sj)
 	GEOSContextHandle_t	 ctx = gw_geos();
 	size_t			 i;
 
-	for (i = 0; i < sj->n; i++) {
-		free(sj->ids[i]);
-		if (sj->geoms[i] != NULL)
-			GEOSGeom_destroy_r(ctx, sj->geoms[i]);
+	/* ageoms may be shorter than fs if growing it failed. */
+	for (i = 0; i < sj->fs.n && i < sj->cap; i++)
 		if (sj->ageoms[i] != NULL)
 			GEOSGeom_destroy_r(ctx, sj->ageoms[i]);
-	}
-	free(sj->ids);
-	free(sj->geoms);
+	gw_fset_free(&sj->fs);
 	free(sj->ageoms);
 	free(sj->val);
-	free(sj->cx);
-	free(sj->cy);
 	free(sj->vmap);
 	free(sj->x);
 	gw_nbr_free(&sj->nb);

@@ -26,6 +26,33 @@
 	"overwrite", "field", "conceptualization", "distance", "k", "fdr", \
 	"snap"
 
+/*
+ * Features of a layer kept in memory, for the programs that need them all
+ * before their first output row: id as text, geometry as read, and a point
+ * each (the point itself, or a centroid).
+ */
+struct gw_fset {
+	const struct gw_layer *l;
+	size_t		 n;
+	size_t		 cap;
+	char		**ids;
+	GEOSGeometry	**geoms;
+	double		*x;
+	double		*y;
+	size_t		 nnotpoint;	/* geometries that are not one point */
+};
+
+/* gw_fset_add: keeps feature f as fs->n - 1: its id (a NULL id fails,
+ * naming the layer's parameter) and its geometry (taken: f->geom is set
+ * NULL).  The point is gw_fset_point()'s to set. */
+int	 gw_fset_add(struct gw_job *, struct gw_fset *, struct gw_feature *f);
+
+/* The point of feature i: its geometry's own for a point, else the centroid
+ * of g (NULL: of its geometry). */
+int	 gw_fset_point(struct gw_job *, struct gw_fset *, size_t i,
+	    const GEOSGeometry *g);
+void	 gw_fset_free(struct gw_fset *);
+
 struct gw_sjob {
 	struct gw_layer	*layer;
 	int		 field;		/* index in layer->columns */
@@ -38,13 +65,10 @@ struct gw_sjob {
 	int		 overwrite;
 	char		 outbuf[128];
 
-	size_t		 n;		/* features read */
-	size_t		 cap;
-	char		**ids;		/* id column as text */
-	GEOSGeometry	**geoms;	/* as read */
+	struct gw_fset	 fs;		/* features read, centroids of the
+					 * repaired geometries */
+	size_t		 cap;		/* of val and ageoms */
 	double		*val;		/* NAN where the field is NULL */
-	double		*cx;		/* centroids (valid features only) */
-	double		*cy;
 	GEOSGeometry	**ageoms;	/* repaired, for contiguity */
 
 	size_t		 nv;		/* features in the analysis */
@@ -84,6 +108,27 @@ typedef void (*gw_sjob_row_fn)(void *arg, size_t j, const char **vals);
 int	 gw_sjob_write(struct gw_job *, struct gw_sjob *,
 	    const struct gw_colspec *stats, int nstats, gw_sjob_row_fn row,
 	    void *arg, double from, char *outname, size_t outlen);
+
+/*
+ * What a local statistic does between gw_sjob_load() and its result, for
+ * gw_sjob_run(): compute(job, arg) the statistic; write the output from
+ * progress write_from with ncols columns cols, filled by row (see
+ * gw_sjob_write); result(arg, r) adds the statistic's own keys to the
+ * job's result r (0, or -1 when out of memory).
+ */
+struct gw_sjob_stat {
+	int		(*compute)(struct gw_job *, void *arg);
+	const struct gw_colspec *cols;
+	int		 ncols;
+	gw_sjob_row_fn	 row;
+	double		 write_from;
+	int		(*result)(void *arg, json_t *r);
+};
+
+/* Computes, writes and makes the result of a loaded statistic: output,
+ * field, the statistic's keys, then gw_sjob_result()'s, in *result. */
+int	 gw_sjob_run(struct gw_job *, struct gw_sjob *,
+	    const struct gw_sjob_stat *, void *arg, json_t **result);
 
 /* Formats a double for COPY: NULL (SQL NULL) for NAN. */
 const char *gw_sjob_fmt(char *buf, size_t len, double v);

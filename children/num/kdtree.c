@@ -184,15 +184,18 @@ dist2(const struct gw_kdtree *t, size_t p, const double *q)
 }
 
 /*
- * k-nearest search state: a max-heap of the best k so far on (d2, idx), so
- * that ties are broken by the smaller index, whatever the tree's order.
+ * The state of one search: k nearest (k > 0), kept in a max-heap on
+ * (d2, idx) so that ties are broken by the smaller index, whatever the
+ * tree's order; or every point within r2 (k == 0), appended.
  */
-struct knn {
+struct search {
 	const struct gw_kdtree	*t;
 	const double		*q;
 	size_t			 k;
+	double			 r2;
 	size_t			 skip;
 	struct gw_kdhits	*h;
+	int			 oom;
 };
 
 static int
@@ -214,17 +217,33 @@ heap_swap(struct gw_kdhits *h, size_t a, size_t b)
 	h->d2[b] = td;
 }
 
+/* Restores the heap below position p of the first h->n hits. */
 static void
-knn_offer(struct knn *s, size_t pos)
+sift_down(struct gw_kdhits *h, size_t p)
+{
+	size_t	 l, r, m;
+
+	for (;;) {
+		l = 2 * p + 1;
+		r = l + 1;
+		m = p;
+		if (l < h->n && worse(h, l, m))
+			m = l;
+		if (r < h->n && worse(h, r, m))
+			m = r;
+		if (m == p)
+			return;
+		heap_swap(h, p, m);
+		p = m;
+	}
+}
+
+static void
+knn_offer(struct search *s, uint32_t i, double d)
 {
 	struct gw_kdhits	*h = s->h;
-	uint32_t		 i = s->t->perm[pos];
-	double			 d;
 	size_t			 c, p;
 
-	if ((size_t)i == s->skip)
-		return;
-	d = dist2(s->t, pos, s->q);
 	if (h->n < s->k) {
 		c = h->n++;
 		h->idx[c] = i;
@@ -239,108 +258,12 @@ knn_offer(struct knn *s, size_t pos)
 		return;
 	h->idx[0] = i;
 	h->d2[0] = d;
-	p = 0;
-	for (;;) {
-		size_t	 l = 2 * p + 1, r = l + 1, m = p;
-
-		if (l < h->n && worse(h, l, m))
-			m = l;
-		if (r < h->n && worse(h, r, m))
-			m = r;
-		if (m == p)
-			break;
-		heap_swap(h, p, m);
-		p = m;
-	}
+	sift_down(h, 0);
 }
 
 static void
-knn_rec(struct knn *s, size_t lo, size_t hi)
+rad_offer(struct search *s, uint32_t i, double d)
 {
-	const struct gw_kdtree	*t = s->t;
-	size_t			 i, mid;
-	double			 diff;
-	int			 a;
-
-	if (hi - lo <= LEAF) {
-		for (i = lo; i < hi; i++)
-			knn_offer(s, i);
-		return;
-	}
-	mid = lo + (hi - lo) / 2;
-	a = t->axis[mid];
-	diff = s->q[a] - TCOORD(t, mid, a);
-	knn_offer(s, mid);
-	if (diff < 0) {
-		knn_rec(s, lo, mid);
-		if (s->h->n < s->k || diff * diff <= s->h->d2[0])
-			knn_rec(s, mid + 1, hi);
-	} else {
-		knn_rec(s, mid + 1, hi);
-		if (s->h->n < s->k || diff * diff <= s->h->d2[0])
-			knn_rec(s, lo, mid);
-	}
-}
-
-int
-gw_kdtree_knn(const struct gw_kdtree *t, const double *q, size_t k,
-    size_t skip, struct gw_kdhits *hits)
-{
-	struct knn	 s;
-	size_t		 i, j, n;
-
-	hits->n = 0;
-	if (k == 0 || t->n == 0)
-		return 0;
-	if (hits_grow(hits, k) == -1)
-		return -1;
-	s.t = t;
-	s.q = q;
-	s.k = k;
-	s.skip = skip;
-	s.h = hits;
-	knn_rec(&s, 0, t->n);
-	/* Heap to ascending order: pop the worst to the end, k times. */
-	n = hits->n;
-	for (i = n; i > 1; i--) {
-		heap_swap(hits, 0, i - 1);
-		hits->n = i - 1;
-		j = 0;
-		for (;;) {
-			size_t	 l = 2 * j + 1, r = l + 1, m = j;
-
-			if (l < hits->n && worse(hits, l, m))
-				m = l;
-			if (r < hits->n && worse(hits, r, m))
-				m = r;
-			if (m == j)
-				break;
-			heap_swap(hits, j, m);
-			j = m;
-		}
-	}
-	hits->n = n;
-	return 0;
-}
-
-struct rad {
-	const struct gw_kdtree	*t;
-	const double		*q;
-	double			 r2;
-	size_t			 skip;
-	struct gw_kdhits	*h;
-	int			 oom;
-};
-
-static void
-rad_offer(struct rad *s, size_t pos)
-{
-	uint32_t	 i = s->t->perm[pos];
-	double		 d;
-
-	if ((size_t)i == s->skip || s->oom)
-		return;
-	d = dist2(s->t, pos, s->q);
 	if (d > s->r2)
 		return;
 	if (hits_grow(s->h, s->h->n + 1) == -1) {
@@ -351,8 +274,33 @@ rad_offer(struct rad *s, size_t pos)
 	s->h->d2[s->h->n++] = d;
 }
 
+/* The point at tree position pos, offered to the search. */
 static void
-rad_rec(struct rad *s, size_t lo, size_t hi)
+offer(struct search *s, size_t pos)
+{
+	uint32_t	 i = s->t->perm[pos];
+
+	if ((size_t)i == s->skip || s->oom)
+		return;
+	if (s->k > 0)
+		knn_offer(s, i, dist2(s->t, pos, s->q));
+	else
+		rad_offer(s, i, dist2(s->t, pos, s->q));
+}
+
+/* The squared distance beyond which no point is wanted (yet). */
+static double
+bound(const struct search *s)
+{
+	if (s->k == 0)
+		return s->r2;
+	return s->h->n < s->k ? INFINITY : s->h->d2[0];
+}
+
+/* The side of the split that holds q first, the other one only when the
+ * split is within the bound. */
+static void
+search_rec(struct search *s, size_t lo, size_t hi)
 {
 	const struct gw_kdtree	*t = s->t;
 	size_t			 i, mid;
@@ -361,33 +309,56 @@ rad_rec(struct rad *s, size_t lo, size_t hi)
 
 	if (hi - lo <= LEAF) {
 		for (i = lo; i < hi; i++)
-			rad_offer(s, i);
+			offer(s, i);
 		return;
 	}
 	mid = lo + (hi - lo) / 2;
 	a = t->axis[mid];
 	diff = s->q[a] - TCOORD(t, mid, a);
-	rad_offer(s, mid);
-	if (diff <= 0 || diff * diff <= s->r2)
-		rad_rec(s, lo, mid);
-	if (diff >= 0 || diff * diff <= s->r2)
-		rad_rec(s, mid + 1, hi);
+	offer(s, mid);
+	if (diff < 0) {
+		search_rec(s, lo, mid);
+		if (diff * diff <= bound(s))
+			search_rec(s, mid + 1, hi);
+	} else {
+		search_rec(s, mid + 1, hi);
+		if (diff * diff <= bound(s))
+			search_rec(s, lo, mid);
+	}
+}
+
+int
+gw_kdtree_knn(const struct gw_kdtree *t, const double *q, size_t k,
+    size_t skip, struct gw_kdhits *hits)
+{
+	struct search	 s = { t, q, k, 0, skip, hits, 0 };
+	size_t		 i, n;
+
+	hits->n = 0;
+	if (k == 0 || t->n == 0)
+		return 0;
+	if (hits_grow(hits, k) == -1)
+		return -1;
+	search_rec(&s, 0, t->n);
+	/* Heap to ascending order: pop the worst to the end, k times. */
+	n = hits->n;
+	for (i = n; i > 1; i--) {
+		heap_swap(hits, 0, i - 1);
+		hits->n = i - 1;
+		sift_down(hits, 0);
+	}
+	hits->n = n;
+	return 0;
 }
 
 int
 gw_kdtree_radius(const struct gw_kdtree *t, const double *q, double r,
     size_t skip, struct gw_kdhits *hits)
 {
-	struct rad	 s;
+	struct search	 s = { t, q, 0, r * r, skip, hits, 0 };
 
 	if (t->n == 0)
 		return 0;
-	s.t = t;
-	s.q = q;
-	s.r2 = r * r;
-	s.skip = skip;
-	s.h = hits;
-	s.oom = 0;
-	rad_rec(&s, 0, t->n);
+	search_rec(&s, 0, t->n);
 	return s.oom ? -1 : 0;
 }

@@ -357,18 +357,93 @@ gw_rng_below(struct gw_rng *r, uint64_t bound)
 	return (uint64_t)(m >> 64);
 }
 
+/* The scratch of the permutations: the deviations d from the mean, and
+ * what the draws of one round remember. */
+struct perm {
+	size_t		 n;
+	double		*d;
+	double		*draw;		/* the deviations drawn, kmax */
+	uint64_t	*stamp;		/* round a feature was last drawn */
+	uint64_t	*picks;		/* SMALL_K: the features drawn */
+	uint64_t	 cur;
+	struct gw_rng	 rng;
+};
+
+/* k distinct features other than i, by rejection, their deviations in
+ * pm->draw. */
+static void
+perm_draw(struct perm *pm, size_t i, size_t k)
+{
+	uint64_t	 pick;
+	size_t		 c, j;
+
+	if (k <= SMALL_K) {
+		/* Few neighbours: look for a repeat among the picks so far,
+		 * which stay in cache. */
+		for (c = 0; c < k; c++) {
+		again:
+			pick = gw_rng_below(&pm->rng, pm->n);
+			if (pick == i)
+				goto again;
+			for (j = 0; j < c; j++)
+				if (pm->picks[j] == pick)
+					goto again;
+			pm->picks[c] = pick;
+			pm->draw[c] = pm->d[pick];
+		}
+		return;
+	}
+	/* stamp[] marks those already drawn this round. */
+	pm->cur++;
+	pm->stamp[i] = pm->cur;
+	for (c = 0; c < k; c++) {
+		do
+			pick = gw_rng_below(&pm->rng, pm->n);
+		while (pm->stamp[pick] == pm->cur);
+		pm->stamp[pick] = pm->cur;
+		pm->draw[c] = pm->d[pick];
+	}
+}
+
+/* The folded pseudo p-value of feature i, which has k > 0 neighbours. */
+static double
+perm_p(struct perm *pm, const struct gw_nbr *nb, size_t i, size_t k,
+    unsigned nperm, uint64_t seed)
+{
+	double		 lobs = 0, lperm, di = pm->d[i], p;
+	size_t		 j, c, above = 0, below = 0;
+	unsigned	 m;
+
+	/* I_i = d_i / s2 * lag: comparing d_i * lag orders the draws exactly
+	 * as I_i does, without the common positive factor. */
+	for (j = nb->start[i]; j < nb->start[i + 1]; j++)
+		lobs += nb->w[j] * pm->d[nb->idx[j]];
+	lobs *= di;
+	gw_rng_seed(&pm->rng, seed ^ ((uint64_t)i * 0xd1342543de82ef95ULL));
+	for (m = 0; m < nperm; m++) {
+		perm_draw(pm, i, k);
+		lperm = 0;
+		for (c = 0, j = nb->start[i]; c < k; c++, j++)
+			lperm += nb->w[j] * pm->draw[c];
+		lperm *= di;
+		if (lperm >= lobs)
+			above++;
+		if (lperm <= lobs)
+			below++;
+	}
+	c = above < below ? above : below;
+	p = 2.0 * (double)(c + 1) / (double)(nperm + 1);
+	return p > 1 ? 1 : p;
+}
+
 int
 gw_local_moran_perm(size_t n, const double *x, const struct gw_nbr *nb,
     unsigned nperm, uint64_t seed, double *p,
     void (*progress)(void *, double), void *arg)
 {
-	struct gw_rng	 rng;
-	double		*d = NULL, *draw = NULL;
-	uint64_t	*stamp = NULL, *picks = NULL, cur = 0;
-	double		 mean, ss, lobs, lperm, di;
-	size_t		 i, j, k, kmax = 0, c, above, below;
-	unsigned	 m;
-	uint64_t	 pick;
+	struct perm	 pm;
+	double		 mean, ss;
+	size_t		 i, k, kmax = 0;
 	int		 rc = -1;
 
 	if (nb->n != n || n < 3 || nperm == 0)
@@ -378,79 +453,30 @@ gw_local_moran_perm(size_t n, const double *x, const struct gw_nbr *nb,
 	for (i = 0; i < n; i++)
 		if (GW_NBR_COUNT(nb, i) > kmax)
 			kmax = GW_NBR_COUNT(nb, i);
-	if ((d = calloc(n, sizeof(*d))) == NULL ||
-	    (stamp = calloc(n, sizeof(*stamp))) == NULL ||
-	    (draw = calloc(kmax ? kmax : 1, sizeof(*draw))) == NULL ||
-	    (picks = calloc(SMALL_K, sizeof(*picks))) == NULL)
+	memset(&pm, 0, sizeof(pm));
+	pm.n = n;
+	if ((pm.d = calloc(n, sizeof(*pm.d))) == NULL ||
+	    (pm.stamp = calloc(n, sizeof(*pm.stamp))) == NULL ||
+	    (pm.draw = calloc(kmax ? kmax : 1, sizeof(*pm.draw))) == NULL ||
+	    (pm.picks = calloc(SMALL_K, sizeof(*pm.picks))) == NULL)
 		goto done;
 	for (i = 0; i < n; i++)
-		d[i] = x[i] - mean;
-
+		pm.d[i] = x[i] - mean;
 	for (i = 0; i < n; i++) {
-		k = GW_NBR_COUNT(nb, i);
-		if (k == 0) {
+		if ((k = GW_NBR_COUNT(nb, i)) == 0) {
 			p[i] = NAN;
 			continue;
 		}
-		/* I_i = d_i / s2 * lag: comparing d_i * lag orders the draws
-		 * exactly as I_i does, without the common positive factor. */
-		di = d[i];
-		lobs = 0;
-		for (j = nb->start[i]; j < nb->start[i + 1]; j++)
-			lobs += nb->w[j] * d[nb->idx[j]];
-		lobs *= di;
-		gw_rng_seed(&rng, seed ^ ((uint64_t)i * 0xd1342543de82ef95ULL));
-		above = below = 0;
-		for (m = 0; m < nperm; m++) {
-			/* k distinct features other than i, by rejection:
-			 * stamp[] marks those already drawn this round. */
-			if (k <= SMALL_K) {
-				/* Few neighbours: look for a repeat among the
-				 * picks so far, which stay in cache. */
-				for (c = 0; c < k; c++) {
-				again:
-					pick = gw_rng_below(&rng, n);
-					if (pick == i)
-						goto again;
-					for (j = 0; j < c; j++)
-						if (picks[j] == pick)
-							goto again;
-					picks[c] = pick;
-					draw[c] = d[pick];
-				}
-			} else {
-				cur++;
-				stamp[i] = cur;
-				for (c = 0; c < k; c++) {
-					do
-						pick = gw_rng_below(&rng, n);
-					while (stamp[pick] == cur);
-					stamp[pick] = cur;
-					draw[c] = d[pick];
-				}
-			}
-			lperm = 0;
-			for (c = 0, j = nb->start[i]; c < k; c++, j++)
-				lperm += nb->w[j] * draw[c];
-			lperm *= di;
-			if (lperm >= lobs)
-				above++;
-			if (lperm <= lobs)
-				below++;
-		}
-		c = above < below ? above : below;
-		p[i] = 2.0 * (double)(c + 1) / (double)(nperm + 1);
-		if (p[i] > 1)
-			p[i] = 1;
+		p[i] = perm_p(&pm, nb, i, k, nperm, seed);
 		if (progress != NULL && (i & 1023) == 1023)
 			progress(arg, (double)i / (double)n);
 	}
 	rc = 0;
 done:
-	free(d);
-	free(stamp);
-	free(draw);
-	free(picks);
+	free(pm.d);
+	free(pm.stamp);
+	free(pm.draw);
+	free(pm.picks);
 	return rc;
 }
 
