@@ -8,6 +8,7 @@ use warnings;
 use Test::More;
 use Time::HiRes qw(sleep);
 use GW;
+use JSON::PP;
 
 my $t = GW->new;
 my $dbh = $t->dbh;
@@ -87,5 +88,28 @@ $t->wait_job($_, 30) for @live;
 my ($n) = $dbh->selectrow_array(q{SELECT count(*) FROM background_jobs WHERE id = ANY(?) AND status = 'completed'}, undef, \@live);
 is($n, 10, 'the jobs that ran meanwhile completed and were not removed early');
 is($t->psql(q{SELECT count(*) FROM geoworkerd_trash}), 0, 'geoworkerd_trash is empty');
+$t->stop_daemon;
+
+# The job programs lock the output they name (gw_output_name, create_view's
+# "name"): a dissolve or a view named like a running job's output fails at
+# once, before it writes anything.
+$dbh->do(q{CREATE TABLE public.squares AS SELECT g AS id, g % 2 AS k,
+	ST_MakeEnvelope(g, 0, g + 1, 1, 32633)::geometry(Polygon, 32633) AS geom
+	FROM generate_series(1, 4) g});
+$t->start_daemon(types => { selftest => { children => 1 }, dissolve => { children => 1 },
+    create_view => { children => 1 } });
+my $holder = $t->enqueue('selftest', { output => 'taken', sleep => 4 });
+ok($t->wait_for(sub { $t->log_text =~ /took job $holder / }, 20), 'a job holds output "taken"');
+my $d = $t->wait_job($t->enqueue('dissolve', { input => 'squares', output => 'taken', overwrite => JSON::PP::true }), 20);
+is($d->{status}, 'failed', 'dissolve with the same output fails');
+is($d->{error_message}, "output: job $holder is writing analysis.taken; run this one when it has finished, or choose another name",
+   '... naming the job that holds it');
+my $v = $t->wait_job($t->enqueue('create_view', { input => 'squares', name => 'taken', replace => JSON::PP::true }), 20);
+is($v->{status}, 'failed', 'create_view with the same name fails');
+like($v->{error_message}, qr/^output: job $holder is writing analysis\.taken;/, '... naming it too');
+is($t->wait_job($holder, 20)->{status}, 'completed', 'the holder completes');
+is($t->psql('SELECT one FROM analysis.taken'), 1, '... with its own output');
+my $d2 = $t->wait_job($t->enqueue('dissolve', { input => 'squares', output => 'taken2' }), 30);
+is($d2->{status}, 'completed', 'a dissolve with a free name completes') or diag explain $d2;
 $t->stop_daemon;
 done_testing;

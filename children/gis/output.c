@@ -92,7 +92,7 @@ gw_output_name(struct gw_job *job, char *buf, size_t bufsz, const char **name,
 			return gw_job_error(job, "output: \"%s\" is not a plain "
 			    "table name (letters, digits and _ only)", s);
 	*name = s;
-	return 0;
+	return gw_job_lock_output(job, s);
 }
 
 /* The output's column names: none twice, none the geometry column's, none

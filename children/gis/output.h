@@ -32,7 +32,8 @@ struct gw_output;
  * gw_output_name: the "output" parameter (default <job_type>_<job id>) and
  * "overwrite" (default false).  The name must be a plain identifier of at
  * most 63 bytes (it is quoted anyway).  *name points into the job's params
- * or into buf.
+ * or into buf.  The name is locked for the job (gw_job_lock_output): a
+ * second running job with the same output fails here.
  */
 int	 gw_output_name(struct gw_job *, char *buf, size_t bufsz,
 	    const char **name, int *overwrite);

@@ -516,7 +516,7 @@ cview_params(struct gw_job *job, struct cview *v, const char **input)
 		    "at most %d bytes)", GW_NAMELEN - 1);
 	if (schema == NULL || *schema == '\0')
 		return gw_job_error(job, "no output_schema configured");
-	return 0;
+	return gw_job_lock_output(job, v->name);
 }
 
 /* The input, its columns and filters: the view's select list in *select,

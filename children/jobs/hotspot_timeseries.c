@@ -79,6 +79,10 @@ static const char *const allowed_keys[] = {
 struct ts {
 	struct gw_job	*job;
 	struct gw_layer	*layer;
+	const char	*outname;	/* the output; outname_bins too */
+	char		 outbuf[128];
+	char		 binsname[128];
+	int		 overwrite;
 	const char	*time_step;
 	int		 field_idx;	/* -1: counts */
 	int		 time_idx;
@@ -209,7 +213,16 @@ read_params(struct ts *ts)
 			    "expected a numeric column", col->name, col->type);
 		ts->field_idx = i;
 	}
-	return 0;
+	/* Both output names are locked from here on. */
+	if (gw_output_name(job, ts->outbuf, sizeof(ts->outbuf), &ts->outname,
+	    &ts->overwrite) == -1)
+		return -1;
+	if (strlen(ts->outname) + 5 > 63)
+		return gw_job_error(job, "output: \"%s\" is too long: the bins "
+		    "table \"%s_bins\" must fit in 63 bytes", ts->outname,
+		    ts->outname);
+	snprintf(ts->binsname, sizeof(ts->binsname), "%s_bins", ts->outname);
+	return gw_job_lock_output(job, ts->binsname);
 }
 
 /* The SQL fragments of the point query, from the catalog's names only. */
@@ -983,23 +996,14 @@ write_output(struct ts *ts, json_t *result)
 {
 	struct gw_job	*job = ts->job;
 	struct gw_output *out = NULL, *bins = NULL;
-	char		 namebuf[128], binsname[128];
-	const char	*name;
 	json_t		*binsfull = NULL;
 	long long	 nrows;
-	int		 overwrite, rc, ret = -1;
+	int		 rc, ret = -1;
 
-	if (gw_output_name(job, namebuf, sizeof(namebuf), &name,
-	    &overwrite) == -1)
-		return -1;
-	if (strlen(name) + 5 > 63)
-		return gw_job_error(job, "output: \"%s\" is too long: the bins "
-		    "table \"%s_bins\" must fit in 63 bytes", name, name);
-	snprintf(binsname, sizeof(binsname), "%s_bins", name);
-	if (gw_output_create_table(job, binsname, overwrite, bin_cols,
+	if (gw_output_create_table(job, ts->binsname, ts->overwrite, bin_cols,
 	    NBINCOLS, &bins) == -1 ||
-	    gw_output_create(job, name, overwrite, loc_cols, NLOCCOLS, "geom",
-	    "Polygon", ts->srid, &out) == -1)
+	    gw_output_create(job, ts->outname, ts->overwrite, loc_cols, NLOCCOLS,
+	    "geom", "Polygon", ts->srid, &out) == -1)
 		goto done;
 	gw_progress(job, 0.8, "writing %zu locations", ts->cube.nloc);
 	if (write_locations(ts, out) == -1)
