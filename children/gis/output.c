@@ -175,7 +175,8 @@ output_replace(struct gw_job *job, struct gw_output *o, const char *schema,
 	return 0;
 }
 
-/* CREATE TABLE, and the COPY statement that fills it in o->copy. */
+/* CREATE TABLE, and the COPY statement that fills it in o->copy; with no
+ * geometry column if geom_type is NULL. */
 static int
 output_table(struct gw_job *job, struct gw_output *o,
     const struct gw_colspec *cols, int ncols, const char *geom_type)
@@ -186,13 +187,18 @@ output_table(struct gw_job *job, struct gw_output *o,
 
 	gw_sb_printf(&q, "CREATE TABLE %s (", o->qualified);
 	for (i = 0; i < ncols; i++) {
+		gw_sb_puts(&q, i > 0 ? ", " : "");
 		gw_sb_ident(job, &q, cols[i].name);
-		gw_sb_printf(&q, " %s, ", cols[i].type);
+		gw_sb_printf(&q, " %s", cols[i].type);
 	}
-	gw_sb_printf(&q, "%s geometry(%s", o->geom_column, geom_type);
-	if (o->srid > 0)
-		gw_sb_printf(&q, ", %d", o->srid);
-	gw_sb_puts(&q, "))");
+	if (geom_type != NULL) {
+		gw_sb_printf(&q, "%s%s geometry(%s", ncols > 0 ? ", " : "",
+		    o->geom_column, geom_type);
+		if (o->srid > 0)
+			gw_sb_printf(&q, ", %d", o->srid);
+		gw_sb_puts(&q, ")");
+	}
+	gw_sb_puts(&q, ")");
 	if ((res = gw_exec_sb(job, "output: creating the table", &q, 0,
 	    NULL)) == NULL)
 		return -1;
@@ -200,10 +206,12 @@ output_table(struct gw_job *job, struct gw_output *o,
 
 	gw_sb_printf(&q, "COPY %s (", o->qualified);
 	for (i = 0; i < ncols; i++) {
+		gw_sb_puts(&q, i > 0 ? ", " : "");
 		gw_sb_ident(job, &q, cols[i].name);
-		gw_sb_puts(&q, ", ");
 	}
-	gw_sb_printf(&q, "%s) FROM STDIN", o->geom_column);
+	if (geom_type != NULL)
+		gw_sb_printf(&q, "%s%s", ncols > 0 ? ", " : "", o->geom_column);
+	gw_sb_puts(&q, ") FROM STDIN");
 	/* Room for " (FORMAT binary)", should gw_output_binary() ask. */
 	gw_sb_puts(&q, "                 ");
 	if (q.failed) {
@@ -598,38 +606,6 @@ gw_output_finish(struct gw_job *job, struct gw_output *o, long long *nrows)
 	return rv;
 }
 
-/* CREATE TABLE of cols only, and the COPY statement that fills it. */
-static int
-output_plain_table(struct gw_job *job, struct gw_output *o,
-    const struct gw_colspec *cols, int ncols)
-{
-	struct gw_strbuf	 q = { 0 };
-	PGresult		*res;
-	int			 i;
-
-	gw_sb_printf(&q, "CREATE TABLE %s (", o->qualified);
-	for (i = 0; i < ncols; i++) {
-		gw_sb_ident(job, &q, cols[i].name);
-		gw_sb_printf(&q, " %s%s", cols[i].type, i + 1 < ncols ? ", " :
-		    ")");
-	}
-	if ((res = gw_exec_sb(job, "output: creating the table", &q, 0,
-	    NULL)) == NULL)
-		return -1;
-	PQclear(res);
-	gw_sb_printf(&q, "COPY %s (", o->qualified);
-	for (i = 0; i < ncols; i++) {
-		gw_sb_ident(job, &q, cols[i].name);
-		gw_sb_puts(&q, i + 1 < ncols ? ", " : ") FROM STDIN");
-	}
-	if (q.failed) {
-		gw_sb_free(&q);
-		return gw_job_error(job, "out of memory");
-	}
-	o->copy = q.data;
-	return 0;
-}
-
 int
 gw_output_create_table(struct gw_job *job, const char *name, int overwrite,
     const struct gw_colspec *cols, int ncols, struct gw_output **out)
@@ -653,7 +629,7 @@ gw_output_create_table(struct gw_job *job, const char *name, int overwrite,
 	}
 	if ((o->qualified = gw_quote_qualified(job, schema, name)) == NULL ||
 	    output_replace(job, o, schema, name, overwrite) == -1 ||
-	    output_plain_table(job, o, cols, ncols) == -1)
+	    output_table(job, o, cols, ncols, NULL) == -1)
 		goto fail;
 	*out = o;
 	return 0;
