@@ -200,7 +200,6 @@ cursor_declare(struct reader *rd, const char *cur)
 	const struct gw_layer	*l = rd->l;
 	const struct gw_read	*r = rd->r;
 	struct gw_strbuf	 q = { 0 };
-	PGresult		*res;
 	int			 i;
 
 	gw_sb_printf(&q, "DECLARE %s NO SCROLL CURSOR FOR SELECT ", cur);
@@ -226,10 +225,9 @@ cursor_declare(struct reader *rd, const char *cur)
 		gw_sb_puts(&q, " ORDER BY gw_t.");
 		gw_sb_ident(job, &q, l->columns[l->id_index].name);
 	}
-	if ((res = gw_exec_sb(job, l->param, &q, rd->nenv,
-	    rd->envvals)) == NULL)
+	if (gw_run_sb(job, l->param, &q, rd->nenv,
+	    rd->envvals) == -1)
 		return -1;
-	PQclear(res);
 	return 0;
 }
 

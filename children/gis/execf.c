@@ -10,24 +10,44 @@
 
 #include "gis/execf.h"
 
-PGresult *
-gw_execf(struct gw_job *job, const char *what, const char *fmt, ...)
+static PGresult *
+vexecf(struct gw_job *job, const char *what, const char *fmt, va_list ap)
 {
-	va_list		 ap;
 	PGresult	*res;
 	char		*sql;
-	int		 n;
 
-	va_start(ap, fmt);
-	n = vasprintf(&sql, fmt, ap);
-	va_end(ap);
-	if (n == -1) {
+	if (vasprintf(&sql, fmt, ap) == -1) {
 		gw_job_error(job, "out of memory");
 		return NULL;
 	}
 	res = gw_exec(job, what, sql, 0, NULL);
 	free(sql);
 	return res;
+}
+
+PGresult *
+gw_execf(struct gw_job *job, const char *what, const char *fmt, ...)
+{
+	va_list		 ap;
+	PGresult	*res;
+
+	va_start(ap, fmt);
+	res = vexecf(job, what, fmt, ap);
+	va_end(ap);
+	return res;
+}
+
+int
+gw_runf(struct gw_job *job, const char *what, const char *fmt, ...)
+{
+	va_list		 ap;
+	PGresult	*res;
+
+	va_start(ap, fmt);
+	res = vexecf(job, what, fmt, ap);
+	va_end(ap);
+	PQclear(res);
+	return res == NULL ? -1 : 0;
 }
 
 PGresult *
@@ -42,4 +62,14 @@ gw_exec_sb(struct gw_job *job, const char *what, struct gw_strbuf *sb,
 		res = gw_exec(job, what, sb->data, nparams, values);
 	gw_sb_free(sb);
 	return res;
+}
+
+int
+gw_run_sb(struct gw_job *job, const char *what, struct gw_strbuf *sb,
+    int nparams, const char *const *values)
+{
+	PGresult	*res = gw_exec_sb(job, what, sb, nparams, values);
+
+	PQclear(res);
+	return res == NULL ? -1 : 0;
 }

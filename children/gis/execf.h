@@ -31,4 +31,11 @@ PGresult *gw_execf(struct gw_job *, const char *what, const char *fmt, ...)
 PGresult *gw_exec_sb(struct gw_job *, const char *what, struct gw_strbuf *sb,
 	    int nparams, const char *const *values);
 
+/* The same for a command whose result is not wanted: 0, or -1 after a job
+ * error. */
+int	 gw_runf(struct gw_job *, const char *what, const char *fmt, ...)
+	    __attribute__((__format__(__printf__, 3, 4)));
+int	 gw_run_sb(struct gw_job *, const char *what, struct gw_strbuf *sb,
+	    int nparams, const char *const *values);
+
 #endif

@@ -168,11 +168,8 @@ output_replace(struct gw_job *job, struct gw_output *o, const char *schema,
 	if (!overwrite)
 		return gw_job_error(job, "output: table %s already exists (set "
 		    "\"overwrite\": true to replace it)", o->fullname);
-	if ((res = gw_execf(job, "output: dropping the existing table",
-	    "DROP TABLE %s", o->qualified)) == NULL)
-		return -1;
-	PQclear(res);
-	return 0;
+	return gw_runf(job, "output: dropping the existing table",
+	    "DROP TABLE %s", o->qualified);
 }
 
 /* CREATE TABLE, and the COPY statement that fills it in o->copy; with no
@@ -182,7 +179,6 @@ output_table(struct gw_job *job, struct gw_output *o,
     const struct gw_colspec *cols, int ncols, const char *geom_type)
 {
 	struct gw_strbuf	 q = { 0 };
-	PGresult		*res;
 	int			 i;
 
 	gw_sb_printf(&q, "CREATE TABLE %s (", o->qualified);
@@ -199,10 +195,8 @@ output_table(struct gw_job *job, struct gw_output *o,
 		gw_sb_puts(&q, ")");
 	}
 	gw_sb_puts(&q, ")");
-	if ((res = gw_exec_sb(job, "output: creating the table", &q, 0,
-	    NULL)) == NULL)
+	if (gw_run_sb(job, "output: creating the table", &q, 0, NULL) == -1)
 		return -1;
-	PQclear(res);
 
 	gw_sb_printf(&q, "COPY %s (", o->qualified);
 	for (i = 0; i < ncols; i++) {
@@ -579,7 +573,6 @@ gw_output_copy_rows(struct gw_job *job, struct gw_output *o,
 int
 gw_output_finish(struct gw_job *job, struct gw_output *o, long long *nrows)
 {
-	PGresult	*res;
 	uint64_t	 t0 = now_ms();
 	int		 rv = -1;
 
@@ -587,15 +580,13 @@ gw_output_finish(struct gw_job *job, struct gw_output *o, long long *nrows)
 		goto done;
 	log_debug("output: last COPY in %llu ms",
 	    (unsigned long long)(now_ms() - t0));
-	if ((res = gw_execf(job, "output: creating the spatial index",
+	if (gw_runf(job, "output: creating the spatial index",
 	    "CREATE INDEX ON %s USING gist (%s)", o->qualified,
-	    o->geom_column)) == NULL)
+	    o->geom_column) == -1)
 		goto done;
-	PQclear(res);
-	if ((res = gw_execf(job, "output: ANALYZE", "ANALYZE %s",
-	    o->qualified)) == NULL)
+	if (gw_runf(job, "output: ANALYZE", "ANALYZE %s",
+	    o->qualified) == -1)
 		goto done;
-	PQclear(res);
 	log_debug("output: %lld rows, COPY, index and ANALYZE in %llu ms",
 	    o->nrows, (unsigned long long)(now_ms() - t0));
 	if (nrows != NULL)
@@ -658,7 +649,6 @@ gw_output_finish_table(struct gw_job *job, struct gw_output *o,
     const char *const *key, int nkey, long long *nrows)
 {
 	struct gw_strbuf	 q = { 0 };
-	PGresult		*res;
 	int			 i, rv = -1;
 
 	if (output_flush(job, o) == -1)
@@ -670,15 +660,13 @@ gw_output_finish_table(struct gw_job *job, struct gw_output *o,
 			gw_sb_ident(job, &q, key[i]);
 			gw_sb_puts(&q, i + 1 < nkey ? ", " : ")");
 		}
-		if ((res = gw_exec_sb(job, "output: adding the primary key",
-		    &q, 0, NULL)) == NULL)
+		if (gw_run_sb(job, "output: adding the primary key",
+		    &q, 0, NULL) == -1)
 			goto done;
-		PQclear(res);
 	}
-	if ((res = gw_execf(job, "output: ANALYZE", "ANALYZE %s",
-	    o->qualified)) == NULL)
+	if (gw_runf(job, "output: ANALYZE", "ANALYZE %s",
+	    o->qualified) == -1)
 		goto done;
-	PQclear(res);
 	if (nrows != NULL)
 		*nrows = o->nrows;
 	rv = 0;

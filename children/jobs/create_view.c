@@ -452,11 +452,10 @@ check_existing(struct cview *v)
 		return gw_job_error(v->job, "name: view \"%s\" already exists in "
 		    "schema \"%s\" (set replace to true to replace it)",
 		    v->name, v->job->settings->output_schema);
-	if ((res = gw_execf(v->job, "name: dropping the old view",
+	if (gw_runf(v->job, "name: dropping the old view",
 	    "DROP %sVIEW %s", kind == 'm' ? "MATERIALIZED " : "",
-	    v->qview)) == NULL)
+	    v->qview) == -1)
 		return -1;
-	PQclear(res);
 	return 0;
 }
 
@@ -588,10 +587,9 @@ cview_create(struct gw_job *job, struct cview *v, const char *select)
 			return -1;
 		PQclear(res);
 	}
-	if ((res = gw_execf(job, "analyzing the materialized view",
-	    "ANALYZE %s", v->qview)) == NULL)
+	if (gw_runf(job, "analyzing the materialized view",
+	    "ANALYZE %s", v->qview) == -1)
 		return -1;
-	PQclear(res);
 	return 0;
 }
 
