@@ -751,37 +751,51 @@ become_job_role(struct gw_job *job)
 int
 gw_job_lock_output(struct gw_job *job, const char *name)
 {
-	const char	*v[3];
+	const char	*v[2], *role = job->settings->job_role;
 	char		 full[256], id[24];
 	PGresult	*res;
+	int		 locked;
 
 	snprintf(full, sizeof(full), "%s.%s", job->settings->output_schema,
 	    name);
 	snprintf(id, sizeof(id), "%lld", job->id);
 	v[0] = full;
-	v[1] = id;
-	v[2] = name;
-	res = gw_exec(job, "claiming the output name", "SELECT"
+	if ((res = gw_exec(job, "claiming the output name", "SELECT"
 	    " pg_try_advisory_xact_lock(hashtext('geoworkerd output'),"
-	    " hashtext($1)), (SELECT min(id) FROM background_jobs"
-	    "  WHERE status = 'running' AND id <> $2::bigint AND"
-	    "  (params ->> 'output' = $3 OR params ->> 'name' = $3))", 3, v);
-	if (res == NULL)
+	    " hashtext($1))", 1, v)) == NULL)
 		return -1;
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-		if (PQgetisnull(res, 0, 1))
-			gw_job_error(job, "output: another running job is "
-			    "writing %s; run this one when it has finished, or "
-			    "choose another name", full);
-		else
-			gw_job_error(job, "output: job %s is writing %s; run "
-			    "this one when it has finished, or choose another "
-			    "name", PQgetvalue(res, 0, 1), full);
+	locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (locked)
+		return 0;
+	/* Who holds it: background_jobs is the daemon's to read, not
+	 * job_role's.  The job fails anyway; its role comes back for what
+	 * it may still do before it returns. */
+	if (role != NULL && *role != '\0') {
+		if ((res = gw_exec(job, "claiming the output name",
+		    "RESET ROLE", 0, NULL)) == NULL)
+			return -1;
+		PQclear(res);
+	}
+	v[0] = id;
+	v[1] = name;
+	res = gw_exec(job, "claiming the output name", "SELECT min(id) FROM"
+	    " background_jobs WHERE status = 'running' AND id <> $1::bigint"
+	    " AND (params ->> 'output' = $2 OR params ->> 'name' = $2)", 2, v);
+	if (res == NULL || become_job_role(job) == -1) {
 		PQclear(res);
 		return -1;
 	}
+	if (PQgetisnull(res, 0, 0))
+		gw_job_error(job, "output: another running job is writing %s; "
+		    "run this one when it has finished, or choose another name",
+		    full);
+	else
+		gw_job_error(job, "output: job %s is writing %s; run this one "
+		    "when it has finished, or choose another name",
+		    PQgetvalue(res, 0, 0), full);
 	PQclear(res);
-	return 0;
+	return -1;
 }
 
 /*

@@ -5,6 +5,7 @@ use strict;
 use warnings;
 use Test::More;
 use GW;
+use DBI;
 
 my $t = GW->new;
 my $dbh = $t->dbh;
@@ -40,6 +41,22 @@ is($denied->{status}, 'failed', 'a table the role may not read fails the job');
 like($denied->{error_message}, qr/permission denied/, '... saying so');
 is($t->psql(q{SELECT count(*) FROM pg_tables WHERE schemaname = 'analysis' AND tableowner = 'gw_tenant_a'}), 1,
    '... and leaves no output');
+
+# An output another running job holds: the job, running as the role, fails
+# naming that job (background_jobs is read as the daemon, not the role).
+my $other = $t->enqueue('selftest', {});
+$dbh->do(q{UPDATE background_jobs SET status = 'running', params = '{"output": "held"}',
+	worker_host = 'elsewhere', worker_pid = 1, started_at = now(), heartbeat_at = now()
+	WHERE id = ?}, undef, $other);
+my $holder = DBI->connect('dbi:Pg:dbname=' . $t->dbname, '', '', { AutoCommit => 0, RaiseError => 1 });
+$holder->do(q{SELECT pg_advisory_xact_lock(hashtext('geoworkerd output'), hashtext('analysis.held'))});
+my $held = $t->run_job('hotspot_analysis', { %$params, output => 'held' },
+    config => { types => { hotspot_analysis => { job_role => 'gw_tenant_a' } } });
+is($held->{status}, 'failed', 'with job_role, an output another job is writing fails the job');
+is($held->{error_message}, "output: job $other is writing analysis.held; run this one when it has finished, or choose another name",
+   '... naming that job');
+$holder->rollback;
+$holder->disconnect;
 
 my $bad = $t->run_job('hotspot_analysis', $params,
     config => { types => { hotspot_analysis => { job_role => 'no_such_role' } } });
