@@ -20,6 +20,9 @@
 #   permutations) on pts with the default weights (fixed distance band, the
 #   smallest that gives every point a neighbour) and with k = 8 nearest;
 #   create_view over pts, plain with a filter and materialized.
+# WIDE_BANDS (metres, default none) adds a hotspot_analysis with each of
+# these fixed distance bands: at one point a hectare, a band of r metres
+# gives each point about pi r^2 / 10^4 neighbours (800 m: 200).
 # Then raster_clip, whose size is the raster's: terra's elev.tif resampled to
 # S x S pixels (RASTER_SIZES, default "2000 4000 8000 16000"; "" to skip),
 # clipped to the 12 cantons of lux.shp, as bench/raster_clip.sh does.
@@ -52,6 +55,7 @@ shift
 TIMEOUT=${TIMEOUT:-600}
 MEMORY_LIMIT=${MEMORY_LIMIT:-2G}
 RASTER_SIZES=${RASTER_SIZES-2000 4000 8000 16000}
+WIDE_BANDS=${WIDE_BANDS-}
 TERRA=/usr/lib/R/site-library/terra/ex
 DB=gw_bench_growth
 TMP=$(mktemp -d)
@@ -110,6 +114,11 @@ run() {
 		create_view) rows=$(q "SELECT result->>'row_count' FROM background_jobs WHERE id = $id") ;;
 		raster_clip) rows=$(q "SELECT ((result->>'width')::bigint * (result->>'height')::bigint) FROM background_jobs WHERE id = $id") ;;
 		*) rows=$(q "SELECT count(*) FROM $(q "SELECT result->>'output' FROM background_jobs WHERE id = $id")") ;;
+		esac
+		case $type in
+		hotspot_analysis|outlier_analysis) st="$st$(q "SELECT format(' (band %s m, %s neighbours a feature)',
+		    round((result->>'distance_band')::numeric), round((result->>'neighbors_mean')::numeric, 1))
+		    FROM background_jobs WHERE id = $id")" ;;
 		esac
 	else
 		ms=$wall rows=-
@@ -173,11 +182,14 @@ for n in "$@"; do
 	run hotspot_knn8 "$n" hotspot_analysis '{"input":"pts","field":"v","conceptualization":"k_nearest","k":8,"output":"g_gi8","overwrite":true}'
 	run outlier_band "$n" outlier_analysis '{"input":"pts","field":"v","output":"g_lmi","overwrite":true}'
 	run outlier_knn8 "$n" outlier_analysis '{"input":"pts","field":"v","conceptualization":"k_nearest","k":8,"output":"g_lmi8","overwrite":true}'
+	for d in $WIDE_BANDS; do
+		run "hotspot_band${d}m" "$n" hotspot_analysis '{"input":"pts","field":"v","distance":'"$d"',"output":"g_giw","overwrite":true}'
+	done
 	run create_view "$n" create_view '{"input":"pts","filter":{"field":"v","op":">","value":1},"name":"g_view","replace":true}'
 	run create_view_mat "$n" create_view '{"input":"pts","filter":{"field":"v","op":">","value":1},"materialized":true,"name":"g_mview","replace":true}'
 	q "DROP TABLE IF EXISTS analysis.g_dissolve, analysis.g_dissolve1, analysis.g_clip,
 	   analysis.g_erase, analysis.g_near, analysis.g_nearpoly, analysis.g_gi,
-	   analysis.g_gi8, analysis.g_lmi, analysis.g_lmi8 CASCADE;
+	   analysis.g_gi8, analysis.g_giw, analysis.g_lmi, analysis.g_lmi8 CASCADE;
 	   DROP MATERIALIZED VIEW IF EXISTS analysis.g_mview;
 	   DROP VIEW IF EXISTS analysis.g_view" >/dev/null
 	load "size $n: done"
