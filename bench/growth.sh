@@ -27,6 +27,8 @@
 # S x S pixels (RASTER_SIZES, default "2000 4000 8000 16000"; "" to skip),
 # clipped to the 12 cantons of lux.shp, as bench/raster_clip.sh does.
 #
+# JOBS (default: all), a list of the names in the first column, runs only
+# those.
 # Each run is limited as geoworkerd limits a child: RLIMIT_AS of
 # MEMORY_LIMIT (default 2G, memory_limit's default; 0: none) and a wall
 # clock of TIMEOUT seconds (default 600, then SIGKILL).  One line a run:
@@ -97,6 +99,10 @@ load() { echo "# $(date -u +%H:%M:%S) $1: load average $(cut -d' ' -f1-3 /proc/l
 # run NAME FEATURES TYPE PARAMS: runs the job once, prints its line.
 run() {
 	name=$1 nf=$2 type=$3
+	case " ${JOBS:-$name} " in
+	*" $name "*) ;;
+	*) return 0 ;;
+	esac
 	id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('$type', '$4') RETURNING id")
 	rc=0
 	/usr/bin/time -f '%U %S %M %e' -o "$TMP/time" \
