@@ -122,8 +122,10 @@ run() {
 		*) rows=$(q "SELECT count(*) FROM $(q "SELECT result->>'output' FROM background_jobs WHERE id = $id")") ;;
 		esac
 		case $type in
-		hotspot_analysis|outlier_analysis) st="$st$(q "SELECT format(' (band %s m, %s neighbours a feature)',
-		    round((result->>'distance_band')::numeric), round((result->>'neighbors_mean')::numeric, 1))
+		hotspot_analysis|outlier_analysis) st="$st$(q "SELECT format(' (%s%s neighbours a feature)',
+		    CASE WHEN (result->>'distance_band')::numeric > 0 THEN 'band ' ||
+		        round((result->>'distance_band')::numeric) || ' m, ' ELSE '' END,
+		    round((result->>'neighbors_mean')::numeric, 1))
 		    FROM background_jobs WHERE id = $id")" ;;
 		esac
 	else
