@@ -25,6 +25,8 @@
 #     (the near table has its GiST index before timing starts).
 # Jobs and the PostGIS query run three times each and the best time is
 # shown (the machine may be shared); R runs once (its runs are long).
+# "Gi* vs Rscript whole" times the whole R script an analyst would run
+# (start-up, library(spdep), CSV in and out) against the same job.
 # Ratio = reference time / job time (above 1: the job is faster).
 set -eu
 if [ $# -lt 1 ]; then
@@ -132,6 +134,19 @@ cat(round(tg * 1000), round(tm * 1000), round(tw * 1000),
     "\n")
 EOF
 	rt=$(Rscript "$TMP/ref.R" "$TMP/pts.csv" "$TMP/g.csv" 2>/dev/null | tail -1)
+	# What an analyst's script costs whole: R's start-up, spdep, the CSV,
+	# the weights and Gi*, the CSV out (wall-clock, one run).
+	cat > "$TMP/gi.R" <<'EOF'
+suppressPackageStartupMessages(library(spdep))
+a <- commandArgs(TRUE)
+d <- read.csv(a[1], header = FALSE)
+nb <- knn2nb(knearneigh(as.matrix(d[, 2:3]), k = 8))
+g <- as.numeric(localG(d[, 4], nb2listw(include.self(nb), style = "B")))
+write.table(data.frame(d[, 1], g), a[2], sep = ",", row.names = FALSE,
+    col.names = FALSE)
+EOF
+	rs=$(perl -MTime::HiRes=time -e '$t = time; system(@ARGV) == 0 or exit 1;
+	    printf "%d\n", (time - $t) * 1000' Rscript "$TMP/gi.R" "$TMP/pts.csv" "$TMP/g2.csv")
 	rg=$(echo $rt | cut -d' ' -f1)
 	rm=$(echo $rt | cut -d' ' -f2)
 	rw=$(echo $rt | cut -d' ' -f3)
@@ -143,6 +158,7 @@ EOF
 	q "\\copy rg FROM '$TMP/g.csv' CSV"
 	dz=$(q "SELECT to_char(max(abs(o.gi_zscore - r.z)), '9.9EEEE') FROM analysis.b_gi o JOIN rg r USING (id)")
 	printf '%-22s %8d %9d %9d %7s %9s  %s\n' "Gi* (k=8) vs spdep" "$n" "$jg" "$rg" "$(ratio "$rg" "$jg")" "$kg" "max|dz| $dz; R weights $rw ms ($rk); job weights+Gi* $cg ms"
+	printf '%-22s %8d %9d %9d %7s %9s  %s\n' "Gi* vs Rscript whole" "$n" "$jg" "$rs" "$(ratio "$rs" "$jg")" "$kg" "Rscript's wall-clock: start-up, library(spdep), CSV in, weights, Gi*, CSV out"
 
 	r=$(runjob outlier_analysis '{"input": "pts", "field": "v", "conceptualization": "k_nearest", "k": 8, "permutations": 499, "output": "b_lm", "overwrite": true}')
 	jm=${r%% *}; km=$(echo $r | cut -d' ' -f2); cm=$(echo $r | cut -d' ' -f3)
