@@ -153,4 +153,4 @@ if [ -n "${DAEMON:-}" ]; then
 	kill "$master"
 	wait "$master" || true
 fi
-dropdb "$DB"
+dropdb --force "$DB"
