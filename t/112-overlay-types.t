@@ -83,4 +83,57 @@ is_deeply($dbh->selectall_arrayref(q{SELECT b, min_ts, max_ts, sum_n, max_n, fir
         FROM "Other".typed GROUP BY b ORDER BY b NULLS LAST}),
     'statistics of timestamps, numerics, intervals, text with tabs and newlines, bytea counts');
 
+# The catalog's geometry and geography typmods are decoded by the job, not
+# by PostGIS (children/gis/table.c): every type, Z, M, with and without an
+# SRID, up to the largest user SRID.  Geography (and any other) columns are
+# copied, so their type must come out as PostGIS's own format_type writes
+# it; geometry columns other than the layer's are not copied.  The layer's
+# own SRID and type come from its typmod too: a PolygonM layer in SRID 3035
+# and a PointZM layer in SRID 998999, each clipped by a 4326 mask.
+my @typmods = ('geometry', 'geometry(Point)', 'geometry(PointZ)', 'geometry(PointM)',
+    'geometry(PointZM,4326)', 'geometry(MultiPolygonZ,3857)', 'geometry(GeometryCollectionM)',
+    'geometry(Geometry,4326)', 'geometry(LineString,998999)', 'geometry(CompoundCurveZM,32633)',
+    'geometry(TinZ,4326)', 'geography', 'geography(Point)', 'geography(PointZM)',
+    'geography(PolygonZ,4326)', 'geography(LineStringM,4269)', 'geography(MultiPointZM,4258)',
+    'geography(Geometry)', 'geography(GeometryCollection,4326)', 'geography(MultiPolygonM,4326)',
+    'geometry[]', 'box2d', 'varchar(7)', 'numeric(9,2)');
+$t->psql(join('', 'CREATE TABLE "Other".typmods (id serial PRIMARY KEY, geom geometry(PolygonM, 3035), ',
+    join(', ', map { "t$_ $typmods[$_]" } 0 .. $#typmods), ');',
+    q{INSERT INTO "Other".typmods (geom) SELECT ST_Transform(ST_SetSRID(ST_MakePolygon(ST_MakeLine(ARRAY[
+        ST_MakePointM(10, 50, 1), ST_MakePointM(10.1, 50, 2), ST_MakePointM(10.1, 50.1, 3),
+        ST_MakePointM(10, 50, 4)])), 4326), 3035);
+      INSERT INTO spatial_ref_sys (srid, srtext, proj4text)
+        SELECT 998999, srtext, proj4text FROM spatial_ref_sys WHERE srid = 3035;
+      CREATE TABLE "Other".pts998 (id serial PRIMARY KEY, geom geometry(PointZM, 998999));
+      INSERT INTO "Other".pts998 (geom)
+        SELECT ST_SetSRID(ST_MakePoint(ST_X(p), ST_Y(p), 1, 2), 998999)
+        FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(x, 50), 4326), 3035) AS p
+              FROM generate_series(8, 12) x) s;
+      CREATE TABLE mask4326 (id serial PRIMARY KEY, geom geometry(Polygon, 4326));
+      INSERT INTO mask4326 (geom) VALUES ('SRID=4326;POLYGON((8.5 49,11.5 49,11.5 51,8.5 51,8.5 49))');}));
+$job = $t->run_job('clip', { input => 'Other.typmods', geometry_column => 'geom', clip => 'mask4326',
+    output => 'typmods_clip' }, config => $other);
+is($job->{status}, 'completed', 'clip of every typmod: completed') or diag($job->{error_message});
+my %outtypes = map { @$_ } @{ $dbh->selectall_arrayref(q{SELECT attname, format_type(atttypid, atttypmod)
+    FROM pg_attribute WHERE attrelid = 'analysis.typmods_clip'::regclass AND attnum > 0}) };
+for my $i (0 .. $#typmods) {
+	my $want = $dbh->selectrow_array(q{SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+	    WHERE attrelid = '"Other".typmods'::regclass AND attname = ?}, undef, "t$i");
+	if ($typmods[$i] =~ /^geometry(\(|$)/) {
+		ok(!exists $outtypes{"t$i"}, "a second geometry column, $want, is not copied");
+	} else {
+		is($outtypes{"t$i"}, $want, "a column of type $typmods[$i] is copied as $want");
+	}
+}
+is($outtypes{geom}, 'geometry(MultiPolygon,3035)', 'a PolygonM layer: its SRID and polygon type from its typmod');
+is($dbh->selectrow_array(q{SELECT count(*) FROM analysis.typmods_clip}), 1, 'the feature inside the mask is kept');
+$job = $t->run_job('clip', { input => 'Other.pts998', clip => 'mask4326', output => 'pts998_clip' },
+    config => $other);
+is($job->{status}, 'completed', 'clip of a PointZM layer in SRID 998999: completed') or diag($job->{error_message});
+is($dbh->selectrow_array(q{SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+    WHERE attrelid = 'analysis.pts998_clip'::regclass AND attname = 'geom'}), 'geometry(Point,998999)',
+    'a PointZM layer: SRID 998999 and a point type from its typmod');
+is_deeply($dbh->selectcol_arrayref(q{SELECT id FROM analysis.pts998_clip ORDER BY id}), [2, 3, 4],
+    'the points at 9, 10 and 11 degrees east are inside the mask, those at 8 and 12 are not');
+
 done_testing;

@@ -5,9 +5,10 @@
  * NOTES
  *   Two statements, both with bound parameters: the pg_class row, then the
  *   pg_attribute rows.  The geometry facts of a column (typmod SRID and
- *   type) come in the same column query, so that a layer needs no second
- *   look at the catalog.  Needs no GEOS, PROJ or GDAL: create_view links it
- *   without them.
+ *   type) come in the same column query, decoded here rather than by
+ *   PostGIS's functions, so that a layer needs no second look at the
+ *   catalog and the backend loads no PostGIS for it.  Needs no GEOS, PROJ
+ *   or GDAL: create_view links it without them.
  */
 #include "config.h"
 
@@ -66,6 +67,55 @@ gw_table_column(const struct gw_table *t, const char *name)
 	return NULL;
 }
 
+/*
+ * A PostGIS typmod (geometry or geography), decoded here as liblwgeom's
+ * TYPMOD_GET_* macros do: the SRID in bits 8-28 (signed), the type in bits
+ * 2-7, Z in bit 1, M in bit 0.  Decoding it in the client keeps the catalog
+ * query out of postgis-3.so: its typmod functions would load the library
+ * into the backend (~25 ms) before the job has any use for it, while the
+ * first read can load it as the client builds its transformation (see
+ * cursor.c).  t/134 checks both texts against PostGIS's own.
+ */
+static const char *const lwtype_names[] = {
+	"Geometry", "Point", "LineString", "Polygon", "MultiPoint",
+	"MultiLineString", "MultiPolygon", "GeometryCollection",
+	"CircularString", "CompoundCurve", "CurvePolygon", "MultiCurve",
+	"MultiSurface", "PolyhedralSurface", "Triangle", "Tin"
+};
+#define TYPMOD_SRID(m)	((((m) & 0x0FFFFF00) - ((m) & 0x10000000)) >> 8)
+#define TYPMOD_TYPE(m)	(((m) & 0x000000FC) >> 2)
+#define TYPMOD_Z(m)	(((m) & 0x00000002) >> 1)
+#define TYPMOD_M(m)	((m) & 0x00000001)
+
+/* postgis_typmod_type(): "Geometry", "PolygonZ", "PointZM", ... */
+static void
+typmod_type(int m, char *buf, size_t len)
+{
+	int	 type = TYPMOD_TYPE(m);
+
+	snprintf(buf, len, "%s%s%s", type < (int)(sizeof(lwtype_names) /
+	    sizeof(lwtype_names[0])) ? lwtype_names[type] : "Geometry",
+	    TYPMOD_Z(m) ? "Z" : "", TYPMOD_M(m) ? "M" : "");
+}
+
+/* format_type(oid, m) of a PostGIS type named base: base, followed by
+ * postgis_typmod_out()'s "(PolygonZ,4326)" unless the typmod says nothing. */
+static char *
+typmod_format(const char *base, int m)
+{
+	char	 type[32], *s;
+	int	 srid = TYPMOD_SRID(m), n;
+
+	if (srid == 0 && TYPMOD_TYPE(m) == 0 && !TYPMOD_Z(m) && !TYPMOD_M(m))
+		return strdup(base);
+	typmod_type(m, type, sizeof(type));
+	if (srid != 0)
+		n = asprintf(&s, "%s(%s,%d)", base, type, srid);
+	else
+		n = asprintf(&s, "%s(%s)", base, type);
+	return n == -1 ? NULL : s;
+}
+
 /* The next row of the column query, as t's next column.  -1: out of
  * memory. */
 static int
@@ -73,17 +123,25 @@ column_add(PGresult *res, struct gw_table *t)
 {
 	int			 i = t->ncolumns;
 	struct gw_column	*c = &t->columns[t->ncolumns++];
+	int			 typmod = atoi(PQgetvalue(res, i, 8));
+	char			 type[32] = "GEOMETRY";
 
 	c->name = strdup(PQgetvalue(res, i, 0));
-	c->type = strdup(PQgetvalue(res, i, 1));
 	c->casttype = strdup(PQgetvalue(res, i, 2));
 	c->typid = (unsigned int)strtoul(PQgetvalue(res, i, 3), NULL, 10);
 	c->category = PQgetvalue(res, i, 4)[0];
 	c->attnum = atoi(PQgetvalue(res, i, 5));
 	c->binary = strcmp(PQgetvalue(res, i, 6), "t") == 0;
 	c->geometry = strcmp(PQgetvalue(res, i, 7), "t") == 0;
-	c->srid = atoi(PQgetvalue(res, i, 8));
-	c->geomtype = strdup(PQgetvalue(res, i, 9));
+	if (!PQgetisnull(res, i, 1))
+		c->type = strdup(PQgetvalue(res, i, 1));
+	else if (c->casttype != NULL)
+		c->type = typmod_format(c->casttype, typmod);
+	if (c->geometry && typmod >= 0) {
+		c->srid = TYPMOD_SRID(typmod);
+		typmod_type(typmod, type, sizeof(type));
+	}
+	c->geomtype = strdup(type);
 	switch (c->typid) {
 	case INT2OID: case INT4OID: case INT8OID:
 	case FLOAT4OID: case FLOAT8OID: case NUMERICOID:
@@ -97,25 +155,28 @@ column_add(PGresult *res, struct gw_table *t)
 
 /*
  * Every live column of relation relid.  The category is the base type's for
- * a domain, so that a domain over integer is compared as a number.
+ * a domain, so that a domain over integer is compared as a number.  The
+ * type text of a column whose typmod PostGIS writes (its C function
+ * postgis_typmod_out, behind geometry_typmod_out and geography_typmod_out)
+ * comes NULL, to be made
+ * from its typmod here (above).
  */
 static int
 table_columns(struct gw_job *job, const char *param, const char *relid,
     struct gw_table *t)
 {
 	static const char *sql =
-	    "SELECT a.attname, format_type(a.atttypid, a.atttypmod),"
+	    "SELECT a.attname, CASE WHEN m.prosrc = 'postgis_typmod_out'"
+	    "  AND a.atttypmod >= 0 THEN NULL"
+	    "  ELSE format_type(a.atttypid, a.atttypmod) END,"
 	    " format_type(a.atttypid, NULL), a.atttypid, b.typcategory,"
 	    " a.attnum, t.typsend <> 0 AND t.typreceive <> 0,"
-	    " t.typname = 'geometry',"
-	    " CASE WHEN t.typname = 'geometry' AND a.atttypmod >= 0 THEN"
-	    "  postgis_typmod_srid(a.atttypmod) ELSE 0 END,"
-	    " CASE WHEN t.typname = 'geometry' AND a.atttypmod >= 0 THEN"
-	    "  postgis_typmod_type(a.atttypmod) ELSE 'GEOMETRY' END"
+	    " t.typname = 'geometry', a.atttypmod"
 	    " FROM pg_catalog.pg_attribute a"
 	    " JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
 	    " JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd'"
 	    "  THEN t.typbasetype ELSE t.oid END"
+	    " LEFT JOIN pg_catalog.pg_proc m ON m.oid = t.typmodout"
 	    " WHERE a.attrelid = $1::pg_catalog.oid AND a.attnum > 0"
 	    " AND NOT a.attisdropped ORDER BY a.attnum";
 	PGresult	*res;
