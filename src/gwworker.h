@@ -55,6 +55,18 @@ struct gw_job {
  */
 typedef int (*gw_job_fn)(struct gw_job *job, json_t **result);
 
+/*
+ * gw_worker_idle: fn runs once in a job process whose first claim found no
+ * job, before it waits for one: it prepares what the program's jobs will
+ * need (a library in the backend, a database of PROJ's), in time that no
+ * job waits for.  It never delays a job: a process that finds a job at once
+ * does not call it.  fn may run SQL on conn and must leave the session idle
+ * outside a transaction; it reports nothing (a failure there is the job's
+ * to meet).  Call before gw_worker_main().
+ */
+typedef void (*gw_idle_fn)(PGconn *conn);
+void	 gw_worker_idle(gw_idle_fn fn);
+
 /* Never returns: exits with one of the GW_EXIT_* codes of common.h. */
 int	 gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	    __attribute__((noreturn));

@@ -1218,6 +1218,36 @@ load_settings(const char *type, const char *confpath)
 		    "(started by geoworkerd), or -c given");
 }
 
+/* What the program prepares while idle (gw_worker_idle), or NULL. */
+static gw_idle_fn	 idle_fn;
+
+void
+gw_worker_idle(gw_idle_fn fn)
+{
+	idle_fn = fn;
+}
+
+/*
+ * The first claim found nothing: the program prepares what its jobs will
+ * need (its libraries in the backend, PROJ's database), in time no job
+ * waits for.  The session must come back idle, outside a transaction.
+ */
+static void
+prepare_idle(PGconn *conn)
+{
+	uint64_t	 t0 = now_ms();
+
+	if (idle_fn == NULL)
+		return;
+	idle_fn(conn);
+	if (PQtransactionStatus(conn) != PQTRANS_IDLE &&
+	    PQstatus(conn) == CONNECTION_OK)
+		fatalx("the program's idle preparation left a transaction "
+		    "open");
+	log_debug("prepared while idle in %llu ms",
+	    (unsigned long long)(now_ms() - t0));
+}
+
 int
 gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 {
@@ -1320,6 +1350,7 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 		 * that finds a job at once (a busy queue) never listens.
 		 */
 		if (!listening) {
+			prepare_idle(conn);
 			if (simple(conn, listen) == -1)
 				db_lost(conn, "LISTEN");
 			listening = 1;

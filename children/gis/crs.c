@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "gis/crs.h"
+#include "gis/execf.h"
 
 struct gw_transform {
 	PJ		*pj;
@@ -60,6 +61,13 @@ gw_proj_reason(void)
 	int	 e = proj_context_errno(gw_proj());
 
 	return e ? proj_context_errno_string(gw_proj(), e) : "unknown error";
+}
+
+void
+gw_idle_proj(PGconn *conn)
+{
+	gw_idle_postgis(conn);
+	proj_destroy(proj_create(gw_proj(), "EPSG:4326"));
 }
 
 /* The CRS of a spatial_ref_sys row: auth_name:auth_srid, else srtext,
@@ -269,21 +277,50 @@ transform_make(struct gw_job *job, PJ *src, PJ *dst, int from_srid,
 }
 
 int
+gw_transform_lookup(struct gw_job *job, int from_srid, int to_srid,
+    struct gw_transform_rows *rows)
+{
+	memset(rows, 0, sizeof(*rows));
+	if (gw_srs_lookup(job, NULL, from_srid, &rows->from) == -1)
+		return -1;
+	if (gw_srs_lookup(job, NULL, to_srid, &rows->to) == -1) {
+		gw_srs_free(&rows->from);
+		return -1;
+	}
+	return 0;
+}
+
+int
+gw_transform_build(struct gw_job *job, struct gw_transform_rows *rows,
+    struct gw_transform **out)
+{
+	PJ	*src = NULL, *dst = NULL;
+	char	 to[32];
+	int	 rv = -1;
+
+	*out = NULL;
+	if ((src = crs_of_row(job, &rows->from)) != NULL &&
+	    (dst = crs_of_row(job, &rows->to)) != NULL) {
+		snprintf(to, sizeof(to), "SRID %d", rows->to.srid);
+		rv = transform_make(job, src, dst, rows->from.srid, to,
+		    rows->to.srid, out);
+	} else
+		proj_destroy(src);
+	gw_srs_free(&rows->from);
+	gw_srs_free(&rows->to);
+	return rv;
+}
+
+int
 gw_transform_new(struct gw_job *job, int from_srid, int to_srid,
     struct gw_transform **out)
 {
-	PJ	*src, *dst;
-	char	 to[32];
+	struct gw_transform_rows	 rows;
 
 	*out = NULL;
-	if ((src = gw_crs_of_srid(job, from_srid)) == NULL)
+	if (gw_transform_lookup(job, from_srid, to_srid, &rows) == -1)
 		return -1;
-	if ((dst = gw_crs_of_srid(job, to_srid)) == NULL) {
-		proj_destroy(src);
-		return -1;
-	}
-	snprintf(to, sizeof(to), "SRID %d", to_srid);
-	return transform_make(job, src, dst, from_srid, to, to_srid, out);
+	return gw_transform_build(job, &rows, out);
 }
 
 int

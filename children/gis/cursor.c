@@ -192,43 +192,128 @@ cursor_envelopes(struct reader *rd, struct gw_strbuf *q)
 	rd->nenv = 4 * ne + 1;
 }
 
-/* DECLARE cur ... SELECT geom, id::text, col::text, ...: the cursor. */
-static int
-cursor_declare(struct reader *rd, const char *cur)
+/* DECLARE cur ... SELECT geom, id::text, col::text, ...: the cursor's
+ * statement, into q. */
+static void
+cursor_declare(struct reader *rd, const char *cur, struct gw_strbuf *q)
 {
 	struct gw_job		*job = rd->job;
 	const struct gw_layer	*l = rd->l;
 	const struct gw_read	*r = rd->r;
-	struct gw_strbuf	 q = { 0 };
 	int			 i;
 
-	gw_sb_printf(&q, "DECLARE %s NO SCROLL CURSOR FOR SELECT ", cur);
-	gw_sb_ident(job, &q, l->geom_column);
-	gw_sb_puts(&q, " AS gw_geom");
+	gw_sb_printf(q, "DECLARE %s NO SCROLL CURSOR FOR SELECT ", cur);
+	gw_sb_ident(job, q, l->geom_column);
+	gw_sb_puts(q, " AS gw_geom");
 	if (rd->idcol) {
-		gw_sb_puts(&q, ", ");
-		gw_sb_ident(job, &q, l->columns[l->id_index].name);
-		gw_sb_puts(&q, "::text AS gw_id");
+		gw_sb_puts(q, ", ");
+		gw_sb_ident(job, q, l->columns[l->id_index].name);
+		gw_sb_puts(q, "::text AS gw_id");
 	}
 	/* Aliased, so that ORDER BY below means the column, not its text. */
 	for (i = 0; i < r->ncolumns; i++) {
-		gw_sb_puts(&q, ", ");
-		gw_sb_ident(job, &q, l->columns[r->columns[i]].name);
-		gw_sb_printf(&q, "%s AS gw_c%d", r->binary ? "" : "::text", i);
+		gw_sb_puts(q, ", ");
+		gw_sb_ident(job, q, l->columns[r->columns[i]].name);
+		gw_sb_printf(q, "%s AS gw_c%d", r->binary ? "" : "::text", i);
 	}
-	gw_sb_printf(&q, " FROM %s AS gw_t", l->qualified);
+	gw_sb_printf(q, " FROM %s AS gw_t", l->qualified);
 	if (r->where != NULL)
-		gw_sb_printf(&q, " WHERE (%s)", r->where);
+		gw_sb_printf(q, " WHERE (%s)", r->where);
 	if (r->nenvelopes > 0)
-		cursor_envelopes(rd, &q);
+		cursor_envelopes(rd, q);
 	if (r->order_by_id && rd->idcol) {
-		gw_sb_puts(&q, " ORDER BY gw_t.");
-		gw_sb_ident(job, &q, l->columns[l->id_index].name);
+		gw_sb_puts(q, " ORDER BY gw_t.");
+		gw_sb_ident(job, q, l->columns[l->id_index].name);
 	}
-	if (gw_run_sb(job, l->param, &q, rd->nenv,
-	    rd->envvals) == -1)
+}
+
+static PGresult	*cursor_first(struct reader *);
+
+/*
+ * The DECLARE and the first FETCH go out together, in libpq's pipeline
+ * mode, and the reader takes their results later (cursor_first): meanwhile
+ * the client builds the layer's transformation.  In a fresh process and a
+ * fresh backend both sides have tens of milliseconds of their own to do:
+ * PROJ opens proj.db and searches its operations, the server plans, loads
+ * postgis-3.so if nothing has yet, and reads the first batch.
+ */
+static int
+cursor_open(struct reader *rd, struct gw_strbuf *q, const char *fetch)
+{
+	PGconn	*conn = rd->job->conn;
+	int	 ok;
+
+	if (q->failed) {
+		gw_sb_free(q);
+		return gw_job_error(rd->job, "out of memory");
+	}
+	ok = PQenterPipelineMode(conn) &&
+	    PQsendQueryParams(conn, q->data, rd->nenv, NULL, rd->envvals,
+	    NULL, NULL, 0) &&
+	    PQsendQueryParams(conn, fetch, 0, NULL, NULL, NULL, NULL, 1) &&
+	    PQpipelineSync(conn);
+	gw_sb_free(q);
+	fetch_pending = 1;
+	if (!ok) {
+		gw_job_error(rd->job, "%s: %s", rd->l->param,
+		    PQerrorMessage(conn));
+		PQclear(cursor_first(rd));	/* out of pipeline mode */
 		return -1;
+	}
 	return 0;
+}
+
+/*
+ * The results of cursor_open, up to the pipeline's end: the first batch,
+ * or NULL after a job error (the DECLARE's, or a lost connection).
+ */
+static PGresult *
+cursor_first(struct reader *rd)
+{
+	PGconn		*conn = rd->job->conn;
+	PGresult	*res, *batch = NULL, *err = NULL;
+	int		 nulls = 0;
+
+	/* Each statement's results end with a NULL; the Sync ends all.  Two
+	 * NULLs in a row: nothing more will come (the connection is gone). */
+	while (nulls < 2) {
+		if ((res = PQgetResult(conn)) == NULL) {
+			nulls++;
+			continue;
+		}
+		nulls = 0;
+		switch (PQresultStatus(res)) {
+		case PGRES_PIPELINE_SYNC:
+			PQclear(res);
+			nulls = 2;
+			break;
+		case PGRES_COMMAND_OK:
+		case PGRES_PIPELINE_ABORTED:
+			PQclear(res);
+			break;
+		case PGRES_TUPLES_OK:
+			if (batch == NULL) {
+				batch = res;
+				break;
+			}
+			PQclear(res);
+			break;
+		default:
+			if (err == NULL)
+				err = res;
+			else
+				PQclear(res);
+		}
+	}
+	PQexitPipelineMode(conn);
+	fetch_pending = 0;
+	if (err != NULL || batch == NULL) {
+		gw_job_pgerror(rd->job, rd->l->param, err);
+		PQclear(err);
+		PQclear(batch);
+		return NULL;
+	}
+	return batch;
 }
 
 /* Row i of a batch: its feature, repaired and transformed as asked, to
@@ -296,24 +381,18 @@ cursor_row(struct reader *rd, PGresult *res, int i)
 	return rv;
 }
 
-/* FETCH batch after batch (the next one on its way while this one is
- * worked, with prefetch) until the cursor is exhausted. */
+/* Batch after batch, from the first (cursor_first) until the cursor is
+ * exhausted: with prefetch, the next FETCH on its way while this batch is
+ * worked.  res is the first batch, cleared here. */
 static int
-cursor_batches(struct reader *rd, const char *fetch, long long total)
+cursor_batches(struct reader *rd, const char *fetch, PGresult *res,
+    long long total)
 {
 	struct gw_job	*job = rd->job;
 	struct gw_read	*r = rd->r;
-	PGresult	*res;
 	int		 i, n;
 
-	if (r->prefetch && send_fetch(job, rd->l, fetch) == -1)
-		return -1;
 	for (;;) {
-		if (r->prefetch)
-			res = fetch_result(job);
-		else
-			res = PQexecParams(job->conn, fetch, 0, NULL, NULL,
-			    NULL, NULL, 1);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			gw_job_pgerror(job, rd->l->param, res);
 			goto fail;
@@ -335,6 +414,11 @@ cursor_batches(struct reader *rd, const char *fetch, long long total)
 			    fmin(1, (double)r->nread / (double)total),
 			    "%s: %lld of about %lld features read",
 			    rd->l->param, r->nread, total);
+		if (r->prefetch)
+			res = fetch_result(job);
+		else
+			res = PQexecParams(job->conn, fetch, 0, NULL, NULL,
+			    NULL, NULL, 1);
 	}
 	PQclear(res);
 	return 0;
@@ -349,11 +433,13 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 {
 	static int		 cursors;
 	struct reader		 rd;
-	PGresult		*res;
+	struct gw_transform_rows rows;
+	struct gw_strbuf	 q = { 0 };
+	PGresult		*res, *first = NULL;
 	char			 cur[32], fetch[64];
 	long long		 total = 0;
 	uint64_t		 t0;
-	int			 rv = -1, open = 0;
+	int			 rv = -1, open = 0, transform, built;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.job = job;
@@ -370,12 +456,25 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 	if (r->progress_to > r->progress_from && estimate_rows(job, l,
 	    r->nenvelopes > 0 ? NULL : r->where, &total) == -1)
 		return -1;
-	if (r->to_srid > 0 && l->srid > 0 && r->to_srid != l->srid &&
-	    gw_transform_new(job, l->srid, r->to_srid, &rd.tr) == -1)
+	transform = r->to_srid > 0 && l->srid > 0 && r->to_srid != l->srid;
+	if (transform && gw_transform_lookup(job, l->srid, r->to_srid,
+	    &rows) == -1)
 		return -1;
-	if (cursor_declare(&rd, cur) == -1)
+	snprintf(fetch, sizeof(fetch), "FETCH %d FROM %s", GW_FETCH_ROWS, cur);
+	cursor_declare(&rd, cur, &q);
+	if (cursor_open(&rd, &q, fetch) == -1) {
+		if (transform) {
+			gw_srs_free(&rows.from);
+			gw_srs_free(&rows.to);
+		}
 		goto done;
-	open = 1;
+	}
+	/* PROJ works while the server does (cursor_open). */
+	built = !transform || gw_transform_build(job, &rows, &rd.tr) == 0;
+	first = cursor_first(&rd);
+	open = first != NULL;
+	if (!built || first == NULL)
+		goto done;
 	if ((rd.wkb = GEOSWKBReader_create_r(gw_geos())) == NULL) {
 		gw_job_error(job, "GEOS: %s", gw_geos_error());
 		goto done;
@@ -387,8 +486,9 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 		gw_job_error(job, "out of memory");
 		goto done;
 	}
-	snprintf(fetch, sizeof(fetch), "FETCH %d FROM %s", GW_FETCH_ROWS, cur);
-	if (cursor_batches(&rd, fetch, total) == -1)
+	res = first;
+	first = NULL;
+	if (cursor_batches(&rd, fetch, res, total) == -1)
 		goto done;
 	rv = 0;
 	log_debug("%s: %lld rows read in %llu ms", l->param, r->nread,
@@ -407,6 +507,7 @@ gw_layer_read(struct gw_job *job, const struct gw_layer *l, struct gw_read *r,
 			rv = gw_job_pgerror(job, l->param, res);
 		PQclear(res);
 	}
+	PQclear(first);
 	if (rd.wkb != NULL)
 		GEOSWKBReader_destroy_r(gw_geos(), rd.wkb);
 	gw_transform_free(rd.tr);

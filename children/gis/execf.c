@@ -73,3 +73,11 @@ gw_run_sb(struct gw_job *job, const char *what, struct gw_strbuf *sb,
 	PQclear(res);
 	return res == NULL ? -1 : 0;
 }
+
+void
+gw_idle_postgis(PGconn *conn)
+{
+	/* A C function of postgis-3.so; where PostGIS is out of the
+	 * search_path this fails, and the job loads the library itself. */
+	PQclear(PQexec(conn, "SELECT postgis_lib_version()"));
+}

@@ -38,4 +38,13 @@ int	 gw_runf(struct gw_job *, const char *what, const char *fmt, ...)
 int	 gw_run_sb(struct gw_job *, const char *what, struct gw_strbuf *sb,
 	    int nparams, const char *const *values);
 
+/*
+ * Idle preparations (gw_worker_idle()) of the GIS programs.
+ * gw_idle_postgis: the backend loads PostGIS's library (postgis-3.so), which
+ * the first geometry a job reads or writes would otherwise load, ~25 ms of a
+ * fresh backend's time.  gw_idle_proj (crs.h) does that and opens PROJ's
+ * database too.
+ */
+void	 gw_idle_postgis(PGconn *);
+
 #endif

@@ -60,6 +60,7 @@ static int	run_create_view(struct gw_job *, json_t **);
 int
 main(int argc, char *argv[])
 {
+	gw_worker_idle(gw_idle_postgis);
 	return gw_worker_main(argc, argv, "create_view", run_create_view);
 }
 

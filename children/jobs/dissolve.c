@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gis/execf.h"
 #include "gis/cursor.h"
 #include "gis/geom.h"
 #include "gis/layer.h"
@@ -701,5 +702,6 @@ run_dissolve(struct gw_job *job, json_t **result)
 int
 main(int argc, char *argv[])
 {
+	gw_worker_idle(gw_idle_postgis);
 	return gw_worker_main(argc, argv, "dissolve", run_dissolve);
 }

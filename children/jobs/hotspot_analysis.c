@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gis/crs.h"
 #include "jobs/statsjob.h"
 
 static const char *const keys[] = { GW_SJOB_KEYS, NULL };
@@ -142,5 +143,6 @@ run_hotspot(struct gw_job *job, json_t **result)
 int
 main(int argc, char *argv[])
 {
+	gw_worker_idle(gw_idle_proj);
 	return gw_worker_main(argc, argv, "hotspot_analysis", run_hotspot);
 }

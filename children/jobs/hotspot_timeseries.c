@@ -1170,5 +1170,6 @@ done:
 int
 main(int argc, char *argv[])
 {
+	gw_worker_idle(gw_idle_proj);
 	return gw_worker_main(argc, argv, JOB_TYPE, run_hotspot_timeseries);
 }

@@ -817,5 +817,6 @@ run_nearest(struct gw_job *job, json_t **result)
 int
 main(int argc, char *argv[])
 {
+	gw_worker_idle(gw_idle_proj);
 	return gw_worker_main(argc, argv, "nearest_analysis", run_nearest);
 }

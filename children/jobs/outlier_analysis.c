@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gis/crs.h"
 #include "jobs/statsjob.h"
 
 #define DEFAULT_SEED	12345
@@ -191,5 +192,6 @@ run_outlier(struct gw_job *job, json_t **result)
 int
 main(int argc, char *argv[])
 {
+	gw_worker_idle(gw_idle_proj);
 	return gw_worker_main(argc, argv, "outlier_analysis", run_outlier);
 }

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gis/crs.h"
 #include "gis/cursor.h"
 #include "gis/geojson.h"
 #include "gis/geom.h"
@@ -814,6 +815,7 @@ int
 gw_overlay_main(int argc, char *argv[], enum gw_overlay_op op)
 {
 	program_op = op;
+	gw_worker_idle(gw_idle_proj);
 	return gw_worker_main(argc, argv, op == GW_OVERLAY_CLIP ? "clip" :
 	    "erase_analysis", run_overlay);
 }

@@ -59,6 +59,7 @@
 #include <ogr_srs_api.h>
 
 #include "gwworker.h"
+#include "gis/execf.h"
 #include "gis/filter.h"
 #include "gis/quote.h"
 #include "gis/raster.h"
@@ -86,6 +87,7 @@ main(int argc, char *argv[])
 	 * halfway through a file. */
 	signal(SIGXFSZ, SIG_IGN);
 	raster_gdal_init();
+	gw_worker_idle(gw_idle_postgis);
 	return gw_worker_main(argc, argv, "raster_clip", run_raster_clip);
 }
 
