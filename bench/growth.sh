@@ -59,11 +59,6 @@ MEMORY_LIMIT=${MEMORY_LIMIT:-2G}
 RASTER_SIZES=${RASTER_SIZES-2000 4000 8000 16000}
 WIDE_BANDS=${WIDE_BANDS-}
 TERRA=/usr/lib/R/site-library/terra/ex
-DB=gw_bench_growth
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-mkdir "$TMP/rasters" "$TMP/out"
-
 case $MEMORY_LIMIT in
 0) aslimit=unlimited ;;
 *[Gg]) aslimit=$(( ${MEMORY_LIMIT%?} * 1024 * 1024 )) ;;
@@ -71,28 +66,11 @@ case $MEMORY_LIMIT in
 *) echo "MEMORY_LIMIT: 2G, 512M or 0" >&2; exit 2 ;;
 esac
 
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -f "$SRCDIR/sql/geoworkerd.sql" >/dev/null 2>&1
-cat > "$TMP/bench.ini" <<EOF
-[database]
-conninfo = dbname=$DB
-[daemon]
-$( [ "$(id -u)" = 0 ] && echo "user = root" )
-output_schema = analysis
-raster_root = $TMP/rasters
-output_root = $TMP/out
-[dissolve]
-[clip]
-[erase_analysis]
-[nearest_analysis]
-[hotspot_analysis]
-[outlier_analysis]
-[create_view]
-[raster_clip]
-EOF
-
-q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+. "$SRCDIR/bench/lib.sh"
+BENCH_DAEMON='raster_root = $TMP/rasters
+output_root = $TMP/out'
+bench_init gw_bench_growth dissolve clip erase_analysis nearest_analysis hotspot_analysis outlier_analysis create_view raster_clip
+mkdir "$TMP/rasters" "$TMP/out"
 
 load() { echo "# $(date -u +%H:%M:%S) $1: load average $(cut -d' ' -f1-3 /proc/loadavg)"; }
 

@@ -7,18 +7,26 @@
 # Without PGHOST it wraps itself in pg_virtualenv (a throwaway cluster).
 # For each size it makes a coverage of SIZE Voronoi polygons (projected,
 # EPSG:32119) in 100 contiguous groups, and a clip/erase layer of five
-# overlapping circles stored in EPSG:4326.  Each job runs once by hand
-# (PROGRAM -c INI -j ID), timed by its own elapsed_ms; its peak memory is the
-# child's ru_maxrss from its log line.  PostGIS runs the SQL an expert would
+# overlapping circles stored in EPSG:4326.  Each job runs through geoworkerd
+# as in production (bench/lib.sh): a child forked from the type's fork
+# server, connected, and prepared while idle (gw_worker_idle(3): PostGIS
+# loaded in its backend, PROJ's database opened) before the job is queued.
+# It is timed by its own elapsed_ms (from its claim to its outcome); its
+# peak memory is the child's ru_maxrss from its log line.  (A job run by
+# hand, PROGRAM -c INI -j ID, prepares nothing and opens a second
+# connection for its own heartbeat.)  PostGIS runs the SQL an expert would
 # write (ST_Union ... GROUP BY; ST_Intersection / ST_Difference with the
 # covered and untouched features short-cut by ST_Covers / ST_Intersects; and,
-# as clip_naive, the plain ST_Intersection most people write),
-# including CREATE TABLE, the GiST index and ANALYZE, timed by
-# clock_timestamp() in the same session.  CPU time too: the job's own plus
-# its backend's, against the PostGIS session's backend (see pm_ticks below);
-# on a loaded machine the CPU ratio is the steadier figure.  Each is run RUNS
-# times (default 3) and the smallest wall and CPU times kept.  Ratios =
-# PostGIS / job (above 1: the job is faster).
+# as clip_naive, the plain ST_Intersection most people write), including
+# CREATE TABLE, the GiST index and ANALYZE, timed by clock_timestamp() in
+# the same session: pg_ms in a new session, which loads PostGIS and PROJ's
+# database on first use as a job's fresh backend would, pg_warm in a
+# session that ran the same statements once already (an application's
+# pooled connection).  CPU time too: the job's process plus its backend,
+# against the new PostGIS session's backend (see bench/lib.sh); on a loaded
+# machine the CPU ratio is the steadier figure.  Each is run RUNS times
+# (default 3) and each figure's smallest value kept.  Ratios = PostGIS /
+# job (above 1: the job is faster).
 set -eu
 if [ $# -lt 1 ]; then
 	echo "usage: $0 BUILDDIR [SIZE ...]" >&2
@@ -32,88 +40,52 @@ BUILDDIR=$(cd "$1" && pwd)
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 shift
 [ $# -gt 0 ] || set -- 3000 30000
-DB=gw_bench_overlay
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+. "$SRCDIR/bench/lib.sh"
+bench_init gw_bench_overlay dissolve clip erase_analysis
+bench_start
 
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -f "$SRCDIR/sql/geoworkerd.sql" >/dev/null 2>&1
-cat > "$TMP/bench.ini" <<EOF
-[database]
-conninfo = dbname=$DB
-[daemon]
-$( [ "$(id -u)" = 0 ] && echo "user = root" )
-output_schema = analysis
-[dissolve]
-[clip]
-[erase_analysis]
-EOF
-
-q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
-
-# CPU time, steadier than wall-clock time on a shared machine: the job's
-# own (user + system, /usr/bin/time) plus that of the PostgreSQL backends
-# that exited meanwhile (the postmaster's cutime + cstime grow by their CPU
-# when it reaps them): the job's backend, or the psql session's running the
-# PostGIS SQL.  Run on a server with nothing else on it.
-PMPID=$(head -1 "$(q 'SHOW data_directory')/postmaster.pid" 2>/dev/null || true)
-HZ=$(getconf CLK_TCK)
-pm_ticks() {
-	if [ -n "$PMPID" ] && [ -r "/proc/$PMPID/stat" ]; then
-		sed 's/.*) //' "/proc/$PMPID/stat" | awk '{print $14 + $15}'
-	else
-		echo 0
-	fi
-}
-
-# Best of $RUNS runs (the machine may be shared): the smallest wall-clock
-# time and the smallest CPU time, each over the runs.
+# Best of $RUNS runs (the machine may be shared): each figure's smallest
+# value over the runs.
 RUNS=${RUNS:-3}
 best_of() {
-	fn=$1
-	shift
-	bw= bc= rest=
-	i=0
-	while [ $i -lt "$RUNS" ]; do
-		r=$($fn "$@")
-		w=${r%% *}
-		r=${r#* }
-		c=${r%% *}
-		rest=${r#* }
-		if [ -z "$bw" ] || [ "$w" -lt "$bw" ]; then bw=$w; fi
-		if [ -z "$bc" ] || [ "$c" -lt "$bc" ]; then bc=$c; fi
-		i=$((i + 1))
-	done
-	echo "$bw $bc $rest"
+	_k=0
+	while [ $_k -lt "$RUNS" ]; do
+		$1 "$2" "$3"
+		_k=$((_k + 1))
+	done | awk '{ for (f = 1; f <= NF; f++) if (NR == 1 || $f < m[f]) m[f] = $f }
+	    END { for (f = 1; f <= NF; f++) printf "%s%s", m[f], f < NF ? " " : "\n" }'
 }
 runjob() { best_of runjob1 "$@"; }
 runsql() { best_of runsql1 "$@"; }
 
-# Runs job TYPE with PARAMS (JSON) once; prints
+# Runs job TYPE with PARAMS (JSON) once through the daemon; prints
 # "elapsed_ms cpu_ms peak_kib features".
 runjob1() {
-	id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('$1', '$2') RETURNING id")
-	t0=$(pm_ticks)
-	/usr/bin/time -f '%U %S' -o "$TMP/time" \
-	    "$BUILDDIR/children/$1" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true
-	sleep 0.3
-	t1=$(pm_ticks)
-	st=$(q "SELECT status FROM background_jobs WHERE id = $id")
-	if [ "$st" != completed ]; then
-		echo "job $id ($1) $st: $(q "SELECT error_message FROM background_jobs WHERE id = $id")" >&2
-		exit 1
-	fi
-	kib=$(sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p' "$TMP/job.log" | tail -1)
-	cpu=$(awk -v t="$((t1 - t0))" -v hz="$HZ" '{printf "%d", ($1 + $2) * 1000 + t * 1000 / hz}' "$TMP/time")
-	q "SELECT (result->>'elapsed_ms') || ' $cpu ${kib:-0} ' || (result->>'feature_count') FROM background_jobs WHERE id = $id"
+	bench_job "$1" "$2"
+	kib=$(sed -n "s/.*job $JOB_ID: completed.*peak memory \\([0-9]*\\) KiB.*/\\1/p" "$TMP/gw.log")
+	echo "$(jobq "$JOB_ID" "result->>'elapsed_ms'") $JOB_CPU ${kib:-0} $(jobq "$JOB_ID" "result->>'feature_count'")"
 }
 
-# Runs SQL (statements creating table analysis.T) in one session once;
-# prints "ms cpu_ms rows 0".
+# Runs SQL (statements creating table analysis.T, then its GiST index and
+# ANALYZE) in a new session; prints "ms cpu_ms rows warm_ms": its time in a
+# fresh session (PostGIS's library and PROJ's database loaded on first use,
+# as in a job's backend), that session's CPU (its backend, connection
+# included), and, from another session that runs it twice, its time the
+# second time (a warm session).
 runsql1() {
 	t0=$(pm_ticks)
-	out=$(psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" <<EOF | tail -1
+	out=$(sql_timed "$1" "$2" |
+	    psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" | tail -1)
+	sleep 0.3
+	t1=$(pm_ticks)
+	warm=$( (sql_timed "$1" "$2"; sql_timed "$1" "$2") |
+	    psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" | tail -1)
+	set -- $out
+	echo "$1 $(( (t1 - t0) * 1000 / HZ )) $2 ${warm%% *}"
+}
+# The statements of runsql1, timed, as psql's input.
+sql_timed() {
+	cat <<EOF
 \\set QUIET on
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS analysis.$1;
@@ -124,22 +96,19 @@ ANALYZE analysis.$1;
 SELECT round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000)::bigint
     || ' ' || (SELECT count(*) FROM analysis.$1);
 EOF
-)
-	sleep 0.3
-	t1=$(pm_ticks)
-	set -- $out
-	echo "$1 $(( (t1 - t0) * 1000 / HZ )) $2 0"
 }
 
-# report NAME PG_WALL PG_CPU PG_ROWS: one line of the table.
+# report NAME PG_WALL PG_CPU PG_ROWS PG_WARM: one line of the table.
 report() {
-	printf '%-10s %7s %7s %7s %6.2f %7s %7s %6.2f %7s %7s %8s\n' "$1" "$npoly" \
-	    "$jms" "$2" "$(echo "$2 / $jms" | bc -l)" \
-	    "$jcpu" "$3" "$(echo "$3 / ($jcpu + 0.001)" | bc -l)" "$jrows" "$4" "$kib"
+	printf '%-10s %7s %7s %7s %6.2f %7s %6.2f %7s %7s %6.2f %7s %7s %8s\n' "$1" \
+	    "$npoly" "$jms" "$2" "$(echo "$2 / $jms" | bc -l)" \
+	    "$5" "$(echo "$5 / $jms" | bc -l)" "$jcpu" "$3" \
+	    "$(echo "$3 / ($jcpu + 0.001)" | bc -l)" "$jrows" "$4" "$kib"
 }
 
-printf '%-10s %7s %7s %7s %6s %7s %7s %6s %7s %7s %8s\n' job polygons \
-    job_ms pg_ms ratio job_cpu pg_cpu ratio job_out pg_out peak_KiB
+printf '%-10s %7s %7s %7s %6s %7s %6s %7s %7s %6s %7s %7s %8s\n' job polygons \
+    job_ms pg_ms ratio pg_warm ratio job_cpu pg_cpu ratio job_out pg_out \
+    peak_KiB
 for n in "$@"; do
 	q "SET client_min_messages = warning; DROP TABLE IF EXISTS cov, clipper;
 	   SELECT setseed(0.42);
@@ -203,4 +172,3 @@ for n in "$@"; do
 	    FROM cov c, m WHERE NOT ST_Covers(m.g, c.geom)) s WHERE NOT ST_IsEmpty(geom)")
 	report erase "$@"
 done
-dropdb "$DB"

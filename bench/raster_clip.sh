@@ -9,20 +9,18 @@
 # to SIZE x SIZE (bilinear, tiled GTiff); the clip polygons are terra's
 # lux.shp cantons: all 12 (most of the raster) and the one of Clervaux (a
 # corner).  Each case runs RUNS times (default 3), alternating, and the
-# fastest run is kept, for the job (the program run by hand with -j: start,
-# database connection, claim, polygons read from PostGIS, warp, COG,
-# statistics, commit) and for
+# fastest run is kept, for the job, run through geoworkerd as in production
+# (bench/lib.sh: a child of the type's fork server, connected and prepared
+# while idle before the job is queued; from its claim to its outcome:
+# polygons read from PostGIS, warp, COG, statistics, commit), and for the
+# command an analyst would run:
 #   gdalwarp -q -of COG -cutline lux.shp [-cwhere ...] -crop_to_cutline \
 #       -co BIGTIFF=IF_SAFER big.tif out.tif
-# Both wall-clock and CPU (user + system, of the process and its children)
-# times are reported, with their ratios job / gdalwarp: on a shared machine
-# the CPU ratio is the steadier one.  job_own is the job's own elapsed_ms
-# (claim to output written) in its fastest run.  The two outputs are compared with
-# gdalinfo -checksum.
-# DAEMON=1 runs each job through geoworkerd instead (one child, forked from
-# the type's fork server, as in production): job_wall is then the row's
-# completed_at - created_at (from the INSERT's transaction to the outcome),
-# job_cpu the job process's CPU (the master's reaped children).
+# Both wall-clock and CPU times are reported, with their ratios job /
+# gdalwarp: the job's elapsed_ms and the CPU of its process and its
+# backend; gdalwarp's whole run (start-up included) and its user + system
+# time.  On a shared machine the CPU ratio is the steadier one.  The two
+# outputs are compared with gdalinfo -checksum.
 set -eu
 if [ $# -lt 1 ]; then
 	echo "usage: $0 BUILDDIR [SIZE]" >&2
@@ -36,74 +34,29 @@ SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 SIZE=${2:-8000}
 RUNS=${RUNS:-3}
 TERRA=/usr/lib/R/site-library/terra/ex
-DB=gw_bench_raster
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+. "$SRCDIR/bench/lib.sh"
+BENCH_DAEMON='raster_root = $TMP/rasters
+output_root = $TMP/out'
+bench_init gw_bench_raster raster_clip
 mkdir "$TMP/rasters" "$TMP/out" "$TMP/ref"
 
 echo "making a ${SIZE}x${SIZE} Int16 raster from elev.tif" >&2
 gdalwarp -q -ts "$SIZE" "$SIZE" -r bilinear -co TILED=YES \
     "$TERRA/elev.tif" "$TMP/rasters/big.tif"
-
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -f "$SRCDIR/sql/geoworkerd.sql" >/dev/null 2>&1
 ogr2ogr -f PostgreSQL "PG:dbname=$DB" "$TERRA/lux.shp" -nln lux \
     -lco GEOMETRY_NAME=geom -overwrite
-cat > "$TMP/bench.ini" <<EOF
-[database]
-conninfo = dbname=$DB
-[daemon]
-$( [ "$(id -u)" = 0 ] && echo "user = root" )
-raster_root = $TMP/rasters
-output_root = $TMP/out
-output_schema = analysis
-[raster_clip]
-EOF
+bench_start
 
-q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 # Runs a command; prints "wall_ms cpu_ms" (cpu: user + system of children).
 timed() {
 	perl -MTime::HiRes=time -e '$t = time; system(@ARGV) == 0 or exit 1;
 	    @c = times; printf "%d %d\n", (time - $t) * 1000, ($c[2] + $c[3]) * 1000' "$@"
 }
 
-if [ -n "${DAEMON:-}" ]; then
-	sed -i "s|^\\[daemon\\]\$|[daemon]\\nnode_name = bench\\nchild_dir = $BUILDDIR/children|; s|^\\[raster_clip\\]\$|[raster_clip]\\nchildren = 1\\nnice = 0|" \
-	    "$TMP/bench.ini"
-	"$BUILDDIR/src/geoworkerd" -f -c "$TMP/bench.ini" 2> "$TMP/gw.log" &
-	master=$!
-	trap 'kill $master 2>/dev/null; wait; rm -rf "$TMP"' EXIT
-	i=0
-	until grep -q 'ready: ' "$TMP/gw.log"; do
-		i=$((i + 1))
-		[ $i -lt 100 ] || { cat "$TMP/gw.log" >&2; exit 1; }
-		sleep 0.1
-	done
-	sleep 1
-fi
-ticks() { awk '{print $16 + $17}' "/proc/$master/stat"; }
-
-# Runs the job once; prints "wall_ms cpu_ms elapsed_ms path".
+# Runs the job once; prints "wall_ms cpu_ms path".
 job1() {
-	if [ -n "${DAEMON:-}" ]; then
-		t0=$(ticks)
-		id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('raster_clip', '$1') RETURNING id")
-		while [ "$(q "SELECT status IN ('queued', 'running') FROM background_jobs WHERE id = $id")" = t ]; do
-			sleep 0.1
-		done
-		sleep 0.2
-		tm="$(q "SELECT round(extract(epoch FROM completed_at - created_at) * 1000) FROM background_jobs WHERE id = $id") $(( ($(ticks) - t0) * 1000 / $(getconf CLK_TCK) ))"
-	else
-		id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('raster_clip', '$1') RETURNING id")
-		tm=$(timed "$BUILDDIR/children/raster_clip" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true)
-	fi
-	st=$(q "SELECT status FROM background_jobs WHERE id = $id")
-	if [ "$st" != completed ]; then
-		echo "job $id $st: $(q "SELECT error_message FROM background_jobs WHERE id = $id")" >&2
-		exit 1
-	fi
-	echo "$tm $(q "SELECT (result->>'elapsed_ms') || ' ' || (result->>'path') FROM background_jobs WHERE id = $id")"
+	bench_job raster_clip "$1"
+	echo "$(jobq "$JOB_ID" "result->>'elapsed_ms'") $JOB_CPU $(jobq "$JOB_ID" "result->>'path'")"
 }
 
 # Runs gdalwarp once with "$@" as the cutline options; prints "wall cpu".
@@ -116,41 +69,36 @@ warp1() {
 checksums() { gdalinfo -checksum "$1" | sed -n 's/.*Checksum=//p' | tr '\n' ' '; }
 
 ratio() { awk "BEGIN { printf \"%.2f\", $1 / $2 }"; }
-printf '%-9s %8s %8s %8s %8s %8s %6s %6s  %s\n' case job_wall job_cpu job_own \
-    gw_wall gw_cpu r_wall r_cpu pixels
+printf '%-9s %8s %8s %8s %8s %6s %6s  %s\n' case job_ms job_cpu \
+    gw_ms gw_cpu r_wall r_cpu pixels
 bench() {
 	name=$1 params=$2
 	shift 2
-	jw= jc= own= path= ww= wc=
-	i=0
-	while [ $i -lt "$RUNS" ]; do
+	jw= jc= path= ww= wc=
+	_r=0
+	while [ $_r -lt "$RUNS" ]; do
 		r=$(job1 "$params")
 		set -- $r "$@"
-		if [ -z "$jw" ] || [ "$1" -lt "$jw" ]; then jw=$1; own=$3; fi
+		if [ -z "$jw" ] || [ "$1" -lt "$jw" ]; then jw=$1; fi
 		if [ -z "$jc" ] || [ "$2" -lt "$jc" ]; then jc=$2; fi
-		path=$4
-		shift 4
+		path=$3
+		shift 3
 		r=$(warp1 "$@")
 		set -- $r "$@"
 		if [ -z "$ww" ] || [ "$1" -lt "$ww" ]; then ww=$1; fi
 		if [ -z "$wc" ] || [ "$2" -lt "$wc" ]; then wc=$2; fi
 		shift 2
-		i=$((i + 1))
+		_r=$((_r + 1))
 	done
 	if [ "$(checksums "$path")" = "$(checksums "$TMP/ref/out.tif")" ]; then
 		same=identical
 	else
 		same=DIFFERENT
 	fi
-	printf '%-9s %8s %8s %8s %8s %8s %6s %6s  %s\n' "$name" "$jw" "$jc" "$own" \
+	printf '%-9s %8s %8s %8s %8s %6s %6s  %s\n' "$name" "$jw" "$jc" \
 	    "$ww" "$wc" "$(ratio "$jw" "$ww")" "$(ratio "$jc" "$wc")" "$same"
 }
 
 bench all12 '{"raster": "big.tif", "clip": "lux"}' -cutline "$TERRA/lux.shp"
 bench clervaux '{"raster": "big.tif", "clip": "lux", "clip_filter": {"field": "name_2", "op": "=", "value": "Clervaux"}}' \
     -cutline "$TERRA/lux.shp" -cwhere "NAME_2 = 'Clervaux'"
-if [ -n "${DAEMON:-}" ]; then
-	kill "$master"
-	wait "$master" || true
-fi
-dropdb --force "$DB"

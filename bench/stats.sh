@@ -23,6 +23,8 @@
 #     against CREATE TABLE AS ... CROSS JOIN LATERAL (... ORDER BY <-> LIMIT
 #     1) with the same columns and line, plus the GiST index and ANALYZE
 #     (the near table has its GiST index before timing starts).
+# Jobs run through geoworkerd, as in production (bench/lib.sh: a child of
+# the type's fork server, prepared while idle, before the job is queued).
 # Jobs and the PostGIS query run three times each and the best time is
 # shown (the machine may be shared); R runs once (its runs are long).
 # "Gi* vs Rscript whole" times the whole R script an analyst would run
@@ -43,25 +45,9 @@ BUILDDIR=$(cd "$1" && pwd)
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 shift
 [ $# -gt 0 ] || set -- 10000 100000
-DB=gw_bench_stats
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -f "$SRCDIR/sql/geoworkerd.sql" >/dev/null 2>&1
-cat > "$TMP/bench.ini" <<EOF
-[database]
-conninfo = dbname=$DB
-[daemon]
-$( [ "$(id -u)" = 0 ] && echo "user = root" )
-output_schema = analysis
-[hotspot_analysis]
-[outlier_analysis]
-[nearest_analysis]
-EOF
-
-q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+. "$SRCDIR/bench/lib.sh"
+bench_init gw_bench_stats hotspot_analysis outlier_analysis nearest_analysis
+bench_start
 
 # Runs job TYPE with PARAMS (JSON) three times; prints the best
 # "elapsed_ms peak_kib" (the machine may be shared: the best run is the one
@@ -77,17 +63,14 @@ runjob() {
 	echo "$best"
 }
 
+# One job through the daemon (bench/lib.sh); prints "elapsed_ms peak_kib
+# weights+statistic_ms".
 runjob1() {
-	id=$(q "INSERT INTO background_jobs (job_type, params) VALUES ('$1', '$2') RETURNING id")
-	"$BUILDDIR/children/$1" -c "$TMP/bench.ini" -j "$id" 2> "$TMP/job.log" || true
-	st=$(q "SELECT status FROM background_jobs WHERE id = $id")
-	if [ "$st" != completed ]; then
-		echo "job $id ($1) $st: $(q "SELECT error_message FROM background_jobs WHERE id = $id")" >&2
-		exit 1
-	fi
-	kib=$(sed -n 's/.*peak memory \([0-9]*\) KiB.*/\1/p' "$TMP/job.log" | tail -1)
-	q "SELECT (result->>'elapsed_ms') || ' ${kib:-?} ' || coalesce(((result->'phase_ms'->>'weights')::int
-	    + (result->'phase_ms'->>'statistic')::int)::text, '-') FROM background_jobs WHERE id = $id"
+	bench_job "$1" "$2"
+	kib=$(sed -n "s/.*job $JOB_ID: completed.*peak memory \\([0-9]*\\) KiB.*/\\1/p" "$TMP/gw.log")
+	jobq "$JOB_ID" "(result->>'elapsed_ms') || ' ${kib:-?} ' ||
+	    coalesce(((result->'phase_ms'->>'weights')::int
+	    + (result->'phase_ms'->>'statistic')::int)::text, '-')"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / (b > 0 ? b : 1) }'; }

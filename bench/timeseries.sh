@@ -31,23 +31,8 @@ SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 shift
 [ $# -gt 0 ] || set -- 250000:50 500000:50 1000000:50 1000000:10 1000000:25 \
     1000000:100
-DB=gw_bench_timeseries
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -f "$SRCDIR/sql/geoworkerd.sql" >/dev/null 2>&1
-cat > "$TMP/bench.ini" <<EOF
-[database]
-conninfo = dbname=$DB
-[daemon]
-$( [ "$(id -u)" = 0 ] && echo "user = root" )
-output_schema = analysis
-[hotspot_timeseries]
-EOF
-
-q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+. "$SRCDIR/bench/lib.sh"
+bench_init gw_bench_timeseries hotspot_timeseries
 
 # Runs the job once; prints "elapsed_ms peak_kib cpu_s locations steps bins"
 # (cpu_s: user + system time of the job program itself, which the load of

@@ -36,23 +36,8 @@ BUILDDIR=$(cd "$1" && pwd)
 SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 shift
 [ $# -gt 0 ] || set -- 100000
-DB=gw_bench_snap
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-
-dropdb --if-exists "$DB" >/dev/null 2>&1 || true
-createdb "$DB"
-psql -X -q -d "$DB" -v ON_ERROR_STOP=1 -f "$SRCDIR/sql/geoworkerd.sql" >/dev/null 2>&1
-cat > "$TMP/bench.ini" <<EOF
-[database]
-conninfo = dbname=$DB
-[daemon]
-$( [ "$(id -u)" = 0 ] && echo "user = root" )
-output_schema = analysis
-[hotspot_analysis]
-EOF
-
-q() { psql -X -q -A -t -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
+. "$SRCDIR/bench/lib.sh"
+bench_init gw_bench_snap hotspot_analysis
 
 # Runs hotspot_analysis with PARAMS once; prints "weights_ms links snapped".
 runjob1() {
