@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
-#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
@@ -1219,23 +1218,6 @@ load_settings(const char *type, const char *confpath)
 		    "(started by geoworkerd), or -c given");
 }
 
-/*
- * A job's process lives for one job: memory it frees is kept for its next
- * allocations instead of going back to the kernel, to be faulted in again
- * page by page.  glibc serves a block of 128 KiB or more with its own mmap
- * and unmaps it when freed, and trims the heap's top past 128 KiB; a warp
- * allocates and frees buffers of megabytes chunk after chunk, and on a
- * virtual machine a page fault is dear (raster_clip of one canton at
- * 8000^2: 38,700 faults, 22,900 with this; bench/raster_clip.sh).  Set in
- * the fork server too, whose children inherit it.
- */
-static void
-keep_freed_memory(void)
-{
-	mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);	/* glibc's maximum */
-	mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
-}
-
 /* What the program prepares while idle (gw_worker_idle), or NULL. */
 static gw_idle_fn	 idle_fn;
 
@@ -1280,7 +1262,6 @@ gw_worker_main(int argc, char *argv[], const char *type, gw_job_fn run)
 	static char	 typebuf[GW_NAMELEN];
 	int		 ch, debug = 0, r, nfd, listening;
 
-	keep_freed_memory();
 	/* setproctitle_init() may reuse argv's memory: type may point there. */
 	strlcpy(typebuf, type, sizeof(typebuf));
 	type = typebuf;
