@@ -277,6 +277,34 @@ transform_make(struct gw_job *job, PJ *src, PJ *dst, int from_srid,
 }
 
 int
+gw_crs_ellipsoid(struct gw_job *job, const char *param, int srid, double *a,
+    double *f)
+{
+	PJ_CONTEXT	*ctx = gw_proj();
+	PJ		*crs, *src = NULL, *ell = NULL;
+	double		 b, invf;
+	int		 inv, rv = -1;
+
+	if ((crs = gw_crs_of_srid(job, srid)) == NULL)
+		return -1;
+	if (proj_get_type(crs) == PJ_TYPE_BOUND_CRS)
+		src = proj_get_source_crs(ctx, crs);
+	if ((ell = proj_get_ellipsoid(ctx, src ? src : crs)) == NULL ||
+	    !proj_ellipsoid_get_parameters(ctx, ell, a, &b, &inv, &invf)) {
+		gw_job_error(job, "%s: SRID %d: PROJ cannot read its ellipsoid",
+		    param, srid);
+		goto done;
+	}
+	*f = inv && invf > 0 ? 1 / invf : (*a - b) / *a;
+	rv = 0;
+ done:
+	proj_destroy(ell);
+	proj_destroy(src);
+	proj_destroy(crs);
+	return rv;
+}
+
+int
 gw_transform_lookup(struct gw_job *job, int from_srid, int to_srid,
     struct gw_transform_rows *rows)
 {

@@ -40,6 +40,11 @@ const char *gw_proj_reason(void);
  * error: "SRID n is not in spatial_ref_sys", or PROJ's reason. */
 PJ	*gw_crs_of_srid(struct gw_job *, int srid);
 
+/* The ellipsoid of srid's CRS (of its base CRS for a bound one): semi-major
+ * axis *a in metres and flattening *f; -1 after a job error naming param. */
+int	 gw_crs_ellipsoid(struct gw_job *, const char *param, int srid,
+	    double *a, double *f);
+
 /* PROJ: a transformation from one SRID to another (spatial_ref_sys looked up
  * as auth_name:auth_srid, else srtext, else proj4text), x = easting or
  * longitude whatever the CRS's axis order. */

@@ -27,11 +27,6 @@ int
 gw_layer_metric(struct gw_job *job, const struct gw_layer *l,
     struct gw_metric *m)
 {
-	PJ_CONTEXT	*ctx = gw_proj();
-	PJ		*crs, *src = NULL, *ell = NULL;
-	double		 a, b, invf;
-	int		 inv, rv = -1;
-
 	memset(m, 0, sizeof(*m));
 	m->geographic = l->geographic;
 	m->to_metre = l->to_metre > 0 ? l->to_metre : 1;
@@ -39,26 +34,7 @@ gw_layer_metric(struct gw_job *job, const struct gw_layer *l,
 	m->f = 1 / 298.257223563;
 	if (!l->geographic || l->srid <= 0)
 		return 0;
-	if ((crs = gw_crs_of_srid(job, l->srid)) == NULL)
-		return -1;
-	if (proj_get_type(crs) == PJ_TYPE_BOUND_CRS)
-		src = proj_get_source_crs(ctx, crs);
-	if ((ell = proj_get_ellipsoid(ctx, src ? src : crs)) == NULL ||
-	    !proj_ellipsoid_get_parameters(ctx, ell, &a, &b, &inv, &invf)) {
-		gw_job_error(job, "%s: SRID %d: PROJ cannot read its ellipsoid",
-		    l->param, l->srid);
-		goto done;
-	}
-	m->a = a;
-	m->f = (a - b) / a;
-	if (inv && invf > 0)
-		m->f = 1 / invf;
-	rv = 0;
- done:
-	proj_destroy(ell);
-	proj_destroy(src);
-	proj_destroy(crs);
-	return rv;
+	return gw_crs_ellipsoid(job, l->param, l->srid, &m->a, &m->f);
 }
 
 const char *
