@@ -39,19 +39,8 @@
 # raster_clip), status completed, or what stopped it.  The load average is
 # printed before and after each size: the machine may be shared.
 set -eu
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILDDIR [SIZE ...]" >&2
-	exit 2
-fi
-if [ -z "${PGHOST:-}" ]; then
-	exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off \
-	    -o autovacuum=off -o shared_buffers=256MB -o work_mem=64MB \
-	    "$0" "$@"
-fi
-PGOPTIONS='-c client_min_messages=warning'
-export PGOPTIONS
-BUILDDIR=$(cd "$1" && pwd)
-SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_setup "BUILDDIR [SIZE ...]" "$@"
 shift
 [ $# -gt 0 ] || set -- 10000 100000 1000000
 TIMEOUT=${TIMEOUT:-600}
@@ -66,7 +55,6 @@ case $MEMORY_LIMIT in
 *) echo "MEMORY_LIMIT: 2G, 512M or 0" >&2; exit 2 ;;
 esac
 
-. "$SRCDIR/bench/lib.sh"
 BENCH_DAEMON='raster_root = $TMP/rasters
 output_root = $TMP/out'
 bench_init gw_bench_growth dissolve clip erase_analysis nearest_analysis hotspot_analysis outlier_analysis create_view raster_clip

@@ -1,5 +1,12 @@
-# bench/lib.sh: what the benches share.  Sourced by a bench once it runs
-# inside pg_virtualenv (PGHOST set), with BUILDDIR and SRCDIR set:
+# bench/lib.sh: what the benches share.  Sourced first thing:
+#
+#   bench_setup USAGE "$@"   checks that a BUILDDIR is given; without PGHOST,
+#                            runs the bench again inside pg_virtualenv (a
+#                            throwaway cluster: fsync, synchronous_commit
+#                            and autovacuum off, shared_buffers 256MB,
+#                            work_mem 64MB); sets BUILDDIR and SRCDIR
+#
+# then, inside the cluster:
 #
 #   bench_init DB TYPE ...   a fresh database DB with the schema; $TMP (removed
 #                            at exit) and $TMP/bench.ini naming TYPE ..., each
@@ -27,6 +34,24 @@
 # backend (the postmaster reaps it), both counted when they exit.
 
 HZ=$(getconf CLK_TCK)
+
+bench_setup() {
+	_usage=$1
+	shift
+	if [ $# -lt 1 ]; then
+		echo "usage: $0 $_usage" >&2
+		exit 2
+	fi
+	if [ -z "${PGHOST:-}" ]; then
+		exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off \
+		    -o autovacuum=off -o shared_buffers=256MB -o work_mem=64MB \
+		    "$0" "$@"
+	fi
+	PGOPTIONS='-c client_min_messages=warning'
+	export PGOPTIONS
+	BUILDDIR=$(cd "$1" && pwd)
+	SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+}
 MASTER=
 
 bench_cleanup() {

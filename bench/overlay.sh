@@ -28,19 +28,10 @@
 # (default 3) and each figure's smallest value kept.  Ratios = PostGIS /
 # job (above 1: the job is faster).
 set -eu
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILDDIR [SIZE ...]" >&2
-	exit 2
-fi
-if [ -z "${PGHOST:-}" ]; then
-	exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off -o autovacuum=off \
-	    -o shared_buffers=256MB -o work_mem=64MB "$0" "$@"
-fi
-BUILDDIR=$(cd "$1" && pwd)
-SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_setup "BUILDDIR [SIZE ...]" "$@"
 shift
 [ $# -gt 0 ] || set -- 3000 30000
-. "$SRCDIR/bench/lib.sh"
 bench_init gw_bench_overlay dissolve clip erase_analysis
 bench_start
 

@@ -22,19 +22,11 @@
 # time.  On a shared machine the CPU ratio is the steadier one.  The two
 # outputs are compared with gdalinfo -checksum.
 set -eu
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILDDIR [SIZE]" >&2
-	exit 2
-fi
-if [ -z "${PGHOST:-}" ]; then
-	exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off "$0" "$@"
-fi
-BUILDDIR=$(cd "$1" && pwd)
-SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_setup "BUILDDIR [SIZE]" "$@"
 SIZE=${2:-8000}
 RUNS=${RUNS:-3}
 TERRA=/usr/lib/R/site-library/terra/ex
-. "$SRCDIR/bench/lib.sh"
 BENCH_DAEMON='raster_root = $TMP/rasters
 output_root = $TMP/out'
 bench_init gw_bench_raster raster_clip

@@ -31,21 +31,10 @@
 # (start-up, library(spdep), CSV in and out) against the same job.
 # Ratio = reference time / job time (above 1: the job is faster).
 set -eu
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILDDIR [SIZE ...]" >&2
-	exit 2
-fi
-if [ -z "${PGHOST:-}" ]; then
-	exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off \
-	    -o shared_buffers=256MB -o work_mem=64MB "$0" "$@"
-fi
-PGOPTIONS='-c client_min_messages=warning'
-export PGOPTIONS
-BUILDDIR=$(cd "$1" && pwd)
-SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_setup "BUILDDIR [SIZE ...]" "$@"
 shift
 [ $# -gt 0 ] || set -- 10000 100000
-. "$SRCDIR/bench/lib.sh"
 bench_init gw_bench_stats hotspot_analysis outlier_analysis nearest_analysis
 bench_start
 

@@ -18,20 +18,11 @@
 # the result.  Each is run
 # RUNS times (default 1) and the fastest run kept.
 set -eu
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILDDIR [POINTS:STEPS ...]" >&2
-	exit 2
-fi
-if [ -z "${PGHOST:-}" ]; then
-	exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off \
-	    -o shared_buffers=256MB -o work_mem=64MB "$0" "$@"
-fi
-BUILDDIR=$(cd "$1" && pwd)
-SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_setup "BUILDDIR [POINTS:STEPS ...]" "$@"
 shift
 [ $# -gt 0 ] || set -- 250000:50 500000:50 1000000:50 1000000:10 1000000:25 \
     1000000:100
-. "$SRCDIR/bench/lib.sh"
 bench_init gw_bench_timeseries hotspot_timeseries
 
 # Runs the job once; prints "elapsed_ms peak_kib cpu_s locations steps bins"

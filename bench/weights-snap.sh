@@ -22,21 +22,10 @@
 # Each job runs five times, snap and exact alternately, and the best of
 # each is shown (the machine may be shared).  The links and those found only by snapping are printed too.
 set -eu
-if [ $# -lt 1 ]; then
-	echo "usage: $0 BUILDDIR [SIZE ...]" >&2
-	exit 2
-fi
-if [ -z "${PGHOST:-}" ]; then
-	exec pg_virtualenv -t -o fsync=off -o synchronous_commit=off \
-	    -o shared_buffers=256MB -o work_mem=64MB "$0" "$@"
-fi
-PGOPTIONS='-c client_min_messages=warning'
-export PGOPTIONS
-BUILDDIR=$(cd "$1" && pwd)
-SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
+bench_setup "BUILDDIR [SIZE ...]" "$@"
 shift
 [ $# -gt 0 ] || set -- 100000
-. "$SRCDIR/bench/lib.sh"
 bench_init gw_bench_snap hotspot_analysis
 
 # Runs hotspot_analysis with PARAMS once; prints "weights_ms links snapped".
