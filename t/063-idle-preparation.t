@@ -49,9 +49,11 @@ sub backend_has_postgis {
 	    undef, "geoworkerd $app");
 	return $pid ? GW::slurp("/proc/$pid/maps") =~ /postgis-3\.so/ : undef;
 }
+ok($kid{clip} && $kid{dissolve}, 'the idle clip and dissolve children are found')
+    or diag explain \%kid;
 SKIP: {
 	skip 'the children and backends are not readable here', 4
-	    unless $kid{clip} && -r "/proc/$kid{clip}/fd" && $< == 0;
+	    unless $kid{clip} && $kid{dissolve} && -r "/proc/$kid{clip}/fd" && $< == 0;
 	ok(opens_proj_db($kid{clip}), "the idle clip child ($kid{clip}) has proj.db open");
 	ok(!opens_proj_db($kid{dissolve}), 'the idle dissolve child has not');
 	ok(backend_has_postgis('clip'), "the clip child's backend has postgis-3.so loaded");
