@@ -24,12 +24,18 @@ CREATE TABLE lines (id serial PRIMARY KEY, geom geometry(LineString, 32633));
 INSERT INTO lines (geom) VALUES ('SRID=32633;LINESTRING(0 0,5 5)');
 CREATE TABLE "weird ""name" (id serial PRIMARY KEY, geom geometry(Polygon, 32633));
 INSERT INTO "weird ""name" (geom) VALUES ('SRID=32633;POLYGON((0 0,1 0,1 1,0 0))');
+-- A mask in another SRID whose geometries fail only when read: the error
+-- reaches the job through the pipelined DECLARE + FETCH (gis/cursor.c),
+-- while the job builds the transformation to 32633.
+CREATE VIEW failmask AS SELECT id, ST_Translate(ST_Transform(geom, 4326), 1 / (id - id), 0)
+    ::geometry(Polygon, 4326) AS geom FROM polys;
 });
 my $hostile = 'polys"; DROP TABLE victim; --';
 my $gj = { type => 'Polygon', coordinates => [[[0, 0], [1, 0], [1, 1], [0, 0]]] };
 
 my @cases = (
 	# [type, params, message regex, name]
+	['clip', { input => 'polys', clip => 'failmask' }, qr/^clip: division by zero$/, 'clip: a mask the server fails to read'],
 	['dissolve', { input => 'empty' }, qr/input: public\.empty has no features/, 'empty input'],
 	['dissolve', { input => 'nullgeom' }, qr/input: public\.nullgeom has no features/, 'only NULL/empty geometries'],
 	['clip', { input => 'empty', clip => 'polys' }, qr/input: public\.empty has no features/, 'clip: empty input'],
